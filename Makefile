@@ -1,0 +1,78 @@
+# lagbid — PGXS build.
+#
+#   make            build the extension (warnings are errors)
+#   make install    install into the PostgreSQL that pg_config names
+#   make test       install missing Debian packages, build, install, run every suite
+#   make demo       run a small market on a throwaway local cluster
+#
+# The install script is generated: the numbered parts under sql/install/ are
+# concatenated in name order, so each part documents one concern of the schema.
+
+EXTENSION   = lagbid
+EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" lagbid.control)
+
+MODULE_big  = lagbid
+OBJS = \
+	src/lagbid.o \
+	src/errors.o \
+	src/clock.o \
+	src/spi_plans.o \
+	src/states.o
+
+DATA_built  = lagbid--$(EXTVERSION).sql
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+
+# pg_regress: sql/NAME.sql compared with expected/NAME.out, in this order.
+REGRESS      = setup version
+REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/pg_test.conf
+
+# isolation specs: test/specs/NAME.spec compared with test/expected/NAME.out
+ISOLATION      = smoke
+ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_check_iso --temp-config=test/pg_test.conf
+
+# PostgreSQL TAP tests (PostgreSQL::Test::Cluster)
+TAP_TESTS   = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src -DLAGBID_VERSION='"$(EXTVERSION)"'
+PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+              -Wno-sign-compare -Wno-implicit-fallthrough -Wno-cast-function-type
+
+EXTRA_CLEAN = $(DATA_built) test/unit/identity_test
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# after PGXS, which resets it: verbose, so the harness can count the tests
+PROVE_FLAGS = -v
+
+$(DATA_built): $(INSTALL_PARTS) lagbid.control
+	@for f in $(INSTALL_PARTS); do cat $$f; echo; done > $@
+
+.PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit
+
+deps:
+	bash scripts/deps.sh
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+# The suites, each against its own throwaway cluster (run as a non-root user).
+check-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+check-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+check-tap:
+	$(prove_installcheck)
+
+check-pgtap:
+	bash scripts/pgtap.sh
+
+check-unit:
+	$(MAKE) -C test/unit check

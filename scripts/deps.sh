@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages lagbid needs to build, test and demo, if missing.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
+      postgresql-15-pgtap pgtap libipc-run-perl make gcc)
+PKGS+=("$@")
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

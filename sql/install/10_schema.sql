@@ -1,0 +1,247 @@
+-- ---------------------------------------------------------------------------
+-- Types: the three state machines (their transitions live in C, src/states.c)
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE lagbid.task_state AS ENUM (
+    'created', 'accepting_bids', 'bid_closed', 'processing',
+    'completed', 'failed', 'cancelled');
+COMMENT ON TYPE lagbid.task_state IS 'life cycle of a task; allowed transitions: lagbid.transitions()';
+
+CREATE TYPE lagbid.bid_state AS ENUM ('open', 'won', 'lost', 'withdrawn');
+COMMENT ON TYPE lagbid.bid_state IS 'life cycle of a bid: open -> won | lost | withdrawn';
+
+CREATE TYPE lagbid.job_state AS ENUM ('processing', 'submitted', 'completed', 'failed');
+COMMENT ON TYPE lagbid.job_state IS 'life cycle of a job (one per allocated bid)';
+
+CREATE TYPE lagbid.provider_state AS ENUM ('active', 'suspended');
+COMMENT ON TYPE lagbid.provider_state IS 'only active providers may bid';
+
+CREATE TYPE lagbid.space_state AS ENUM ('active', 'expired');
+COMMENT ON TYPE lagbid.space_state IS 'an expired space (reserved hours used up) is not republished until extended and triggered';
+
+CREATE TYPE lagbid.account_kind AS ENUM ('holder', 'escrow', 'external');
+COMMENT ON TYPE lagbid.account_kind IS
+    'holder: an owner (named by owner name) or a provider (named by node id); escrow: one per task or space; external: the outside world (deposits)';
+
+-- ---------------------------------------------------------------------------
+-- Money: a double-entry ledger.  Every ledger_tx has entries summing to zero;
+-- account.balance is the sum of its entries (check_invariants verifies both).
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE lagbid.account (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        lagbid.account_kind NOT NULL,
+    name        text NOT NULL,
+    balance     numeric NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT account_name_unique UNIQUE (kind, name),
+    CONSTRAINT account_never_negative CHECK (kind = 'external' OR balance >= 0)
+);
+COMMENT ON TABLE lagbid.account IS 'ledger accounts; balances of holders and escrows never go negative';
+
+CREATE TABLE lagbid.ledger_tx (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL CHECK (kind IN ('deposit', 'escrow', 'payment', 'refund', 'transfer')),
+    reference   text UNIQUE,
+    amount      numeric NOT NULL CHECK (amount > 0),
+    task_id     bigint,
+    space_id    bigint,
+    memo        text,
+    at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE lagbid.ledger_tx IS 'one row per money movement; reference makes deposits idempotent';
+
+CREATE TABLE lagbid.ledger_entry (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tx_id       bigint NOT NULL REFERENCES lagbid.ledger_tx (id),
+    account_id  bigint NOT NULL REFERENCES lagbid.account (id),
+    amount      numeric NOT NULL CHECK (amount <> 0)
+);
+CREATE INDEX ledger_entry_tx ON lagbid.ledger_entry (tx_id);
+CREATE INDEX ledger_entry_account ON lagbid.ledger_entry (account_id);
+COMMENT ON TABLE lagbid.ledger_entry IS 'the legs of a ledger transaction (debit negative, credit positive)';
+
+-- ---------------------------------------------------------------------------
+-- Computing providers
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE lagbid.provider (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    node_id         text NOT NULL UNIQUE,
+    multiaddrs      text[] NOT NULL,
+    region          text NOT NULL,
+    resources       jsonb NOT NULL DEFAULT '{}',
+    -- resources, normalized (what matching compares)
+    cpu             numeric NOT NULL DEFAULT 0,
+    memory_gb       numeric NOT NULL DEFAULT 0,
+    storage_gb      numeric NOT NULL DEFAULT 0,
+    gpu             text,
+    gpu_count       integer NOT NULL DEFAULT 0,
+    max_concurrent  integer NOT NULL DEFAULT 1 CHECK (max_concurrent >= 1),
+    -- slots in use: open bids plus processing/submitted jobs (market rule 1)
+    slots_used      integer NOT NULL DEFAULT 0 CHECK (slots_used >= 0),
+    state           lagbid.provider_state NOT NULL DEFAULT 'active',
+    chain_id        text,
+    chain_tx        text,
+    registered_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE lagbid.provider IS 'computing providers (CPs), identified by their libp2p node id';
+COMMENT ON COLUMN lagbid.provider.max_concurrent IS 'how many bids the provider processes at once (market rule 1)';
+COMMENT ON COLUMN lagbid.provider.slots_used IS 'open bids + processing/submitted jobs; place_bid refuses past max_concurrent';
+
+-- ---------------------------------------------------------------------------
+-- Spaces: long-lived apps converted to tasks by the minutely hook
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE lagbid.space (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    owner               text NOT NULL,
+    name                text NOT NULL,
+    resources           jsonb NOT NULL DEFAULT '{}',
+    region              text,
+    price_min           numeric NOT NULL,
+    price_max           numeric NOT NULL,
+    replicas            integer NOT NULL DEFAULT 1 CHECK (replicas >= 1),
+    hours               numeric NOT NULL CHECK (hours > 0),
+    reserved_from       timestamptz NOT NULL,
+    reserved_until      timestamptz NOT NULL,
+    state               lagbid.space_state NOT NULL DEFAULT 'active',
+    version             integer NOT NULL DEFAULT 1,
+    published_version   integer NOT NULL DEFAULT 0,
+    changed             boolean NOT NULL DEFAULT true,
+    current_task_id     bigint,
+    escrow_account_id   bigint REFERENCES lagbid.account (id),
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT space_owner_name UNIQUE (owner, name),
+    CONSTRAINT space_price_range CHECK (price_min >= 0 AND price_min <= price_max)
+);
+COMMENT ON TABLE lagbid.space IS 'a user''s long-lived app; creating or updating it publishes a task at the next tick';
+
+-- ---------------------------------------------------------------------------
+-- Tasks, bids, jobs
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE lagbid.task (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    owner               text NOT NULL,
+    state               lagbid.task_state NOT NULL DEFAULT 'created',
+    resources           jsonb NOT NULL DEFAULT '{}',
+    cpu                 numeric NOT NULL DEFAULT 0,
+    memory_gb           numeric NOT NULL DEFAULT 0,
+    storage_gb          numeric NOT NULL DEFAULT 0,
+    gpu                 text,
+    gpu_count           integer NOT NULL DEFAULT 0,
+    region              text,
+    price_min           numeric NOT NULL,
+    price_max           numeric NOT NULL,
+    duration_hours      numeric NOT NULL CHECK (duration_hours > 0),
+    bid_limit           integer NOT NULL DEFAULT 10 CHECK (bid_limit >= 1),
+    replicas            integer NOT NULL DEFAULT 1,
+    bidding_window      interval NOT NULL DEFAULT '10 minutes',
+    auto_allocate       boolean NOT NULL DEFAULT true,
+    -- open + won bids (market rule 2: never above bid_limit)
+    bid_count           integer NOT NULL DEFAULT 0,
+    escrow_account_id   bigint REFERENCES lagbid.account (id),
+    funding_account_id  bigint REFERENCES lagbid.account (id),
+    space_id            bigint REFERENCES lagbid.space (id),
+    space_version       integer,
+    leader_job_id       bigint,
+    reason              text,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    opened_at           timestamptz,
+    bidding_deadline    timestamptz,
+    closed_at           timestamptz,
+    allocated_at        timestamptz,
+    processing_deadline timestamptz,
+    finished_at         timestamptz,
+    CONSTRAINT task_price_range CHECK (price_min >= 0 AND price_min <= price_max),
+    CONSTRAINT task_replicas CHECK (replicas >= 1 AND replicas <= bid_limit),
+    CONSTRAINT task_bid_limit_held CHECK (bid_count >= 0 AND bid_count <= bid_limit),
+    CONSTRAINT task_window_positive CHECK (bidding_window > interval '0')
+);
+COMMENT ON TABLE lagbid.task IS 'compute tasks published by owners (directly, or from a space by the minutely hook)';
+COMMENT ON COLUMN lagbid.task.bid_count IS 'open + won bids; the bid that reaches bid_limit closes bidding in its transaction';
+
+CREATE INDEX task_owner ON lagbid.task (owner, id);
+CREATE INDEX task_open_by_region ON lagbid.task (region, price_max)
+    WHERE state = 'accepting_bids';
+CREATE INDEX task_bidding_deadline ON lagbid.task (bidding_deadline)
+    WHERE state = 'accepting_bids';
+CREATE INDEX task_processing_deadline ON lagbid.task (processing_deadline)
+    WHERE state = 'processing';
+CREATE INDEX task_space ON lagbid.task (space_id) WHERE space_id IS NOT NULL;
+
+CREATE TABLE lagbid.bid (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id     bigint NOT NULL REFERENCES lagbid.task (id),
+    provider_id bigint NOT NULL REFERENCES lagbid.provider (id),
+    price       numeric NOT NULL CHECK (price >= 0),
+    state       lagbid.bid_state NOT NULL DEFAULT 'open',
+    placed_at   timestamptz NOT NULL DEFAULT now(),
+    decided_at  timestamptz,
+    reason      text
+);
+COMMENT ON TABLE lagbid.bid IS 'bids of providers on tasks; the bid id is the "bidder id" (market rule 7)';
+-- market rule 5: one live bid per provider per task
+CREATE UNIQUE INDEX bid_one_live_per_provider ON lagbid.bid (task_id, provider_id)
+    WHERE state IN ('open', 'won');
+-- allocation order (market rule 3): lowest ask, then earliest
+CREATE INDEX bid_open_by_price ON lagbid.bid (task_id, price, id) WHERE state = 'open';
+CREATE INDEX bid_provider ON lagbid.bid (provider_id, id);
+
+CREATE TABLE lagbid.job (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    task_id         bigint NOT NULL REFERENCES lagbid.task (id),
+    bid_id          bigint NOT NULL UNIQUE REFERENCES lagbid.bid (id),
+    provider_id     bigint NOT NULL REFERENCES lagbid.provider (id),
+    state           lagbid.job_state NOT NULL DEFAULT 'processing',
+    is_leader       boolean NOT NULL DEFAULT false,
+    price           numeric NOT NULL,
+    result_uri      text,
+    result_hash     text,
+    submitted_at    timestamptz,
+    deadline        timestamptz,
+    paid            numeric NOT NULL DEFAULT 0,
+    reason          text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz
+);
+COMMENT ON TABLE lagbid.job IS 'one job per allocated (won) bid; the elected winner is_leader';
+CREATE INDEX job_task ON lagbid.job (task_id, id);
+CREATE INDEX job_provider ON lagbid.job (provider_id, id);
+CREATE INDEX job_deadline ON lagbid.job (deadline) WHERE state IN ('processing', 'submitted');
+CREATE UNIQUE INDEX job_one_leader ON lagbid.job (task_id) WHERE is_leader;
+
+-- ---------------------------------------------------------------------------
+-- The event log (every accepted state transition) and the notification outbox
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE lagbid.event (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    entity      text NOT NULL CHECK (entity IN ('task', 'bid', 'job')),
+    entity_id   bigint NOT NULL,
+    from_state  text,
+    to_state    text NOT NULL,
+    actor       text,
+    reason      text,
+    at          timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE lagbid.event IS 'append-only log of state transitions (from_state is NULL at birth)';
+CREATE INDEX event_entity ON lagbid.event (entity, entity_id, id);
+
+CREATE TABLE lagbid.notification (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    recipient   text NOT NULL,
+    kind        text NOT NULL,
+    task_id     bigint,
+    bid_id      bigint,
+    job_id      bigint,
+    payload     jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    acked_at    timestamptz
+);
+COMMENT ON TABLE lagbid.notification IS
+    'durable outbox: what was also sent with NOTIFY lagbid; a recipient (node id or owner name) fetches and acknowledges';
+CREATE INDEX notification_pending ON lagbid.notification (recipient, id) WHERE acked_at IS NULL;

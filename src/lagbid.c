@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * lagbid.c
+ *	  Module entry point: PG_MODULE_MAGIC, the settings (GUCs) and
+ *	  lagbid.version().
+ *
+ * Settings
+ *	  lagbid.clock              SUSET   a timestamp that replaces now() (tests)
+ *	  lagbid.processing_grace   SUSET   minutes after a job's duration before
+ *	                                    the tick fails it
+ *	  lagbid.tick_batch_size    SUSET   rows one tick handles per action
+ *	  lagbid.max_allocate_ids   SUSET   longest bid_ids array allocate() takes
+ *	  lagbid.api_errors         USERSET set by lagbid_api functions: refusals
+ *	                                    are raised in PostgREST's PGRST form
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "lagbid.h"
+
+PG_MODULE_MAGIC;
+
+char	   *lagbid_clock_setting = NULL;
+int			lagbid_processing_grace_minutes = 10;
+int			lagbid_tick_batch_size = 1000;
+bool		lagbid_api_errors = false;
+int			lagbid_max_allocate_ids = 1000;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("lagbid.clock",
+							   "Replaces the market clock with a fixed timestamp (for tests).",
+							   "Empty means the transaction start time.",
+							   &lagbid_clock_setting,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.processing_grace",
+							"Minutes a job may run past its task's duration before tick() fails it.",
+							NULL,
+							&lagbid_processing_grace_minutes,
+							10, 0, 7 * 24 * 60,
+							PGC_SUSET,
+							GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.tick_batch_size",
+							"Rows tick() handles per action in one call.",
+							NULL,
+							&lagbid_tick_batch_size,
+							1000, 1, 1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_allocate_ids",
+							"Longest bid_ids array allocate() accepts.",
+							NULL,
+							&lagbid_max_allocate_ids,
+							1000, 1, 100000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("lagbid.api_errors",
+							 "Raise refusals in PostgREST's PGRST form (set by lagbid_api functions).",
+							 NULL,
+							 &lagbid_api_errors,
+							 false,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved("lagbid");
+#else
+	EmitWarningsOnPlaceholders("lagbid");
+#endif
+}
+
+PG_FUNCTION_INFO_V1(lagbid_version);
+
+/*
+ * lagbid.version() — the version the library was built as.
+ */
+Datum
+lagbid_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(LAGBID_VERSION));
+}

@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * lagbid.h
+ *	  Declarations shared by the lagbid modules: settings (GUCs), the
+ *	  market clock, the kept-SPI-plan helper and small utilities.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAGBID_H
+#define LAGBID_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/timestamp.h"
+
+/* settings (lagbid.c) */
+extern char *lagbid_clock_setting;	/* lagbid.clock */
+extern int	lagbid_processing_grace_minutes;	/* lagbid.processing_grace */
+extern int	lagbid_tick_batch_size; /* lagbid.tick_batch_size */
+extern bool lagbid_api_errors;	/* lagbid.api_errors */
+extern int	lagbid_max_allocate_ids;	/* lagbid.max_allocate_ids */
+
+/* clock.c */
+extern TimestampTz lagbid_clock_now(void);
+
+/*
+ * A statement prepared on first use and kept for the life of the backend
+ * (SPI_keepplan).  Kept plans are revalidated by the plan cache when the
+ * objects they reference change, so they survive DROP/CREATE EXTENSION.
+ */
+typedef struct LagbidPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[10];
+	SPIPlanPtr	plan;
+} LagbidPlan;
+
+extern SPIPlanPtr lagbid_plan(LagbidPlan *p);
+extern int	lagbid_exec(LagbidPlan *p, Datum *values, const char *nulls,
+						bool read_only, long count);
+extern void lagbid_connect(void);
+extern void lagbid_finish(void);
+
+/* first column of the first row of SPI_tuptable as int64 / bool / Datum */
+extern bool lagbid_result_int64(int col, int64 *out);
+extern Datum lagbid_result_datum(int row, int col, bool *isnull);
+
+/* strings */
+extern char *lagbid_text_to_cstring_limited(text *t, int maxlen,
+											const char *what);
+
+#endif							/* LAGBID_H */

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi_plans.c
+ *	  SPI helpers: statements prepared once per backend and kept
+ *	  (SPI_keepplan), executed with argument arrays, and small readers of
+ *	  the result.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "lagbid.h"
+#include "errors.h"
+
+void
+lagbid_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "lagbid: SPI_connect failed");
+}
+
+void
+lagbid_finish(void)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "lagbid: SPI_finish failed");
+}
+
+SPIPlanPtr
+lagbid_plan(LagbidPlan *p)
+{
+	if (p->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "lagbid: SPI_prepare failed for \"%s\": %s",
+				 p->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "lagbid: SPI_keepplan failed");
+		p->plan = plan;
+	}
+	return p->plan;
+}
+
+int
+lagbid_exec(LagbidPlan *p, Datum *values, const char *nulls, bool read_only,
+			long count)
+{
+	int			rc = SPI_execute_plan(lagbid_plan(p), values, nulls, read_only, count);
+
+	if (rc < 0)
+		elog(ERROR, "lagbid: SPI_execute_plan failed for \"%s\": %s",
+			 p->sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+bool
+lagbid_result_int64(int col, int64 *out)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_processed == 0)
+		return false;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	if (isnull)
+		return false;
+	*out = DatumGetInt64(d);
+	return true;
+}
+
+Datum
+lagbid_result_datum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/*
+ * Convert a text argument to a C string, refusing values longer than maxlen
+ * bytes (before detoasting the whole value where possible) or not valid in
+ * the server encoding.
+ */
+char *
+lagbid_text_to_cstring_limited(text *t, int maxlen, const char *what)
+{
+	Size		len = toast_raw_datum_size(PointerGetDatum(t)) - VARHDRSZ;
+	char	   *s;
+
+	if (len > (Size) maxlen)
+		lagbid_raise(LB_INPUT_TOO_LARGE, NULL, NULL,
+					 "%s is %zu bytes long, longer than the limit of %d",
+					 what, len, maxlen);
+	s = text_to_cstring(t);
+	return s;
+}

@@ -12,22 +12,19 @@ EXTENSION   = lagbid
 EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" lagbid.control)
 
 MODULE_big  = lagbid
-OBJS = \
-	src/lagbid.o \
-	src/errors.o \
-	src/clock.o \
-	src/spi_plans.o \
-	src/states.o
+# every C file under src/ is one module (one concern per file)
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
 
 DATA_built  = lagbid--$(EXTVERSION).sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 
-# pg_regress: sql/NAME.sql compared with expected/NAME.out, in this order.
-REGRESS      = setup version
+# pg_regress: sql/NAME.sql compared with expected/NAME.out; setup first, then
+# the others in name order (each test makes its own owners and providers).
+REGRESS      = setup $(filter-out setup,$(sort $(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --temp-instance=./tmp_check --temp-config=test/pg_test.conf
 
 # isolation specs: test/specs/NAME.spec compared with test/expected/NAME.out
-ISOLATION      = smoke
+ISOLATION      = $(sort $(basename $(notdir $(wildcard test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test --temp-instance=./tmp_check_iso --temp-config=test/pg_test.conf
 
 # PostgreSQL TAP tests (PostgreSQL::Test::Cluster)

@@ -7,6 +7,11 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/lib.sh"
 
 bash "$here/scripts/deps.sh"
+
+# One PostgreSQL installation is shared by every checkout on this machine:
+# install and test under one lock so nobody swaps lagbid.so mid-run.
+exec 9>/tmp/lagbid-install.lock
+flock 9
 build_and_install "$here"
 
 stage=${LAGBID_STAGE:-/tmp/lagbid-test.$(id -u)}

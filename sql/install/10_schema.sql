@@ -46,9 +46,12 @@ CREATE TABLE lagbid.ledger_tx (
     amount      numeric NOT NULL CHECK (amount > 0),
     task_id     bigint,
     space_id    bigint,
+    job_id      bigint,
     memo        text,
     at          timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX ledger_tx_task ON lagbid.ledger_tx (task_id) WHERE task_id IS NOT NULL;
+CREATE INDEX ledger_tx_job ON lagbid.ledger_tx (job_id) WHERE job_id IS NOT NULL;
 COMMENT ON TABLE lagbid.ledger_tx IS 'one row per money movement; reference makes deposits idempotent';
 
 CREATE TABLE lagbid.ledger_entry (

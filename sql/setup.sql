@@ -13,3 +13,16 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
+-- fresh_market(): empties every lagbid table and restarts the ids, so that
+-- each test file starts from an empty market and its output does not depend
+-- on which tests ran before it.
+CREATE FUNCTION public.fresh_market() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    tables text;
+BEGIN
+    SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ')
+      INTO tables
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'lagbid' AND c.relkind = 'r';
+    EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
+END $$;

@@ -1,4 +1,5 @@
 -- Money: deposits, idempotency on the reference, balances, refusals.
+SELECT fresh_market();
 SELECT lagbid.balance('ledger-alice') AS never_held_money;
 SELECT lagbid.deposit('ledger-alice', 100, 'ledger-ref-1') AS tx \gset
 SELECT lagbid.balance('ledger-alice') AS after_deposit;

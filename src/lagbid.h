@@ -33,7 +33,7 @@ typedef struct LagbidPlan
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[10];
+	Oid			argtypes[20];
 	SPIPlanPtr	plan;
 } LagbidPlan;
 

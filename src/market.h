@@ -24,6 +24,7 @@
 #define LAGBID_MARKET_H
 
 #include "postgres.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 /* ---- resources.c: the resources JSON object ---- */
@@ -134,15 +135,103 @@ extern int64 lagbid_notify(const char *recipient, const char *kind,
 						   int64 task_id, int64 bid_id, int64 job_id,
 						   const char *extra_json);
 
-/* ---- task.c: the task's bidding window ---- */
+/* {"key": "value"}, JSON-escaped (notify.c) */
+extern char *lagbid_json_object1(const char *key, const char *value);
+
+/* ---- numeric_ops.c ---- */
+
+extern int	lagbid_num_cmp(Datum a, Datum b);
+extern Datum lagbid_num_add(Datum a, Datum b);
+extern Datum lagbid_num_sub(Datum a, Datum b);
+extern Datum lagbid_num_mul(Datum a, Datum b);
+extern Datum lagbid_num_int(int64 v);
+extern char *lagbid_num_text(Datum a);
+
+/* ---- identity.c: node ids and multiaddrs (LB002, LB003) ---- */
+
+extern void lagbid_check_node_id(const char *node_id, const char *what);
+extern void lagbid_check_multiaddr(const char *addr, const char *node_id);
+
+/* ---- task.c: the task row and its bidding window ---- */
+
+/* a task row as the market functions see it (read under the row lock) */
+typedef struct LagbidTask
+{
+	int64		id;
+	char	   *owner;
+	int			state;			/* TaskState */
+	Datum		price_min;
+	Datum		price_max;
+	Datum		duration_hours;
+	char	   *region;			/* NULL: any region */
+	Datum		cpu;
+	Datum		memory_gb;
+	Datum		storage_gb;
+	char	   *gpu;			/* NULL: any or none */
+	int32		gpu_count;
+	int32		bid_limit;
+	int32		replicas;
+	int32		bid_count;
+	int32		jobs_pending;
+	bool		auto_allocate;
+	int64		escrow_account_id;
+	int64		funding_account_id;
+	int64		space_id;
+	int64		leader_job_id;	/* 0 when none */
+	bool		has_bidding_deadline;
+	TimestampTz bidding_deadline;
+	bool		has_processing_deadline;
+	TimestampTz processing_deadline;
+} LagbidTask;
+
+/*
+ * Lock the task row (lock-order step 1) and read it into *t.  With
+ * skip_locked a row locked by another transaction is skipped (returns
+ * false); otherwise a missing task raises LB_TASK_NOT_FOUND.
+ */
+extern bool lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t);
+
+/* what publishing needs; funding_account 0 = the owner's holder account */
+typedef struct LagbidTaskSpec
+{
+	const char *owner;
+	Jsonb	   *resources;
+	LagbidResources res;
+	Datum		price_min;
+	Datum		price_max;
+	Datum		duration_hours;
+	const char *region;
+	int32		bid_limit;
+	int32		replicas;
+	Datum		bidding_window; /* interval */
+	bool		auto_allocate;
+	bool		open;
+	int64		funding_account;
+	int64		space_id;		/* 0 when not from a space */
+	int32		space_version;
+} LagbidTaskSpec;
+
+/* validate price range, limits and hours of a spec (LB001, LB006) */
+extern void lagbid_check_task_spec(LagbidTaskSpec *spec);
+
+/* insert the task, escrow its budget, open bidding if asked; returns its id */
+extern int64 lagbid_publish(LagbidTaskSpec *spec);
 
 /*
  * Close bidding on a task whose row the caller has locked and which is
  * accepting bids: accepting_bids -> bid_closed with reason (bid_limit_reached,
- * closed_by_owner, deadline), and, when the task has auto_allocate and at
- * least one open bid, allocate the best bids right away (same transaction).
+ * closed_by_owner, deadline), and, when allow_auto and the task has
+ * auto_allocate and at least one open bid, allocate the best bids right
+ * away (same transaction).
  */
-extern void lagbid_close_bidding_locked(int64 task_id, const char *reason);
+extern void lagbid_close_bidding_locked(LagbidTask *t, const char *reason, bool allow_auto);
+
+/*
+ * Cancel (cancelled) or fail (failed) a locked task that is not finished:
+ * open bids lost, live jobs failed, slots released, the escrow refunded to
+ * the funding account, bidders told.
+ */
+extern void lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason);
 
 /* ---- allocation.c ---- */
 
@@ -153,7 +242,19 @@ extern void lagbid_close_bidding_locked(int64 task_id, const char *reason);
  * other open bids -> lost (slots released), task -> processing.  Returns the
  * job ids in *job_ids (palloc'd), their count as result.
  */
-extern int	lagbid_allocate_locked(int64 task_id, int64 *bid_ids, int nbids,
+extern int	lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids,
 								   int64 **job_ids);
+
+/* lock the providers (lock-order step 4) of the task's open bids, plus extra_provider */
+extern void lagbid_lock_bidders(int64 task_id, int64 extra_provider);
+
+/* ---- election.c ---- */
+
+/*
+ * Elect the winner of a locked processing task (processing jobs are failed
+ * as past their deadline), pay and refund, complete or fail the task.
+ * Returns the leader job id, 0 when no valid result (task failed).
+ */
+extern int64 lagbid_finalize_locked(LagbidTask *t);
 
 #endif							/* LAGBID_MARKET_H */

@@ -13,7 +13,9 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 
 #include "lagbid.h"
 #include "errors.h"
@@ -65,4 +67,19 @@ lagbid_notify(const char *recipient, const char *kind, int64 task_id,
 	Async_Notify("lagbid", payload);
 	lagbid_finish();
 	return id;
+}
+
+/* {"key": "value"} with the value JSON-escaped */
+char *
+lagbid_json_object1(const char *key, const char *value)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	escape_json(&buf, key);
+	appendStringInfoString(&buf, ": ");
+	escape_json(&buf, value);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
 }

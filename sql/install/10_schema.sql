@@ -146,6 +146,8 @@ CREATE TABLE lagbid.task (
     auto_allocate       boolean NOT NULL DEFAULT true,
     -- open + won bids (market rule 2: never above bid_limit)
     bid_count           integer NOT NULL DEFAULT 0,
+    -- jobs still processing (0 with state processing: due for finalize)
+    jobs_pending        integer NOT NULL DEFAULT 0 CHECK (jobs_pending >= 0),
     escrow_account_id   bigint REFERENCES lagbid.account (id),
     funding_account_id  bigint REFERENCES lagbid.account (id),
     space_id            bigint REFERENCES lagbid.space (id),
@@ -175,6 +177,9 @@ CREATE INDEX task_bidding_deadline ON lagbid.task (bidding_deadline)
 CREATE INDEX task_processing_deadline ON lagbid.task (processing_deadline)
     WHERE state = 'processing';
 CREATE INDEX task_space ON lagbid.task (space_id) WHERE space_id IS NOT NULL;
+-- tasks whose every job has reported: the tick elects their winner
+CREATE INDEX task_all_reported ON lagbid.task (id)
+    WHERE state = 'processing' AND jobs_pending = 0;
 
 CREATE TABLE lagbid.bid (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -193,6 +198,7 @@ CREATE UNIQUE INDEX bid_one_live_per_provider ON lagbid.bid (task_id, provider_i
 -- allocation order (market rule 3): lowest ask, then earliest
 CREATE INDEX bid_open_by_price ON lagbid.bid (task_id, price, id) WHERE state = 'open';
 CREATE INDEX bid_provider ON lagbid.bid (provider_id, id);
+CREATE INDEX bid_task ON lagbid.bid (task_id, id);
 
 CREATE TABLE lagbid.job (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

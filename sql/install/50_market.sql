@@ -1,0 +1,121 @@
+-- ---------------------------------------------------------------------------
+-- The market (C, src/): providers, tasks, bids, allocation, results.
+-- Every function checks its rules under row locks taken in one order
+-- (src/market.h): task, its bids, its jobs, providers, ledger accounts.
+-- None is STRICT: a NULL argument is refused with SQLSTATE LB001 and a
+-- message naming it, rather than silently returning NULL.
+-- ---------------------------------------------------------------------------
+
+-- identity ------------------------------------------------------------------
+
+CREATE FUNCTION lagbid.node_id_is_valid(node_id text) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'lagbid_node_id_is_valid';
+COMMENT ON FUNCTION lagbid.node_id_is_valid(text) IS
+    'true when node_id is a libp2p peer id (base58btc multihash: identity-hashed key 12D3KooW..., or sha2-256 Qm...)';
+
+CREATE FUNCTION lagbid.multiaddr_is_valid(multiaddr text, node_id text DEFAULT NULL) RETURNS boolean
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'lagbid_multiaddr_is_valid';
+COMMENT ON FUNCTION lagbid.multiaddr_is_valid(text, text) IS
+    'true when multiaddr is a valid libp2p multiaddr (and its /p2p/ component, if any, equals node_id when given)';
+
+CREATE FUNCTION lagbid.multiaddr_problem(multiaddr text, node_id text DEFAULT NULL) RETURNS text
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'lagbid_multiaddr_problem';
+COMMENT ON FUNCTION lagbid.multiaddr_problem(text, text) IS
+    'what is wrong with a multiaddr, or NULL when it is valid';
+
+-- providers -----------------------------------------------------------------
+
+CREATE FUNCTION lagbid.register_provider(
+    node_id text, multiaddrs text[], region text, resources jsonb,
+    max_concurrent integer DEFAULT 1, chain_id text DEFAULT NULL, chain_tx text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_register_provider';
+COMMENT ON FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text, text) IS
+    'registers a computing provider by its libp2p node id (idempotent: registering again updates addresses, region, resources and limit); returns the provider id';
+
+CREATE FUNCTION lagbid.set_bid_limit(provider_id bigint, max_concurrent integer) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_set_bid_limit';
+COMMENT ON FUNCTION lagbid.set_bid_limit(bigint, integer) IS
+    'sets how many bids the provider processes at once (market rule 1); lowering it below the slots in use only blocks new bids';
+
+CREATE FUNCTION lagbid.set_provider_state(provider_id bigint, state text) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_set_provider_state';
+COMMENT ON FUNCTION lagbid.set_provider_state(bigint, text) IS
+    'suspends (''suspended'') or reactivates (''active'') a provider; a suspended provider cannot bid';
+
+-- tasks ---------------------------------------------------------------------
+
+CREATE FUNCTION lagbid.publish_task(
+    owner text, resources jsonb, price_min numeric, price_max numeric,
+    duration_hours numeric, region text DEFAULT NULL, bid_limit integer DEFAULT 10,
+    replicas integer DEFAULT 1, bidding_window interval DEFAULT '10 minutes',
+    auto_allocate boolean DEFAULT true, open boolean DEFAULT true)
+    RETURNS bigint
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_publish_task';
+COMMENT ON FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean) IS
+    'publishes a task: escrows price_max x duration_hours x replicas from the owner''s balance and opens bidding (unless open => false); returns the task id';
+
+CREATE FUNCTION lagbid.open_bidding(task_id bigint) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_open_bidding';
+COMMENT ON FUNCTION lagbid.open_bidding(bigint) IS
+    'opens bidding on a created task, or reopens a closed one (its open bids are declined and their slots released)';
+
+CREATE FUNCTION lagbid.close_bidding(task_id bigint) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_close_bidding';
+COMMENT ON FUNCTION lagbid.close_bidding(bigint) IS
+    'the owner closes bidding; with auto_allocate the best bids are allocated at once';
+
+CREATE FUNCTION lagbid.cancel_task(task_id bigint, reason text DEFAULT NULL) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_cancel_task';
+COMMENT ON FUNCTION lagbid.cancel_task(bigint, text) IS
+    'the owner cancels a task before processing: open bids lost, slots released, the escrow refunded, bidders told';
+
+-- bids ----------------------------------------------------------------------
+
+CREATE FUNCTION lagbid.place_bid(task_id bigint, provider_id bigint, price numeric) RETURNS bigint
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_place_bid';
+COMMENT ON FUNCTION lagbid.place_bid(bigint, bigint, numeric) IS
+    'places a bid (ask price per hour) checking every market rule atomically; the same bid again returns the same id; the bid reaching bid_limit closes bidding; returns the bid id (the bidder id)';
+
+CREATE FUNCTION lagbid.withdraw_bid(bid_id bigint) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_withdraw_bid';
+COMMENT ON FUNCTION lagbid.withdraw_bid(bigint) IS
+    'withdraws an open bid and releases its slot';
+
+CREATE FUNCTION lagbid.allocate(task_id bigint, bid_ids bigint[] DEFAULT NULL) RETURNS SETOF bigint
+    LANGUAGE c VOLATILE ROWS 3
+    AS 'MODULE_PATHNAME', 'lagbid_allocate';
+COMMENT ON FUNCTION lagbid.allocate(bigint, bigint[]) IS
+    'allocates the given open bids (at most replicas), or the best replicas bids (lowest ask, then earliest); others lose; returns the job ids';
+
+-- jobs ----------------------------------------------------------------------
+
+CREATE FUNCTION lagbid.submit_result(job_id bigint, result_uri text, result_hash text) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_submit_result';
+COMMENT ON FUNCTION lagbid.submit_result(bigint, text, text) IS
+    'the allocated bidder uploads its result (URI and hash) for a processing job';
+
+CREATE FUNCTION lagbid.fail_job(job_id bigint, reason text) RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_fail_job';
+COMMENT ON FUNCTION lagbid.fail_job(bigint, text) IS
+    'the bidder gives up a job; its slot is released; when every job failed the task fails and is refunded';
+
+CREATE FUNCTION lagbid.finalize(task_id bigint) RETURNS bigint
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_finalize';
+COMMENT ON FUNCTION lagbid.finalize(bigint) IS
+    'elects the leading node (earliest submission agreeing with the most common result hash), completes the task, pays ask x duration_hours per completed job and refunds the rest; returns the leader job id (NULL when no valid result: the task failed)';

@@ -1,0 +1,118 @@
+-- ---------------------------------------------------------------------------
+-- check_invariants(): one row per broken rule of the market, none when all
+-- hold.  Counters are checked against the rows they summarize, money against
+-- the ledger, limits against their definitions.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION lagbid.check_invariants()
+    RETURNS TABLE (invariant text, detail text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    -- money: every ledger transaction sums to zero
+    SELECT 'ledger_tx_balanced', format('ledger tx %s sums to %s', e.tx_id, sum(e.amount))
+      FROM lagbid.ledger_entry e GROUP BY e.tx_id HAVING sum(e.amount) <> 0
+    UNION ALL
+    -- money: each ledger tx has entries matching its amount
+    SELECT 'ledger_tx_amount', format('ledger tx %s of %s has entries crediting %s', t.id, t.amount,
+                                      coalesce(sum(e.amount) FILTER (WHERE e.amount > 0), 0))
+      FROM lagbid.ledger_tx t LEFT JOIN lagbid.ledger_entry e ON e.tx_id = t.id
+     GROUP BY t.id, t.amount
+    HAVING coalesce(sum(e.amount) FILTER (WHERE e.amount > 0), 0) <> t.amount
+    UNION ALL
+    -- money: balances are the sum of their entries
+    SELECT 'account_balance', format('account %s (%s %s) has balance %s, entries sum to %s',
+                                     a.id, a.kind, a.name, a.balance, coalesce(s.total, 0))
+      FROM lagbid.account a
+      LEFT JOIN (SELECT account_id, sum(amount) AS total FROM lagbid.ledger_entry GROUP BY account_id) s
+        ON s.account_id = a.id
+     WHERE a.balance <> coalesce(s.total, 0)
+    UNION ALL
+    -- money: holders and escrows never negative
+    SELECT 'balance_never_negative', format('account %s (%s %s) holds %s', a.id, a.kind, a.name, a.balance)
+      FROM lagbid.account a WHERE a.kind <> 'external' AND a.balance < 0
+    UNION ALL
+    -- money: no money created or lost (all accounts together sum to zero)
+    SELECT 'money_conserved', format('all balances sum to %s', sum(a.balance))
+      FROM lagbid.account a HAVING sum(a.balance) <> 0
+    UNION ALL
+    -- money: a finished task's escrow is empty, a live task's holds its budget
+    SELECT 'task_escrow', format('task %s (%s) escrow holds %s, expected %s', t.id, t.state, a.balance,
+                                 CASE WHEN t.state IN ('completed', 'failed', 'cancelled') THEN 0
+                                      ELSE t.price_max * t.duration_hours * t.replicas END)
+      FROM lagbid.task t JOIN lagbid.account a ON a.id = t.escrow_account_id
+     WHERE a.balance <> CASE WHEN t.state IN ('completed', 'failed', 'cancelled') THEN 0
+                             ELSE t.price_max * t.duration_hours * t.replicas END
+    UNION ALL
+    -- money: each completed job paid exactly once, ask x duration_hours
+    SELECT 'job_paid_once', format('job %s (%s) paid %s in %s payments, expected %s', j.id, j.state,
+                                   coalesce(sum(x.amount), 0), count(x.id),
+                                   CASE WHEN j.state = 'completed' THEN j.price * t.duration_hours ELSE 0 END)
+      FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+      LEFT JOIN lagbid.ledger_tx x ON x.job_id = j.id AND x.kind = 'payment'
+     GROUP BY j.id, j.state, j.price, t.duration_hours
+    HAVING count(x.id) <> CASE WHEN j.state = 'completed' AND j.price * t.duration_hours > 0 THEN 1 ELSE 0 END
+        OR coalesce(sum(x.amount), 0) <> CASE WHEN j.state = 'completed' THEN j.price * t.duration_hours ELSE 0 END
+    UNION ALL
+    -- rule 1: the slot counter equals open bids plus live jobs
+    SELECT 'provider_slots', format('provider %s counts %s slots, holds %s', p.id, p.slots_used,
+                                    coalesce(b.n, 0) + coalesce(j.n, 0))
+      FROM lagbid.provider p
+      LEFT JOIN (SELECT provider_id, count(*) AS n FROM lagbid.bid WHERE state = 'open' GROUP BY provider_id) b
+        ON b.provider_id = p.id
+      LEFT JOIN (SELECT provider_id, count(*) AS n FROM lagbid.job
+                  WHERE state IN ('processing', 'submitted') GROUP BY provider_id) j
+        ON j.provider_id = p.id
+     WHERE p.slots_used <> coalesce(b.n, 0) + coalesce(j.n, 0)
+    UNION ALL
+    -- rule 2: the bid counter equals open plus won bids, never above the limit
+    SELECT 'task_bid_count', format('task %s counts %s bids, holds %s (limit %s)', t.id, t.bid_count,
+                                    coalesce(b.n, 0), t.bid_limit)
+      FROM lagbid.task t
+      LEFT JOIN (SELECT task_id, count(*) AS n FROM lagbid.bid WHERE state IN ('open', 'won') GROUP BY task_id) b
+        ON b.task_id = t.id
+     WHERE t.bid_count <> coalesce(b.n, 0) OR coalesce(b.n, 0) > t.bid_limit
+    UNION ALL
+    -- rule 6: a processing task counts its processing jobs
+    SELECT 'task_jobs_pending', format('task %s counts %s pending jobs, has %s', t.id, t.jobs_pending, coalesce(j.n, 0))
+      FROM lagbid.task t
+      LEFT JOIN (SELECT task_id, count(*) AS n FROM lagbid.job WHERE state = 'processing' GROUP BY task_id) j
+        ON j.task_id = t.id
+     WHERE t.state = 'processing' AND t.jobs_pending <> coalesce(j.n, 0)
+    UNION ALL
+    -- allocation: won bids have exactly one job; at most replicas won
+    SELECT 'bid_won_has_job', format('bid %s is %s and has %s jobs', b.id, b.state, count(j.id))
+      FROM lagbid.bid b LEFT JOIN lagbid.job j ON j.bid_id = b.id
+     GROUP BY b.id, b.state
+    HAVING (b.state = 'won') <> (count(j.id) = 1) OR count(j.id) > 1
+    UNION ALL
+    SELECT 'task_replicas', format('task %s has %s jobs for %s replicas', t.id, count(j.id), t.replicas)
+      FROM lagbid.task t JOIN lagbid.job j ON j.task_id = t.id
+     GROUP BY t.id, t.replicas HAVING count(j.id) > t.replicas
+    UNION ALL
+    -- rule 6: a completed task has exactly one leader, completed, and it is its leader_job_id
+    SELECT 'task_leader', format('task %s is %s with leader %s', t.id, t.state, t.leader_job_id)
+      FROM lagbid.task t LEFT JOIN lagbid.job j ON j.id = t.leader_job_id
+     WHERE (t.state = 'completed') <> (j.id IS NOT NULL AND j.is_leader AND j.state = 'completed' AND j.task_id = t.id)
+    UNION ALL
+    -- rule 5: one live bid per provider per task (also a unique index)
+    SELECT 'one_bid_per_provider', format('provider %s has %s live bids on task %s', provider_id, count(*), task_id)
+      FROM lagbid.bid WHERE state IN ('open', 'won') GROUP BY task_id, provider_id HAVING count(*) > 1
+    UNION ALL
+    -- rule 3: every bid lies in its task's price range
+    SELECT 'bid_price_in_range', format('bid %s asks %s outside [%s, %s] of task %s', b.id, b.price,
+                                        t.price_min, t.price_max, t.id)
+      FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id
+     WHERE b.price < t.price_min OR b.price > t.price_max
+    UNION ALL
+    -- states agree: open bids only on tasks before processing, live jobs only on processing tasks
+    SELECT 'open_bid_task_state', format('bid %s is open on task %s which is %s', b.id, t.id, t.state)
+      FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id
+     WHERE b.state = 'open' AND t.state NOT IN ('accepting_bids', 'bid_closed')
+    UNION ALL
+    SELECT 'live_job_task_state', format('job %s is %s on task %s which is %s', j.id, j.state, t.id, t.state)
+      FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+     WHERE j.state IN ('processing', 'submitted') AND t.state <> 'processing';
+END;
+COMMENT ON FUNCTION lagbid.check_invariants() IS
+    'one row per broken market rule (money, limits, counters, allocation, election); no row when the market is consistent';

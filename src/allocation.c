@@ -1,0 +1,349 @@
+/*-------------------------------------------------------------------------
+ *
+ * allocation.c
+ *	  Allocating the bidders of a closed task (market rule 3): the owner's
+ *	  chosen bids, or the best `replicas` open bids — lowest ask, then the
+ *	  earliest bid.  Winners get a job each; every other open bid is lost,
+ *	  its slot released; all bidders are told.
+ *
+ *	  lagbid.allocate.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "lagbid.h"
+#include "errors.h"
+#include "market.h"
+#include "states.h"
+
+typedef struct OpenBid
+{
+	int64		id;
+	int64		provider_id;
+	Datum		price;
+	TimestampTz placed_at;
+	char	   *node_id;
+	bool		won;
+} OpenBid;
+
+static LagbidPlan lock_bidders_plan = {
+	"SELECT id FROM lagbid.provider WHERE id = $2 OR id IN "
+	"    (SELECT provider_id FROM lagbid.bid WHERE task_id = $1 AND state = 'open') "
+	"ORDER BY id FOR NO KEY UPDATE",
+	2, {INT8OID, INT8OID}
+};
+
+void
+lagbid_lock_bidders(int64 task_id, int64 extra_provider)
+{
+	Datum		args[2];
+
+	args[0] = Int64GetDatum(task_id);
+	args[1] = Int64GetDatum(extra_provider);
+	lagbid_connect();
+	lagbid_exec(&lock_bidders_plan, args, NULL, false, 0);
+	lagbid_finish();
+}
+
+static LagbidPlan open_bids_plan = {
+	"SELECT b.id, b.provider_id, b.price, b.placed_at, p.node_id "
+	"FROM lagbid.bid b JOIN lagbid.provider p ON p.id = b.provider_id "
+	"WHERE b.task_id = $1 AND b.state = 'open' ORDER BY b.id FOR UPDATE OF b",
+	1, {INT8OID}
+};
+
+static LagbidPlan win_plan = {
+	"UPDATE lagbid.bid SET state = 'won', decided_at = $2, reason = 'allocated' "
+	"WHERE id = ANY ($1)",
+	2, {INT8ARRAYOID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan lose_plan = {
+	"UPDATE lagbid.bid SET state = 'lost', decided_at = $2, reason = 'not_allocated' "
+	"WHERE id = ANY ($1)",
+	2, {INT8ARRAYOID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan job_plan = {
+	"INSERT INTO lagbid.job (task_id, bid_id, provider_id, price, deadline, created_at) "
+	"SELECT task_id, id, provider_id, price, $2, $3 FROM lagbid.bid "
+	"WHERE id = ANY ($1) ORDER BY id RETURNING id, bid_id",
+	3, {INT8ARRAYOID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan processing_plan = {
+	"UPDATE lagbid.task SET state = 'processing', allocated_at = $2, "
+	"       processing_deadline = $3, bid_count = $4, jobs_pending = $4 "
+	"WHERE id = $1",
+	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
+};
+
+/* allocation order: lowest ask, then earliest placed, then lowest id */
+static int
+cmp_best(const void *a, const void *b)
+{
+	const OpenBid *x = a;
+	const OpenBid *y = b;
+	int			c = lagbid_num_cmp(x->price, y->price);
+
+	if (c != 0)
+		return c;
+	if (x->placed_at != y->placed_at)
+		return x->placed_at < y->placed_at ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static Datum
+int64_array(int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(v[i]);
+	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+int
+lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids)
+{
+	Datum		args[4];
+	OpenBid    *bids;
+	int			n,
+				i,
+				j,
+				nwon = 0,
+				nlost = 0;
+	int64	   *won_ids,
+			   *lost_ids,
+			   *lost_providers,
+			   *jobs;
+	int64	   *job_bid;
+	TimestampTz now = lagbid_clock_now();
+	TimestampTz deadline;
+
+	lagbid_connect();
+
+	/* lock-order step 2: every open bid of the task, in id order */
+	args[0] = Int64GetDatum(t->id);
+	lagbid_exec(&open_bids_plan, args, NULL, false, 0);
+	n = SPI_processed;
+	if (n == 0)
+		lagbid_raise(LB_NO_BIDS_TO_ALLOCATE, NULL,
+					 "Reopen bidding with lagbid.open_bidding() or cancel the task.",
+					 "task %lld has no open bid to allocate", (long long) t->id);
+	bids = palloc0(sizeof(OpenBid) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		bids[i].id = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
+		bids[i].provider_id = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
+		bids[i].price = lagbid_result_datum(i, 3, &isnull);
+		bids[i].placed_at = DatumGetTimestampTz(lagbid_result_datum(i, 4, &isnull));
+		bids[i].node_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5);
+	}
+
+	if (bid_ids == NULL)
+	{
+		qsort(bids, n, sizeof(OpenBid), cmp_best);
+		for (i = 0; i < n && i < t->replicas; i++)
+			bids[i].won = true;
+	}
+	else
+	{
+		for (j = 0; j < nbids; j++)
+		{
+			bool		found = false;
+
+			for (i = 0; i < n; i++)
+			{
+				if (bids[i].id == bid_ids[j])
+				{
+					if (bids[i].won)
+						lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
+									 "bid %lld is listed twice", (long long) bid_ids[j]);
+					bids[i].won = true;
+					found = true;
+					break;
+				}
+			}
+			if (!found)
+				lagbid_raise(LB_BID_NOT_ON_TASK, NULL,
+							 "Only open bids on the task can be allocated.",
+							 "bid %lld is not an open bid on task %lld",
+							 (long long) bid_ids[j], (long long) t->id);
+		}
+	}
+
+	won_ids = palloc(sizeof(int64) * n);
+	lost_ids = palloc(sizeof(int64) * n);
+	lost_providers = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+	{
+		if (bids[i].won)
+			won_ids[nwon++] = bids[i].id;
+		else
+		{
+			lost_providers[nlost] = bids[i].provider_id;
+			lost_ids[nlost++] = bids[i].id;
+		}
+	}
+
+	/* deadline: duration_hours plus the grace (lagbid.processing_grace) */
+	deadline = now + DatumGetInt64(DirectFunctionCall1(numeric_int8,
+													   lagbid_num_mul(t->duration_hours,
+																	  lagbid_num_int(USECS_PER_HOUR))));
+	deadline += (TimestampTz) lagbid_processing_grace_minutes * 60 * USECS_PER_SEC;
+
+	/* winners: won, with a job each */
+	args[0] = int64_array(won_ids, nwon);
+	args[1] = TimestampTzGetDatum(now);
+	lagbid_event_reason("allocated");
+	lagbid_exec(&win_plan, args, NULL, false, 0);
+	args[1] = TimestampTzGetDatum(deadline);
+	args[2] = TimestampTzGetDatum(now);
+	lagbid_exec(&job_plan, args, NULL, false, 0);
+	jobs = palloc(sizeof(int64) * (nwon + 1));
+	job_bid = palloc(sizeof(int64) * (nwon + 1));
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		bool		isnull;
+
+		jobs[i] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
+		job_bid[i] = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
+	}
+
+	/* the others: lost */
+	if (nlost > 0)
+	{
+		args[0] = int64_array(lost_ids, nlost);
+		args[1] = TimestampTzGetDatum(now);
+		lagbid_event_reason("not_allocated");
+		lagbid_exec(&lose_plan, args, NULL, false, 0);
+	}
+
+	args[0] = Int64GetDatum(t->id);
+	args[1] = TimestampTzGetDatum(now);
+	args[2] = TimestampTzGetDatum(deadline);
+	args[3] = Int32GetDatum(nwon);
+	lagbid_event_reason("allocated");
+	lagbid_exec(&processing_plan, args, NULL, false, 0);
+	t->state = TASK_PROCESSING;
+	t->bid_count = nwon;
+	t->jobs_pending = nwon;
+
+	/* lock-order step 4: the losers' providers get their slots back */
+	lagbid_release_slots(lost_providers, nlost);
+
+	for (i = 0; i < n; i++)
+	{
+		int64		job_id = 0;
+
+		for (j = 0; j < nwon; j++)
+			if (job_bid[j] == bids[i].id)
+				job_id = jobs[j];
+		if (bids[i].won)
+			lagbid_notify(bids[i].node_id, "bid_won", t->id, bids[i].id, job_id,
+						  psprintf("{\"price\": %s, \"deadline\": \"%s\"}",
+								   lagbid_num_text(bids[i].price),
+								   timestamptz_to_str(deadline)));
+		else
+			lagbid_notify(bids[i].node_id, "bid_lost", t->id, bids[i].id, 0,
+						  "{\"reason\": \"not_allocated\"}");
+	}
+
+	/* job ids in bid order of allocation, copied out of SPI's memory */
+	*job_ids = SPI_palloc(sizeof(int64) * (nwon + 1));
+	memcpy(*job_ids, jobs, sizeof(int64) * nwon);
+	lagbid_finish();
+	return nwon;
+}
+
+PG_FUNCTION_INFO_V1(lagbid_allocate);
+
+/*
+ * lagbid.allocate(task_id bigint, bid_ids bigint[] DEFAULT NULL)
+ *     RETURNS SETOF bigint (the job ids)
+ *
+ * On a task still accepting bids, bidding is closed first (without the
+ * automatic allocation, which this call replaces).
+ */
+Datum
+lagbid_allocate(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		task_id;
+	int64	   *bid_ids = NULL;
+	int			nbids = 0;
+	int64	   *jobs;
+	int			njobs,
+				i;
+	LagbidTask	t;
+
+	if (PG_ARGISNULL(0))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "task_id must not be NULL");
+	task_id = PG_GETARG_INT64(0);
+
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		if (ARR_NDIM(arr) > 1)
+			lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "bid_ids must be a one-dimensional array");
+		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > lagbid_max_allocate_ids)
+			lagbid_raise(LB_INPUT_TOO_LARGE, NULL, NULL,
+						 "bid_ids holds more than %d ids (lagbid.max_allocate_ids)",
+						 lagbid_max_allocate_ids);
+		deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &nulls, &nbids);
+		if (nbids == 0)
+			lagbid_raise(LB_INVALID_ARGUMENT, NULL,
+						 "Pass NULL to let lagbid choose the best bids.",
+						 "bid_ids must not be empty");
+		bid_ids = palloc(sizeof(int64) * nbids);
+		for (i = 0; i < nbids; i++)
+		{
+			if (nulls[i])
+				lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "bid_ids must not contain NULL");
+			bid_ids[i] = DatumGetInt64(elems[i]);
+		}
+	}
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	lagbid_lock_task(task_id, false, &t);
+	if (bid_ids && nbids > t.replicas)
+		lagbid_raise(LB_TOO_MANY_BIDS_ALLOCATED, NULL, NULL,
+					 "task %lld asks for %d replicas; %d bids were given",
+					 (long long) task_id, t.replicas, nbids);
+	if (t.state == TASK_ACCEPTING_BIDS)
+		lagbid_close_bidding_locked(&t, "closed_for_allocation", false);
+	else if (t.state != TASK_BID_CLOSED)
+		lagbid_raise(LB_INVALID_TRANSITION, NULL,
+					 "Only a task whose bidding is closed (or open) can be allocated.",
+					 "task %lld cannot go from state \"%s\" to \"processing\"",
+					 (long long) task_id, lagbid_state_name(MACHINE_TASK, t.state));
+
+	njobs = lagbid_allocate_locked(&t, bid_ids, nbids, &jobs);
+	for (i = 0; i < njobs; i++)
+	{
+		Datum		v = Int64GetDatum(jobs[i]);
+		bool		isnull = false;
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &v, &isnull);
+	}
+	return (Datum) 0;
+}

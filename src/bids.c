@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * bids.c
+ *	  Placing and withdrawing bids: every market rule checked under the
+ *	  task's row lock, in one transaction.
+ *
+ *	  lagbid.place_bid checks, in this order: the task exists; a live bid
+ *	  of this provider on the task (rule 5: the same price returns its id,
+ *	  another price is refused); the task accepts bids and its window is
+ *	  open; the ask lies in [price_min, price_max] (rule 3); the provider
+ *	  exists, its region and resources match (rule 4); it has a free slot
+ *	  (rule 1, slots.c).  Then the bid is inserted, the task's bid count
+ *	  goes up, and the bid that reaches bid_limit closes bidding (rule 2),
+ *	  allocating at once when the task has auto_allocate.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "lagbid.h"
+#include "errors.h"
+#include "market.h"
+#include "states.h"
+
+static LagbidPlan live_bid_plan = {
+	"SELECT id, price FROM lagbid.bid "
+	"WHERE task_id = $1 AND provider_id = $2 AND state IN ('open', 'won')",
+	2, {INT8OID, INT8OID}
+};
+
+static LagbidPlan provider_plan = {
+	"SELECT region, cpu, memory_gb, storage_gb, gpu, gpu_count FROM lagbid.provider WHERE id = $1",
+	1, {INT8OID}
+};
+
+static LagbidPlan insert_bid_plan = {
+	"INSERT INTO lagbid.bid (task_id, provider_id, price, placed_at) "
+	"VALUES ($1, $2, $3, $4) RETURNING id",
+	4, {INT8OID, INT8OID, NUMERICOID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan count_plan = {
+	"UPDATE lagbid.task SET bid_count = bid_count + $2 WHERE id = $1",
+	2, {INT8OID, INT4OID}
+};
+
+static void
+check_match(LagbidTask *t, int64 provider_id)
+{
+	Datum		args[1];
+	bool		isnull;
+	char	   *region;
+	char	   *gpu;
+	int32		gpu_count;
+	const char *missing = NULL;
+	Datum		have = 0,
+				need = 0;
+
+	args[0] = Int64GetDatum(provider_id);
+	lagbid_exec(&provider_plan, args, NULL, true, 1);
+	if (SPI_processed == 0)
+		lagbid_raise(LB_PROVIDER_NOT_FOUND, NULL, NULL,
+					 "provider %lld does not exist", (long long) provider_id);
+
+	region = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (!lagbid_region_matches(t->region, region))
+		lagbid_raise(LB_REGION_MISMATCH,
+					 psprintf("The task runs in region \"%s\"; the provider is in \"%s\".",
+							  t->region, region),
+					 NULL,
+					 "provider %lld may not bid on task %lld: region mismatch",
+					 (long long) provider_id, (long long) t->id);
+
+	if (lagbid_num_cmp(lagbid_result_datum(0, 2, &isnull), t->cpu) < 0)
+		missing = "cpu", have = lagbid_result_datum(0, 2, &isnull), need = t->cpu;
+	else if (lagbid_num_cmp(lagbid_result_datum(0, 3, &isnull), t->memory_gb) < 0)
+		missing = "memory_gb", have = lagbid_result_datum(0, 3, &isnull), need = t->memory_gb;
+	else if (lagbid_num_cmp(lagbid_result_datum(0, 4, &isnull), t->storage_gb) < 0)
+		missing = "storage_gb", have = lagbid_result_datum(0, 4, &isnull), need = t->storage_gb;
+	if (missing)
+		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
+					 psprintf("The task needs %s %s; the provider has %s.", missing,
+							  lagbid_num_text(need), lagbid_num_text(have)),
+					 NULL,
+					 "provider %lld may not bid on task %lld: not enough %s",
+					 (long long) provider_id, (long long) t->id, missing);
+
+	gpu = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	gpu_count = DatumGetInt32(lagbid_result_datum(0, 6, &isnull));
+	if (t->gpu && (gpu == NULL || pg_strcasecmp(gpu, t->gpu) != 0))
+		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
+					 psprintf("The task needs gpu \"%s\"; the provider has %s%s%s.", t->gpu,
+							  gpu ? "\"" : "", gpu ? gpu : "none", gpu ? "\"" : ""),
+					 NULL,
+					 "provider %lld may not bid on task %lld: wrong gpu",
+					 (long long) provider_id, (long long) t->id);
+	if (gpu_count < t->gpu_count)
+		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
+					 psprintf("The task needs %d gpus; the provider has %d.",
+							  t->gpu_count, gpu_count),
+					 NULL,
+					 "provider %lld may not bid on task %lld: not enough gpu_count",
+					 (long long) provider_id, (long long) t->id);
+}
+
+PG_FUNCTION_INFO_V1(lagbid_place_bid);
+
+/* lagbid.place_bid(task_id bigint, provider_id bigint, price numeric) RETURNS bigint */
+Datum
+lagbid_place_bid(PG_FUNCTION_ARGS)
+{
+	int64		task_id,
+				provider_id,
+				bid_id;
+	Datum		price;
+	LagbidTask	t;
+	Datum		args[4];
+	TimestampTz now;
+	bool		closes;
+
+	if (PG_ARGISNULL(0))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "task_id must not be NULL");
+	if (PG_ARGISNULL(1))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "provider_id must not be NULL");
+	task_id = PG_GETARG_INT64(0);
+	provider_id = PG_GETARG_INT64(1);
+	price = lagbid_check_numeric(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "price", true);
+
+	/* lock-order step 1 */
+	lagbid_lock_task(task_id, false, &t);
+
+	lagbid_connect();
+
+	/* rule 5: one live bid per provider per task; a retry gets its id back */
+	args[0] = Int64GetDatum(task_id);
+	args[1] = Int64GetDatum(provider_id);
+	lagbid_exec(&live_bid_plan, args, NULL, true, 1);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		int64		live_id = DatumGetInt64(lagbid_result_datum(0, 1, &isnull));
+		Datum		live_price = lagbid_result_datum(0, 2, &isnull);
+
+		if (lagbid_num_cmp(live_price, price) == 0)
+		{
+			lagbid_finish();
+			PG_RETURN_INT64(live_id);
+		}
+		lagbid_raise(LB_DUPLICATE_BID,
+					 psprintf("Bid %lld asks %s.", (long long) live_id,
+							  lagbid_num_text(live_price)),
+					 "Withdraw that bid first to bid another price.",
+					 "provider %lld already bid on task %lld at another price",
+					 (long long) provider_id, (long long) task_id);
+	}
+
+	now = lagbid_clock_now();
+	if (t.state != TASK_ACCEPTING_BIDS)
+		lagbid_raise(LB_BIDDING_NOT_OPEN, NULL, NULL,
+					 "task %lld is not accepting bids (it is %s)",
+					 (long long) task_id, lagbid_state_name(MACHINE_TASK, t.state));
+	if (t.has_bidding_deadline && now >= t.bidding_deadline)
+		lagbid_raise(LB_BIDDING_NOT_OPEN,
+					 psprintf("Bidding ended at %s.", timestamptz_to_str(t.bidding_deadline)),
+					 NULL,
+					 "task %lld is not accepting bids (its bidding window has passed)",
+					 (long long) task_id);
+
+	/* rule 3 */
+	if (lagbid_num_cmp(price, t.price_min) < 0 || lagbid_num_cmp(price, t.price_max) > 0)
+		lagbid_raise(LB_PRICE_OUT_OF_RANGE,
+					 psprintf("The ask is %s; the task pays between %s and %s per hour.",
+							  lagbid_num_text(price), lagbid_num_text(t.price_min),
+							  lagbid_num_text(t.price_max)),
+					 NULL,
+					 "bid on task %lld is outside its price range",
+					 (long long) task_id);
+
+	/* rule 4 */
+	check_match(&t, provider_id);
+
+	/*
+	 * Rule 2: this bid reaches the limit.  With auto_allocate the close
+	 * allocates at once and releases the losers' slots: lock every bidder's
+	 * provider row now, in id order, before taking our own slot, so that
+	 * provider rows are only ever locked in ascending id by one transaction.
+	 */
+	closes = (t.bid_count + 1 >= t.bid_limit);
+	if (closes && t.auto_allocate)
+		lagbid_lock_bidders(task_id, provider_id);
+
+	/* rule 1 */
+	lagbid_take_slot(provider_id);
+
+	args[2] = price;
+	args[3] = TimestampTzGetDatum(now);
+	lagbid_event_reason(NULL);
+	lagbid_exec(&insert_bid_plan, args, NULL, false, 0);
+	if (!lagbid_result_int64(1, &bid_id))
+		elog(ERROR, "lagbid: bid not created");
+
+	args[1] = Int32GetDatum(1);
+	lagbid_exec(&count_plan, args, NULL, false, 0);
+	t.bid_count++;
+
+	if (closes)
+		lagbid_close_bidding_locked(&t, "bid_limit_reached", true);
+
+	lagbid_finish();
+	PG_RETURN_INT64(bid_id);
+}
+
+static LagbidPlan bid_task_plan = {
+	"SELECT task_id FROM lagbid.bid WHERE id = $1",
+	1, {INT8OID}
+};
+
+static LagbidPlan lock_bid_plan = {
+	"SELECT state::text, provider_id FROM lagbid.bid WHERE id = $1 FOR UPDATE",
+	1, {INT8OID}
+};
+
+static LagbidPlan withdraw_plan = {
+	"UPDATE lagbid.bid SET state = 'withdrawn', decided_at = $2, reason = 'withdrawn' WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}
+};
+
+PG_FUNCTION_INFO_V1(lagbid_withdraw_bid);
+
+/* lagbid.withdraw_bid(bid_id bigint) — only while open; frees the slot */
+Datum
+lagbid_withdraw_bid(PG_FUNCTION_ARGS)
+{
+	int64		bid_id,
+				task_id,
+				provider_id;
+	LagbidTask	t;
+	Datum		args[2];
+	bool		isnull;
+	char	   *state;
+
+	if (PG_ARGISNULL(0))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "bid_id must not be NULL");
+	bid_id = PG_GETARG_INT64(0);
+
+	lagbid_connect();
+	args[0] = Int64GetDatum(bid_id);
+	lagbid_exec(&bid_task_plan, args, NULL, true, 1);
+	if (!lagbid_result_int64(1, &task_id))
+		lagbid_raise(LB_BID_NOT_FOUND, NULL, NULL,
+					 "bid %lld does not exist", (long long) bid_id);
+
+	/* lock order: the task first, then the bid */
+	lagbid_lock_task(task_id, false, &t);
+	lagbid_exec(&lock_bid_plan, args, NULL, false, 1);
+	state = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	provider_id = DatumGetInt64(lagbid_result_datum(0, 2, &isnull));
+	if (strcmp(state, "open") != 0)
+		lagbid_raise(LB_BID_NOT_OPEN, NULL,
+					 strcmp(state, "won") == 0 ?
+					 "A won bid has a job: give it up with lagbid.fail_job()." : NULL,
+					 "bid %lld cannot be withdrawn: it is %s", (long long) bid_id, state);
+
+	args[1] = TimestampTzGetDatum(lagbid_clock_now());
+	lagbid_event_reason("withdrawn");
+	lagbid_exec(&withdraw_plan, args, NULL, false, 0);
+	args[0] = Int64GetDatum(task_id);
+	args[1] = Int32GetDatum(-1);
+	lagbid_exec(&count_plan, args, NULL, false, 0);
+	lagbid_release_slots(&provider_id, 1);
+	lagbid_finish();
+	PG_RETURN_VOID();
+}

@@ -6,12 +6,16 @@ SELECT extname, extversion FROM pg_extension WHERE extname = 'lagbid';
 CREATE EXTENSION lagbid;
 -- try(sql): runs a statement and shows its outcome as "ok" or "SQLSTATE: message",
 -- so that the tests can assert each refusal's documented code.
+-- The detail, when there is one, follows in brackets.
 CREATE FUNCTION public.try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    d text;
 BEGIN
     EXECUTE q;
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN SQLSTATE || ': ' || SQLERRM || coalesce(NULLIF(' [' || d || ']', ' []'), '');
 END $$;
 -- fresh_market(): empties every lagbid table and restarts the ids, so that
 -- each test file starts from an empty market and its output does not depend
@@ -26,3 +30,32 @@ BEGIN
      WHERE n.nspname = 'lagbid' AND c.relkind = 'r';
     EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
 END $$;
+-- node(n): a valid libp2p peer id (identity multihash of an ed25519 key,
+-- "12D3KooW...") made from n, so that tests can register many providers.
+CREATE FUNCTION public.b58(b bytea) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    alphabet constant text := '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+    n numeric := 0;
+    r text := '';
+BEGIN
+    FOR i IN 0 .. length(b) - 1 LOOP
+        n := n * 256 + get_byte(b, i);
+    END LOOP;
+    WHILE n > 0 LOOP
+        r := substr(alphabet, mod(n, 58)::int + 1, 1) || r;
+        n := div(n, 58);
+    END LOOP;
+    FOR i IN 0 .. length(b) - 1 LOOP
+        EXIT WHEN get_byte(b, i) <> 0;
+        r := '1' || r;
+    END LOOP;
+    RETURN r;
+END $$;
+CREATE FUNCTION public.node(n int) RETURNS text LANGUAGE sql IMMUTABLE
+    RETURN public.b58('\x002408011220'::bytea || sha256(n::text::bytea));
+-- cp(n, ...): registers provider n with a reachable address
+CREATE FUNCTION public.cp(n int, region text DEFAULT 'eu-west', resources jsonb DEFAULT '{"cpu": 8, "memory_gb": 32}',
+                          max_concurrent int DEFAULT 5) RETURNS bigint LANGUAGE sql
+    RETURN lagbid.register_provider(public.node(n), ARRAY['/ip4/10.0.0.' || n || '/tcp/4001'],
+                                    region, resources, max_concurrent);
+SELECT public.node(1), lagbid.node_id_is_valid(public.node(1));

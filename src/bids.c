@@ -63,7 +63,7 @@ check_match(LagbidTask *t, int64 provider_id)
 				need = 0;
 
 	args[0] = Int64GetDatum(provider_id);
-	lagbid_exec(&provider_plan, args, NULL, true, 1);
+	lagbid_exec(&provider_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		lagbid_raise(LB_PROVIDER_NOT_FOUND, NULL, NULL,
 					 "provider %lld does not exist", (long long) provider_id);
@@ -140,7 +140,7 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	/* rule 5: one live bid per provider per task; a retry gets its id back */
 	args[0] = Int64GetDatum(task_id);
 	args[1] = Int64GetDatum(provider_id);
-	lagbid_exec(&live_bid_plan, args, NULL, true, 1);
+	lagbid_exec(&live_bid_plan, args, NULL, false, 1);
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
@@ -200,7 +200,7 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 
 	args[2] = price;
 	args[3] = TimestampTzGetDatum(now);
-	lagbid_event_reason(NULL);
+	lagbid_event_reason("placed");
 	lagbid_exec(&insert_bid_plan, args, NULL, false, 0);
 	if (!lagbid_result_int64(1, &bid_id))
 		elog(ERROR, "lagbid: bid not created");
@@ -251,7 +251,7 @@ lagbid_withdraw_bid(PG_FUNCTION_ARGS)
 
 	lagbid_connect();
 	args[0] = Int64GetDatum(bid_id);
-	lagbid_exec(&bid_task_plan, args, NULL, true, 1);
+	lagbid_exec(&bid_task_plan, args, NULL, false, 1);
 	if (!lagbid_result_int64(1, &task_id))
 		lagbid_raise(LB_BID_NOT_FOUND, NULL, NULL,
 					 "bid %lld does not exist", (long long) bid_id);

@@ -73,7 +73,7 @@ lock_job(int64 job_id, LagbidTask *t, int64 *provider_id, bool allow_submitted)
 	int			s;
 
 	args[0] = Int64GetDatum(job_id);
-	lagbid_exec(&job_task_plan, args, NULL, true, 1);
+	lagbid_exec(&job_task_plan, args, NULL, false, 1);
 	if (!lagbid_result_int64(1, &task_id))
 		lagbid_raise(LB_JOB_NOT_FOUND, NULL, NULL, "job %lld does not exist", (long long) job_id);
 	lagbid_lock_task(task_id, false, t);
@@ -174,7 +174,7 @@ lagbid_fail_job(PG_FUNCTION_ARGS)
 		lagbid_exec(&pending_plan, args, NULL, false, 0);
 	lagbid_release_slots(&provider_id, 1);
 
-	lagbid_exec(&any_alive_plan, args, NULL, true, 1);
+	lagbid_exec(&any_alive_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		lagbid_end_task_locked(&t, TASK_FAILED, "all_jobs_failed");
 	lagbid_finish();
@@ -390,7 +390,7 @@ lagbid_finalize(PG_FUNCTION_ARGS)
 					 (long long) task_id, lagbid_state_name(MACHINE_TASK, t.state));
 	if (t.jobs_pending > 0 && lagbid_clock_now() < t.processing_deadline)
 		lagbid_raise(LB_NOT_READY_TO_FINALIZE,
-					 psprintf("%d of its jobs are still processing; the deadline is %s.",
+					 psprintf("Jobs still processing: %d; the deadline is %s.",
 							  t.jobs_pending, timestamptz_to_str(t.processing_deadline)),
 					 "Wait for the results or the deadline; the minutely tick finalizes it then.",
 					 "task %lld is not ready to be finalized", (long long) task_id);

@@ -116,7 +116,7 @@ lagbid_account_id(LagbidAccountKind kind, const char *name, bool create)
 	args[0] = CStringGetTextDatum(kind_names[kind]);
 	args[1] = CStringGetTextDatum(name);
 	lagbid_connect();
-	lagbid_exec(&find_account_plan, args, NULL, true, 1);
+	lagbid_exec(&find_account_plan, args, NULL, false, 1);
 	found = lagbid_result_int64(1, &id);
 	if (!found && create)
 	{
@@ -133,19 +133,14 @@ lagbid_account_id(LagbidAccountKind kind, const char *name, bool create)
 	return found ? id : 0;
 }
 
-/* debit `from` (refusing to overdraw it); caller is inside SPI */
+/* raise LB_INSUFFICIENT_FUNDS for account `from` (caller is inside SPI) */
 static void
-debit(int64 from, Datum amount)
+refuse_funds(int64 from, Datum amount)
 {
-	Datum		args[2];
+	Datum		args[1];
 
 	args[0] = Int64GetDatum(from);
-	args[1] = amount;
-	lagbid_exec(&debit_plan, args, NULL, false, 0);
-	if (SPI_processed == 1)
-		return;
-
-	lagbid_exec(&why_plan, args, NULL, true, 1);
+	lagbid_exec(&why_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		elog(ERROR, "lagbid: ledger account %lld does not exist", (long long) from);
 	lagbid_raise(LB_INSUFFICIENT_FUNDS,
@@ -157,6 +152,29 @@ debit(int64 from, Datum amount)
 				 "Deposit funds with lagbid.deposit().",
 				 "insufficient funds in account \"%s\"",
 				 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+}
+
+/* debit `from` (refusing to overdraw it); caller is inside SPI */
+static void
+debit(int64 from, Datum amount)
+{
+	Datum		args[2];
+
+	args[0] = Int64GetDatum(from);
+	args[1] = amount;
+	lagbid_exec(&debit_plan, args, NULL, false, 0);
+	if (SPI_processed == 1)
+		return;
+	refuse_funds(from, amount);
+}
+
+void
+lagbid_require_funds(int64 account_id, Datum amount)
+{
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, lagbid_account_balance(account_id), amount)) >= 0)
+		return;
+	lagbid_connect();
+	refuse_funds(account_id, amount);
 }
 
 static void
@@ -274,7 +292,7 @@ lagbid_account_balance(int64 account_id)
 
 	args[0] = Int64GetDatum(account_id);
 	lagbid_connect();
-	lagbid_exec(&balance_plan, args, NULL, true, 1);
+	lagbid_exec(&balance_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		elog(ERROR, "lagbid: ledger account %lld does not exist", (long long) account_id);
 	result = SPI_datumTransfer(lagbid_result_datum(0, 1, &isnull), false, -1);

@@ -119,6 +119,9 @@ typedef struct LagbidPayout
 extern void lagbid_payout(int64 from_account, LagbidPayout *legs, int n,
 						  int64 task_id, int64 space_id);
 
+/* refuse (LB_INSUFFICIENT_FUNDS) unless the account holds amount; no lock */
+extern void lagbid_require_funds(int64 account_id, Datum amount);
+
 /* the balance of an account (numeric) */
 extern Datum lagbid_account_balance(int64 account_id);
 

@@ -61,7 +61,7 @@ lagbid_take_slot(int64 provider_id)
 	}
 
 	/* refused: say why */
-	lagbid_exec(&why_plan, args, NULL, true, 1);
+	lagbid_exec(&why_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		lagbid_raise(LB_PROVIDER_NOT_FOUND, NULL, NULL,
 					 "provider %lld does not exist", (long long) provider_id);

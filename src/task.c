@@ -233,6 +233,13 @@ lagbid_publish(LagbidTaskSpec *spec)
 	nulls[16] = spec->space_id ? ' ' : 'n';
 	values[17] = TimestampTzGetDatum(now);
 
+	/* refuse a budget the funding account cannot pay before writing anything */
+	funding = spec->funding_account ? spec->funding_account
+		: lagbid_account_id(ACCOUNT_HOLDER, spec->owner, true);
+	budget = lagbid_num_mul(lagbid_num_mul(spec->price_max, spec->duration_hours),
+							lagbid_num_int(spec->replicas));
+	lagbid_require_funds(funding, budget);
+
 	lagbid_event_reason(spec->space_id ? "published from space" : "published");
 	lagbid_connect();
 	lagbid_exec(&insert_task_plan, values, nulls, false, 0);
@@ -240,11 +247,7 @@ lagbid_publish(LagbidTaskSpec *spec)
 		elog(ERROR, "lagbid: task not created");
 
 	/* escrow: price_max x duration_hours x replicas */
-	funding = spec->funding_account ? spec->funding_account
-		: lagbid_account_id(ACCOUNT_HOLDER, spec->owner, true);
 	escrow = lagbid_account_id(ACCOUNT_ESCROW, psprintf("task:%lld", (long long) task_id), true);
-	budget = lagbid_num_mul(lagbid_num_mul(spec->price_max, spec->duration_hours),
-							lagbid_num_int(spec->replicas));
 	lagbid_transfer("escrow", funding, escrow, budget, task_id, spec->space_id,
 					"task budget: price_max x duration_hours x replicas");
 	values[0] = Int64GetDatum(task_id);

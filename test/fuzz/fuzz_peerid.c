@@ -1,0 +1,66 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_peerid.c
+ *	  libFuzzer harness of lb_peerid_check() and lb_base58_decode().
+ *
+ * Besides looking for memory errors and undefined behaviour, it checks a few
+ * invariants and aborts when one breaks: every error is a non-empty string;
+ * a valid peer id decodes to a 7..44-byte multihash and is accepted as a
+ * "/p2p/<id>" multiaddr, both with and without itself as the node id.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identity.h"
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *) data;
+	const char *err;
+	unsigned char out[LB_MULTIADDR_MAX_LEN];
+	int			n;
+	int			small;
+	size_t		tight;
+
+	/* the decoder on its own, with a roomy and a tight output buffer */
+	n = lb_base58_decode(s, size, out, sizeof(out));
+	if (n >= 0 && (size_t) n > size)
+		abort();
+	tight = size / 2 < sizeof(out) ? size / 2 : sizeof(out);
+	small = lb_base58_decode(s, size, out, tight);
+	if (small >= 0 && (n != small || (size_t) small > tight))
+		abort();
+
+	err = lb_peerid_check(s, size);
+	if (err != NULL)
+	{
+		if (err[0] == '\0')
+			abort();
+		return 0;
+	}
+
+	/* valid: a multihash of 2 + 5..42 or 2 + 32 bytes, and a /p2p/ address */
+	n = lb_base58_decode(s, size, out, sizeof(out));
+	if (n < 7 || n > 44)
+		abort();
+	if (size <= LB_PEERID_MAX_LEN)
+	{
+		char		ma[5 + LB_PEERID_MAX_LEN];
+
+		memcpy(ma, "/p2p/", 5);
+		memcpy(ma + 5, s, size);
+		if (lb_multiaddr_check(ma, size + 5, NULL, 0) != NULL)
+			abort();
+		if (lb_multiaddr_check(ma, size + 5, s, size) != NULL)
+			abort();
+	}
+	else
+		abort();
+	return 0;
+}

@@ -44,6 +44,9 @@ include $(PGXS)
 # after PGXS, which resets it: verbose, so the harness can count the tests
 PROVE_FLAGS = -v
 
+# PGXS here tracks no header dependencies: every object depends on every header
+$(OBJS): $(wildcard src/*.h src/identity/*.h)
+
 $(DATA_built): $(INSTALL_PARTS) lagbid.control
 	@for f in $(INSTALL_PARTS); do cat $$f; echo; done > $@
 

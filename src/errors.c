@@ -55,6 +55,7 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_DEPOSIT_REFERENCE_REUSED] = {"LB312", 409, "deposit_reference_reused", "the deposit reference was used for another account or amount"},
 	[LB_SPACE_EXPIRED] = {"LB313", 409, "space_expired", "the space's reserved hours are used up; extend it first"},
 	[LB_PG_CRON_MISSING] = {"LB314", 409, "pg_cron_missing", "pg_cron is not installed in this cluster"},
+	[LB_SPACE_EXISTS] = {"LB315", 409, "space_exists", "the owner already has a space of that name"},
 	[LB_PRICE_OUT_OF_RANGE] = {"LB401", 422, "price_out_of_range", "the ask is outside the task's [price_min, price_max] (market rule 3)"},
 	[LB_REGION_MISMATCH] = {"LB402", 422, "region_mismatch", "the provider's region does not match the task's (market rule 4)"},
 	[LB_RESOURCES_INSUFFICIENT] = {"LB403", 422, "resources_insufficient", "the provider's resources do not cover the task's needs (market rule 4)"},

@@ -251,6 +251,51 @@ extern int	lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids,
 /* lock the providers (lock-order step 4) of the task's open bids, plus extra_provider */
 extern void lagbid_lock_bidders(int64 task_id, int64 extra_provider);
 
+/* ---- spaces.c ---- */
+
+typedef struct LagbidSpace
+{
+	int64		id;
+	char	   *owner;
+	Datum		resources;		/* jsonb, possibly with a short header */
+	Datum		price_min;
+	Datum		price_max;
+	char	   *region;
+	int32		replicas;
+	bool		expired;
+	int32		version;
+	int64		current_task_id;	/* 0 when none */
+	int64		escrow_account_id;
+	TimestampTz reserved_until;
+	Datum		remaining_hours;	/* numeric, negative once past */
+	Datum		escrow_balance;
+} LagbidSpace;
+
+/* lock the space row (before any task); skip_locked as for tasks */
+extern bool lagbid_lock_space(int64 space_id, bool skip_locked, LagbidSpace *s);
+
+/*
+ * Publish a task for a locked space, superseding its open task.  Returns
+ * the task id, 0 when skip_locked and the old task is busy, -1 when the
+ * escrow cannot pay for any time (the space is marked unchanged and its
+ * owner told).
+ */
+extern int64 lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded);
+
+/* expire a locked space whose reservation ended; false when it must wait */
+extern bool lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked);
+
+/* ---- tick.c ---- */
+
+/*
+ * The tick never waits for a provider or account row: before acting on a
+ * task it locks them with NOWAIT (lock-order steps 4 and 5, in id order),
+ * raising ERRCODE_LOCK_NOT_AVAILABLE which the tick catches to retry the
+ * task at its next run.
+ */
+extern void lagbid_prelock_task_nowait(LagbidTask *t);
+extern void lagbid_prelock_accounts_nowait(int64 a, int64 b);
+
 /* ---- election.c ---- */
 
 /*

@@ -121,6 +121,10 @@ CREATE TABLE lagbid.space (
     CONSTRAINT space_price_range CHECK (price_min >= 0 AND price_min <= price_max)
 );
 COMMENT ON TABLE lagbid.space IS 'a user''s long-lived app; creating or updating it publishes a task at the next tick';
+COMMENT ON COLUMN lagbid.space.changed IS 'set by a trigger when the space changes; the next tick publishes a task for it';
+-- the tick's work lists: changed spaces, reservations running out
+CREATE INDEX space_changed ON lagbid.space (id) WHERE changed AND state = 'active';
+CREATE INDEX space_reserved_until ON lagbid.space (reserved_until) WHERE state = 'active';
 
 -- ---------------------------------------------------------------------------
 -- Tasks, bids, jobs

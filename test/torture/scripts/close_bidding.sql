@@ -1,0 +1,1 @@
+SELECT torture.close_bidding();

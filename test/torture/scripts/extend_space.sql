@@ -1,0 +1,1 @@
+SELECT torture.extend_space();

@@ -1,0 +1,1 @@
+SELECT torture.open_bidding();

@@ -1,0 +1,1 @@
+SELECT torture.set_bid_limit();

@@ -1,0 +1,1 @@
+SELECT torture.set_provider_state();

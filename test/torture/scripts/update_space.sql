@@ -1,0 +1,1 @@
+SELECT torture.update_space();

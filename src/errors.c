@@ -36,6 +36,7 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_NOT_TASK_OWNER] = {"LB102", 403, "not_task_owner", "only the task's owner may do this"},
 	[LB_NOT_BIDDER] = {"LB103", 403, "not_bidder", "only the provider that placed the bid or holds the job may do this"},
 	[LB_NOT_SPACE_OWNER] = {"LB104", 403, "not_space_owner", "only the space's owner may do this"},
+	[LB_WRONG_ROLE] = {"LB105", 403, "wrong_role", "the caller's role (JWT role claim) may not make this call"},
 	[LB_TASK_NOT_FOUND] = {"LB201", 404, "task_not_found", "no such task"},
 	[LB_BID_NOT_FOUND] = {"LB202", 404, "bid_not_found", "no such bid"},
 	[LB_JOB_NOT_FOUND] = {"LB203", 404, "job_not_found", "no such job"},

@@ -25,6 +25,7 @@ typedef enum LagbidError
 	LB_NOT_TASK_OWNER,
 	LB_NOT_BIDDER,
 	LB_NOT_SPACE_OWNER,
+	LB_WRONG_ROLE,
 	/* not found: 404 */
 	LB_TASK_NOT_FOUND,
 	LB_BID_NOT_FOUND,

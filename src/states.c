@@ -224,7 +224,7 @@ log_event(LagbidMachine m, int64 id, int from, int to)
 	const char *actor = event_actor;
 
 	if (actor == NULL)
-		actor = GetUserNameFromId(GetUserId(), true);
+		actor = GetUserNameFromId(GetSessionUserId(), true);
 
 	values[0] = CStringGetTextDatum(lagbid_machines[m].name);
 	values[1] = Int64GetDatum(id);

@@ -10,7 +10,7 @@
 
 \echo Use "CREATE EXTENSION lagbid" to load this file. \quit
 
-CREATE SCHEMA IF NOT EXISTS lagbid_api;
+CREATE SCHEMA lagbid_api;
 COMMENT ON SCHEMA lagbid IS 'lagbid: task-bidding market (tables, SQL API for applications and operators)';
 COMMENT ON SCHEMA lagbid_api IS 'lagbid API exposed through PostgREST (functions and views only; identity from request.jwt.claims)';
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-      postgresql-15-pgtap pgtap libipc-run-perl make gcc)
+      postgresql-15-pgtap pgtap libipc-run-perl make gcc cppcheck)
 PKGS+=("$@")
 
 missing=()

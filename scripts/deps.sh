@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-      postgresql-15-pgtap pgtap libipc-run-perl make gcc cppcheck)
+      postgresql-15-pgtap pgtap libipc-run-perl make gcc cppcheck
+      python3-celery python3-psycopg python3-redis redis-server)
 PKGS+=("$@")
 
 missing=()

@@ -21,16 +21,19 @@
 #include "errors.h"
 #include "market.h"
 
-/* NOTIFY payloads must stay under 8000 bytes */
-#define MAX_NOTIFY_PAYLOAD 7900
-
+/*
+ * The outbox row carries the whole payload (prices, amounts, reasons); the
+ * NOTIFY carries only who, what and which ids.  LISTEN has no privilege
+ * check, so anything sealed (a winning ask) must not travel on the channel:
+ * a listener fetches the row (lagbid_api.notifications) for the rest.
+ */
 static LagbidPlan outbox_plan = {
 	"INSERT INTO lagbid.notification (recipient, kind, task_id, bid_id, job_id, payload) "
 	"VALUES ($1, $2, $3, $4, $5, "
 	"        jsonb_strip_nulls(jsonb_build_object('recipient', $1, 'kind', $2, "
 	"            'task_id', $3, 'bid_id', $4, 'job_id', $5)) || coalesce($6::jsonb, '{}')) "
-	"RETURNING id, (jsonb_build_object('id', id) || payload)::text, "
-	"          jsonb_build_object('id', id, 'recipient', recipient, 'kind', kind)::text",
+	"RETURNING id, jsonb_strip_nulls(jsonb_build_object('id', id, 'recipient', recipient, "
+	"          'kind', kind, 'task_id', task_id, 'bid_id', bid_id, 'job_id', job_id))::text",
 	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID}
 };
 
@@ -60,10 +63,8 @@ lagbid_notify(const char *recipient, const char *kind, int64 task_id,
 	lagbid_exec(&outbox_plan, args, nulls, false, 0);
 	if (!lagbid_result_int64(1, &id))
 		elog(ERROR, "lagbid: notification not stored");
+	/* recipient is at most 128 bytes: the payload stays far below NOTIFY's 8000 */
 	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	/* a payload too large for NOTIFY: listeners fetch the outbox row by id */
-	if (strlen(payload) > MAX_NOTIFY_PAYLOAD)
-		payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	Async_Notify("lagbid", payload);
 	lagbid_finish();
 	return id;

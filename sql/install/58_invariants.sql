@@ -116,3 +116,21 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION lagbid.check_invariants() IS
     'one row per broken market rule (money, limits, counters, allocation, election); no row when the market is consistent';
+
+-- ---------------------------------------------------------------------------
+-- Outbox retention: acknowledged notifications older than a period go.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION lagbid.purge_notifications(older_than interval DEFAULT '30 days')
+    RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH gone AS (
+        DELETE FROM lagbid.notification
+         WHERE acked_at IS NOT NULL AND acked_at < clock_timestamp() - older_than
+        RETURNING 1)
+    SELECT count(*) FROM gone;
+END;
+COMMENT ON FUNCTION lagbid.purge_notifications(interval) IS
+    'deletes acknowledged notifications acknowledged longer ago than older_than; returns how many (schedule it with pg_cron)';

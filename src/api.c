@@ -114,14 +114,14 @@ lagbid_raise_sql(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "lagbid.raise needs a code and a message");
-	code = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	code = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), 5, "sqlstate");
 	for (i = 0; i < LB__COUNT; i++)
 	{
 		if (strcmp(lagbid_error_table[i].sqlstate, code) == 0)
 			lagbid_raise((LagbidError) i,
 						 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
 						 PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
-						 "%s", text_to_cstring(PG_GETARG_TEXT_PP(1)));
+						 "%s", lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(1), 1024, "message"));
 	}
 	lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "unknown lagbid error code \"%s\"", code);
 	PG_RETURN_VOID();

@@ -25,7 +25,7 @@
 #include "errors.h"
 #include "market.h"
 
-#define MAX_REFERENCE 256
+#define MAX_REFERENCE 128
 
 static const char *const kind_names[] = {"holder", "escrow", "external"};
 
@@ -381,7 +381,7 @@ lagbid_balance(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "account must not be NULL");
-	args[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
+	args[0] = CStringGetTextDatum(lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), 128, "account"));
 	lagbid_connect();
 	lagbid_exec(&holder_balance_plan, args, NULL, true, 1);
 	if (SPI_processed == 0)

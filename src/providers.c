@@ -24,7 +24,7 @@
 
 #define MAX_MULTIADDRS		32
 #define MAX_CONCURRENT		100000
-#define MAX_CHAIN_TEXT		256
+#define MAX_CHAIN_TEXT		128
 
 static LagbidPlan register_plan = {
 	"INSERT INTO lagbid.provider AS p (node_id, multiaddrs, region, resources, cpu, "
@@ -216,8 +216,10 @@ lagbid_set_provider_state(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	char	   *state;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "provider_id and state must not be NULL");
+	if (PG_ARGISNULL(0))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "provider_id must not be NULL");
+	if (PG_ARGISNULL(1))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "state must not be NULL");
 	state = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(1), 16, "state");
 	if (strcmp(state, "active") != 0 && strcmp(state, "suspended") != 0)
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,

@@ -48,6 +48,17 @@ numeric_not_finite(Numeric n)
 	return false;
 }
 
+/* |n| > 10^15 */
+static bool
+numeric_is_huge(Datum n)
+{
+	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("1000000000000000"),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp,
+											 DirectFunctionCall1(numeric_abs, n), limit)) > 0;
+}
+
 Datum
 lagbid_check_numeric(Datum value, bool isnull, const char *arg, bool allow_zero)
 {
@@ -62,9 +73,14 @@ lagbid_check_numeric(Datum value, bool isnull, const char *arg, bool allow_zero)
 	sign = numeric_sign_of(value);
 	if (sign < 0 || (sign == 0 && !allow_zero))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
-					 "%s must be %s, not %s", arg,
+					 "%s must be %s%s", arg,
 					 allow_zero ? "zero or more" : "greater than zero",
-					 DatumGetCString(DirectFunctionCall1(numeric_out, value)));
+					 numeric_is_huge(value) ? "" :
+					 psprintf(", not %s", DatumGetCString(DirectFunctionCall1(numeric_out, value))));
+	/* a bound on every amount lagbid takes, so that no message echoes a huge number */
+	if (numeric_is_huge(value))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
+					 "%s must be at most 10^15", arg);
 	return value;
 }
 
@@ -145,6 +161,10 @@ lagbid_parse_resources(Jsonb *jb, const char *what, LagbidResources *out)
 							 "%s: \"gpu\" must be a model name of 1 to %d bytes",
 							 what, MAX_GPU_NAME);
 			out->gpu = pnstrdup(v.val.string.val, v.val.string.len);
+			for (int i = 0; i < v.val.string.len; i++)
+				if ((unsigned char) out->gpu[i] < 0x20 || out->gpu[i] == 0x7f)
+					lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
+								 "%s: \"gpu\" must not contain control characters", what);
 		}
 		else
 		{

@@ -45,7 +45,7 @@ static LagbidPlan lock_space_plan = {
 	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), "
 	"       a.balance "
 	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id "
-	"WHERE s.id = $1 FOR UPDATE OF s",
+	"WHERE s.id = $1 FOR NO KEY UPDATE OF s",
 	2, {INT8OID, TIMESTAMPTZOID}
 };
 
@@ -55,7 +55,7 @@ static LagbidPlan lock_space_skip_plan = {
 	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), "
 	"       a.balance "
 	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id "
-	"WHERE s.id = $1 FOR UPDATE OF s SKIP LOCKED",
+	"WHERE s.id = $1 FOR NO KEY UPDATE OF s SKIP LOCKED",
 	2, {INT8OID, TIMESTAMPTZOID}
 };
 

@@ -386,7 +386,7 @@ PG_FUNCTION_INFO_V1(lagbid_state_diagram);
 Datum
 lagbid_state_diagram(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), 16, "machine");
 	StringInfoData buf;
 	LagbidMachine m;
 	int			i;

@@ -34,7 +34,7 @@ static LagbidPlan lock_plan = {
 	"       bid_count, jobs_pending, auto_allocate, escrow_account_id, "
 	"       funding_account_id, space_id, leader_job_id, bidding_deadline, "
 	"       processing_deadline "
-	"FROM lagbid.task WHERE id = $1 FOR UPDATE",
+	"FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
 	1, {INT8OID}
 };
 
@@ -44,7 +44,7 @@ static LagbidPlan lock_skip_plan = {
 	"       bid_count, jobs_pending, auto_allocate, escrow_account_id, "
 	"       funding_account_id, space_id, leader_job_id, bidding_deadline, "
 	"       processing_deadline "
-	"FROM lagbid.task WHERE id = $1 FOR UPDATE SKIP LOCKED",
+	"FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
 	1, {INT8OID}
 };
 
@@ -574,7 +574,7 @@ lagbid_cancel_task(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(1))
 	{
-		reason = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(1), 200, "reason");
+		reason = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(1), 128, "reason");
 		lagbid_check_name(reason, "reason");
 	}
 	lagbid_lock_task(task_id, false, &t);

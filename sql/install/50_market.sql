@@ -3,7 +3,8 @@
 -- Every function checks its rules under row locks taken in one order
 -- (src/market.h): task, its bids, its jobs, providers, ledger accounts.
 -- None is STRICT: a NULL argument is refused with SQLSTATE LB001 and a
--- message naming it, rather than silently returning NULL.
+-- message naming it, rather than silently returning NULL.  An explicit NULL
+-- for an argument that has a default means that default (as if omitted).
 -- ---------------------------------------------------------------------------
 
 -- identity ------------------------------------------------------------------

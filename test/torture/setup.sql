@@ -77,7 +77,9 @@ END $$;
 -- id, wrap around), or now and then an id that does not exist
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION torture.pick_task(want text DEFAULT NULL, reported boolean DEFAULT false)
+-- reported: only tasks whose jobs have all reported; with_bids: only tasks holding bids
+CREATE FUNCTION torture.pick_task(want text DEFAULT NULL, reported boolean DEFAULT false,
+                                  with_bids boolean DEFAULT false)
     RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     mx bigint;
@@ -91,12 +93,12 @@ BEGIN
     start := torture.rnd(1, mx);
     SELECT id INTO r FROM lagbid.task
      WHERE id >= start AND (want IS NULL OR state::text = want)
-       AND (NOT reported OR jobs_pending = 0)
+       AND (NOT reported OR jobs_pending = 0) AND (NOT with_bids OR bid_count > 0)
      ORDER BY id LIMIT 1;
     IF r IS NULL THEN
         SELECT id INTO r FROM lagbid.task
          WHERE id < start AND (want IS NULL OR state::text = want)
-           AND (NOT reported OR jobs_pending = 0)
+           AND (NOT reported OR jobs_pending = 0) AND (NOT with_bids OR bid_count > 0)
          ORDER BY id LIMIT 1;
     END IF;
     RETURN coalesce(r, start);
@@ -138,15 +140,20 @@ BEGIN
     RETURN coalesce(r, start);
 END $$;
 
+-- provider ids have gaps (a re-registration burns an identity value)
 CREATE FUNCTION torture.pick_provider() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     mx bigint;
+    start bigint;
+    r bigint;
 BEGIN
     SELECT max(id) INTO mx FROM lagbid.provider;
-    IF torture.chance(0.02) THEN
+    IF mx IS NULL OR torture.chance(0.02) THEN
         RETURN torture.rnd(-1, coalesce(mx, 0) + 3);
     END IF;
-    RETURN torture.rnd(1, coalesce(mx, 1));
+    start := torture.rnd(1, mx);
+    SELECT id INTO r FROM lagbid.provider WHERE id >= start ORDER BY id LIMIT 1;
+    RETURN coalesce(r, start);
 END $$;
 
 CREATE FUNCTION torture.pick_space() RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
@@ -226,14 +233,15 @@ $$;
 -- allocate(task): the best bids by policy
 CREATE FUNCTION torture.allocate_auto() RETURNS text LANGUAGE sql AS $$
     SELECT torture.attempt('allocate(auto)', format('SELECT count(*) FROM lagbid.allocate(%s)',
-        torture.pick_task(CASE WHEN torture.chance(0.9) THEN 'bid_closed' END)));
+        CASE WHEN torture.chance(0.8) THEN torture.pick_task('bid_closed', with_bids => true)
+             ELSE torture.pick_task(CASE WHEN torture.chance(0.5) THEN 'bid_closed' END) END));
 $$;
 
 -- allocate(task, ids): a random subset of its open bids, sometimes with a
 -- foreign or a repeated id or one bid too many
 CREATE FUNCTION torture.allocate_ids() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-    t bigint := torture.pick_task('bid_closed');
+    t bigint := torture.pick_task('bid_closed', with_bids => torture.chance(0.8));
     n int;
     ids bigint[];
 BEGIN
@@ -245,8 +253,10 @@ BEGIN
     SELECT array_agg(id) INTO ids FROM (
         SELECT id FROM lagbid.bid WHERE task_id = t AND state = 'open'
          ORDER BY random() LIMIT torture.rnd(1, n)) b;
-    ids := coalesce(ids, '{}');
-    IF torture.chance(0.05) THEN
+    IF ids IS NULL THEN
+        -- no open bid: someone else's (refused), or now and then nothing (refused)
+        ids := CASE WHEN torture.chance(0.9) THEN ARRAY[torture.pick_bid('open')] ELSE '{}' END;
+    ELSIF torture.chance(0.05) THEN
         ids := ids || torture.pick_bid('open');
     ELSIF torture.chance(0.05) AND cardinality(ids) > 0 THEN
         ids := ids || ids[1];

@@ -4,6 +4,10 @@
 #   make install    install into the PostgreSQL that pg_config names
 #   make test       install missing Debian packages, build, install, run every suite
 #   make demo       run a small market on a throwaway local cluster
+#   make torture    64 clients calling everything for 60 s, then the invariants
+#   make fuzz       libFuzzer on the identity parsers
+#   make bench      benchmarks (bench/run.sh; BENCH_QUICK=1 for a smoke)
+#   make ha-test    Patroni + etcd failover test
 #
 # The install script is generated: the numbered parts under sql/install/ are
 # concatenated in name order, so each part documents one concern of the schema.
@@ -50,7 +54,8 @@ $(OBJS): $(wildcard src/*.h src/identity/*.h)
 $(DATA_built): $(INSTALL_PARTS) lagbid.control
 	@for f in $(INSTALL_PARTS); do cat $$f; echo; done > $@
 
-.PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit
+.PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
+	lint torture fuzz bench ha-test
 
 deps:
 	bash scripts/deps.sh
@@ -76,3 +81,20 @@ check-pgtap:
 
 check-unit:
 	$(MAKE) -C test/unit check
+
+lint:
+	bash scripts/lint.sh
+
+# the long concurrency torture (make test runs a 10-second one)
+torture: install
+	bash test/torture/run.sh $${TORTURE_SECONDS:-60} $${TORTURE_CLIENTS:-64}
+
+# libFuzzer on the identity parsers (FUZZ_SECONDS each, default 30)
+fuzz:
+	$(MAKE) -C test/fuzz fuzz
+
+bench:
+	bash bench/run.sh
+
+ha-test:
+	bash test/ha/run.sh

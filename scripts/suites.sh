@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test suite of lagbid against throwaway clusters and prints a
 # summary.  Called by scripts/test.sh as a non-root user in a staged tree.
-# Arguments (optional): the suites to run, among lint unit regress isolation pgtap tap contrib.
+# Arguments (optional): the suites to run, among lint unit regress isolation pgtap tap torture contrib.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 . scripts/lib.sh
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lint unit regress isolation pgtap tap contrib)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit regress isolation pgtap tap torture contrib)
 
 logdir=test/log
 rm -rf "$logdir"; mkdir -p "$logdir"
@@ -61,6 +61,7 @@ for s in "${suites[@]}"; do
 	isolation) run_suite isolation pg_regress make -s check-isolation ;;
 	pgtap)     run_suite pgtap tap make -s check-pgtap ;;
 	tap)       run_suite tap tap make -s check-tap ;;
+	torture)   run_suite torture tap bash test/torture/run.sh "${TORTURE_SECONDS:-10}" "${TORTURE_CLIENTS:-16}" ;;
 	contrib)   run_suite contrib tap bash contrib/celery/test.sh ;;
 	*) echo "unknown suite $s"; total_fail=$((total_fail + 1)) ;;
 	esac

@@ -19,8 +19,12 @@ MODULE_big  = lagbid
 # every C file under src/ is one module (one concern per file)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
 
-DATA_built  = lagbid--$(EXTVERSION).sql
+DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.1--0.2.sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+# earlier versions' install scripts, kept as released, and the parts each
+# later version added (concatenated into the upgrade script)
+DATA        = sql/upgrade/lagbid--0.1.sql
+UPGRADE_0_2 = sql/install/80_admin.sql
 
 # pg_regress: sql/NAME.sql compared with expected/NAME.out; setup first, then
 # the others in name order (each test makes its own owners and providers).
@@ -50,12 +54,18 @@ PROVE_FLAGS = -v
 
 # PGXS here tracks no header dependencies: every object depends on every header
 $(OBJS): $(wildcard src/*.h src/identity/*.h)
+# the library reports the version it was built as
+src/lagbid.o: lagbid.control
 
-$(DATA_built): $(INSTALL_PARTS) lagbid.control
+lagbid--$(EXTVERSION).sql: $(INSTALL_PARTS) lagbid.control
 	@for f in $(INSTALL_PARTS); do cat $$f; echo; done > $@
 
+lagbid--0.1--0.2.sql: $(UPGRADE_0_2)
+	@{ echo '\\echo Use "ALTER EXTENSION lagbid UPDATE" to load this file. \\quit'; \
+	   for f in $(UPGRADE_0_2); do cat $$f; echo; done; } > $@
+
 .PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
-	lint torture fuzz bench ha-test
+	lint torture fuzz bench ha-test docs
 
 deps:
 	bash scripts/deps.sh
@@ -98,3 +108,7 @@ bench:
 
 ha-test:
 	bash test/ha/run.sh
+
+# state diagrams (docs/states/) from the code's transition table
+docs:
+	bash scripts/docs.sh

@@ -211,16 +211,16 @@ lagbid_event_reason(const char *reason)
 /* ---- the trigger ---- */
 
 static LagbidPlan log_plan = {
-	"INSERT INTO lagbid.event (entity, entity_id, from_state, to_state, actor, reason) "
-	"VALUES ($1, $2, $3, $4, $5, $6)",
-	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+	"INSERT INTO lagbid.event (entity, entity_id, from_state, to_state, actor, reason, at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, clock_timestamp()))",
+	7, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
 };
 
 static void
 log_event(LagbidMachine m, int64 id, int from, int to)
 {
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	const char *actor = event_actor;
 
 	if (actor == NULL)
@@ -241,6 +241,12 @@ log_event(LagbidMachine m, int64 id, int from, int to)
 		values[5] = CStringGetTextDatum(event_reason);
 	else
 		nulls[5] = 'n';
+
+	/* under a fixed market clock (tests, the demo) events carry market time */
+	if (lagbid_clock_setting && lagbid_clock_setting[0] != '\0')
+		values[6] = TimestampTzGetDatum(lagbid_clock_now());
+	else
+		nulls[6] = 'n';
 
 	lagbid_connect();
 	lagbid_exec(&log_plan, values, nulls, false, 0);

@@ -384,13 +384,15 @@ lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 	}
 
 	/* state changes: bids lost, jobs failed, then the task */
+	/* bids and jobs say why in the task's terms; the task keeps the owner's words */
 	args[1] = TimestampTzGetDatum(now);
-	args[2] = CStringGetTextDatum(reason);
-	lagbid_event_reason(reason);
+	args[2] = CStringGetTextDatum(kind);
+	lagbid_event_reason(kind);
 	if (nbids > 0)
 		lagbid_exec(&lose_bids_plan, args, NULL, false, 0);
 	if (njobs > 0)
 		lagbid_exec(&fail_jobs_plan, args, NULL, false, 0);
+	lagbid_event_reason(reason);
 	args[1] = CStringGetTextDatum(lagbid_state_name(MACHINE_TASK, to_state));
 	args[2] = CStringGetTextDatum(reason);
 	args[3] = TimestampTzGetDatum(now);

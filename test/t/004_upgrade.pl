@@ -1,0 +1,92 @@
+# The upgrade path: a database created at 0.1 (the script as released,
+# sql/upgrade/) and updated with ALTER EXTENSION lagbid UPDATE has exactly
+# the catalog of a fresh install of the current version, and its market
+# data comes through.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->start;
+
+# every object of the extension, as canonical text: tables and columns,
+# constraints, indexes, triggers, functions (with their settings and
+# privileges), views, policies, comments, table privileges, types
+my $catalog = q{
+SELECT string_agg(line, E'\n' ORDER BY line) FROM (
+  SELECT 'col ' || c.relname || '.' || a.attnum || ' ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+         || ' ' || a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || ' ' || a.attidentity::text
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE c.relnamespace IN ('lagbid'::regnamespace, 'lagbid_api'::regnamespace) AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'rel ' || relname || ' ' || relkind::text || ' rls=' || relrowsecurity || ' acl=' || coalesce(relacl::text, '')
+         || ' comment=' || coalesce(obj_description(oid, 'pg_class'), '')
+    FROM pg_class WHERE relnamespace IN ('lagbid'::regnamespace, 'lagbid_api'::regnamespace)
+  UNION ALL
+  SELECT 'con ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+    FROM pg_constraint WHERE connamespace = 'lagbid'::regnamespace
+  UNION ALL
+  SELECT 'idx ' || pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+   WHERE c.relnamespace = 'lagbid'::regnamespace
+  UNION ALL
+  SELECT 'trg ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+   WHERE c.relnamespace = 'lagbid'::regnamespace AND NOT t.tgisinternal
+  UNION ALL
+  SELECT 'fn ' || pg_get_functiondef(p.oid) || ' acl=' || coalesce(p.proacl::text, '')
+         || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '')
+    FROM pg_proc p WHERE p.pronamespace IN ('lagbid'::regnamespace, 'lagbid_api'::regnamespace) AND p.prokind <> 'a'
+  UNION ALL
+  SELECT 'view ' || c.relname || ' ' || pg_get_viewdef(c.oid) FROM pg_class c
+   WHERE c.relnamespace = 'lagbid'::regnamespace AND c.relkind = 'v'
+  UNION ALL
+  SELECT 'pol ' || tablename || ' ' || policyname || ' ' || cmd::text || ' ' || array_to_string(roles, ',') || ' ' || coalesce(qual, '')
+    FROM pg_policies WHERE schemaname = 'lagbid'
+  UNION ALL
+  SELECT 'type ' || t.typname || ' ' || coalesce((SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder)
+                                                     FROM pg_enum WHERE enumtypid = t.oid), '')
+    FROM pg_type t WHERE t.typnamespace = 'lagbid'::regnamespace AND t.typtype = 'e'
+  UNION ALL
+  SELECT 'member ' || pg_describe_object(classid, objid, 0) FROM pg_depend
+   WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'lagbid')
+  UNION ALL
+  SELECT 'dump ' || c::regclass::text FROM pg_extension e, unnest(e.extconfig) AS c WHERE e.extname = 'lagbid'
+) AS lines(line)};
+
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('fresh', 'CREATE EXTENSION lagbid');
+$node->safe_psql('old', q{CREATE EXTENSION lagbid VERSION '0.1'});
+is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), '0.1', 'created at 0.1');
+
+# a market at 0.1
+$node->safe_psql('old', q{
+	SELECT lagbid.deposit('alice', 100, 'u-1');
+	SELECT lagbid.register_provider('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}');
+	SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
+	SELECT lagbid.place_bid(1, 1, 4);
+});
+isnt($node->safe_psql('old', $catalog), $node->safe_psql('fresh', $catalog), 'the versions differ before the update');
+
+$node->safe_psql('old', 'ALTER EXTENSION lagbid UPDATE');
+is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}),
+	$node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), 'updated to the current version');
+
+my ($old, $fresh) = ($node->safe_psql('old', $catalog), $node->safe_psql('fresh', $catalog));
+is($old, $fresh, 'an updated database has the catalog of a fresh install');
+if ($old ne $fresh)
+{
+	my %f = map { $_ => 1 } split /\n/, $fresh;
+	my %o = map { $_ => 1 } split /\n/, $old;
+	diag("only after update: $_") for grep { !$f{$_} } sort keys %o;
+	diag("only in fresh: $_") for grep { !$o{$_} } sort keys %f;
+}
+is($node->safe_psql('old', q{SELECT state FROM lagbid.task WHERE id = 1}), 'processing', 'the market came through');
+is($node->safe_psql('old', 'SELECT count(*) FROM lagbid.check_invariants()'), '0', 'and is consistent');
+
+$node->stop;
+done_testing();

@@ -37,8 +37,8 @@ typedef struct OpenBid
 } OpenBid;
 
 static LagbidPlan lock_bidders_plan = {
-	"SELECT id FROM lagbid.provider WHERE id = $2 OR id IN "
-	"    (SELECT provider_id FROM lagbid.bid WHERE task_id = $1 AND state = 'open') "
+	"SELECT id FROM lagbid.provider WHERE id = ANY (ARRAY "
+	"    (SELECT provider_id FROM lagbid.bid WHERE task_id = $1 AND state = 'open') || $2) "
 	"ORDER BY id FOR NO KEY UPDATE",
 	2, {INT8OID, INT8OID}
 };

@@ -34,6 +34,14 @@ static LagbidPlan live_bid_plan = {
 	2, {INT8OID, INT8OID}
 };
 
+/* rule 1 and the provider's row for rule 4 in one statement (the hot path) */
+static LagbidPlan take_match_plan = {
+	"UPDATE lagbid.provider SET slots_used = slots_used + 1 "
+	"WHERE id = $1 AND state = 'active' AND slots_used < max_concurrent "
+	"RETURNING region, cpu, memory_gb, storage_gb, gpu, gpu_count",
+	1, {INT8OID}
+};
+
 static LagbidPlan provider_plan = {
 	"SELECT region, cpu, memory_gb, storage_gb, gpu, gpu_count FROM lagbid.provider WHERE id = $1",
 	1, {INT8OID}
@@ -50,10 +58,13 @@ static LagbidPlan count_plan = {
 	2, {INT8OID, INT4OID}
 };
 
+/*
+ * Rule 4 on the provider row in SPI_tuptable (region, cpu, memory_gb,
+ * storage_gb, gpu, gpu_count): raises LB402 or LB403.
+ */
 static void
 check_match(LagbidTask *t, int64 provider_id)
 {
-	Datum		args[1];
 	bool		isnull;
 	char	   *region;
 	char	   *gpu;
@@ -61,12 +72,6 @@ check_match(LagbidTask *t, int64 provider_id)
 	const char *missing = NULL;
 	Datum		have = 0,
 				need = 0;
-
-	args[0] = Int64GetDatum(provider_id);
-	lagbid_exec(&provider_plan, args, NULL, false, 1);
-	if (SPI_processed == 0)
-		lagbid_raise(LB_PROVIDER_NOT_FOUND, NULL, NULL,
-					 "provider %lld does not exist", (long long) provider_id);
 
 	region = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (!lagbid_region_matches(t->region, region))
@@ -182,8 +187,6 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 					 "bid on task %lld is outside its price range",
 					 (long long) task_id);
 
-	/* rule 4 */
-	check_match(&t, provider_id);
 
 	/*
 	 * Rule 2: this bid reaches the limit.  With auto_allocate the close
@@ -195,8 +198,27 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	if (closes && t.auto_allocate)
 		lagbid_lock_bidders(task_id, provider_id);
 
-	/* rule 1 */
-	lagbid_take_slot(provider_id);
+	/*
+	 * Rule 1 takes a slot with a conditional UPDATE that also returns what
+	 * rule 4 compares; a mismatch raises and rolls the slot back.  When no
+	 * slot was taken, rule 4 is still judged first, then take_slot says why
+	 * (suspended, or at its limit).
+	 */
+	args[0] = Int64GetDatum(provider_id);
+	lagbid_exec(&take_match_plan, args, NULL, false, 0);
+	if (SPI_processed == 1)
+		check_match(&t, provider_id);
+	else
+	{
+		lagbid_exec(&provider_plan, args, NULL, false, 1);
+		if (SPI_processed == 0)
+			lagbid_raise(LB_PROVIDER_NOT_FOUND, NULL, NULL,
+						 "provider %lld does not exist", (long long) provider_id);
+		check_match(&t, provider_id);
+		lagbid_take_slot(provider_id);
+	}
+	args[0] = Int64GetDatum(task_id);
+	args[1] = Int64GetDatum(provider_id);
 
 	args[2] = price;
 	args[3] = TimestampTzGetDatum(now);

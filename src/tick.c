@@ -57,17 +57,18 @@ typedef struct TickCounts
 /* ---- locks taken without waiting ---- */
 
 static LagbidPlan prelock_providers_plan = {
-	"SELECT id FROM lagbid.provider WHERE id IN "
+	"SELECT id FROM lagbid.provider WHERE id = ANY (ARRAY "
 	"  (SELECT provider_id FROM lagbid.bid WHERE task_id = $1 AND state = 'open' "
 	"   UNION ALL "
-	"   SELECT provider_id FROM lagbid.job WHERE task_id = $1 AND state IN ('processing', 'submitted')) "
+	"   SELECT provider_id FROM lagbid.job WHERE task_id = $1 AND state IN ('processing', 'submitted'))) "
 	"ORDER BY id FOR NO KEY UPDATE NOWAIT",
 	1, {INT8OID}
 };
 
 static LagbidPlan prelock_accounts_plan = {
-	"SELECT id FROM lagbid.account WHERE id IN ($2, $3) OR (kind = 'holder' AND name IN "
-	"  (SELECT p.node_id FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id "
+	"SELECT id FROM lagbid.account WHERE id = ANY (ARRAY[$2, $3] || ARRAY "
+	"  (SELECT a.id FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id "
+	"     JOIN lagbid.account a ON a.kind = 'holder' AND a.name = p.node_id "
 	"    WHERE j.task_id = $1 AND j.state IN ('processing', 'submitted'))) "
 	"ORDER BY id FOR NO KEY UPDATE NOWAIT",
 	3, {INT8OID, INT8OID, INT8OID}

@@ -28,32 +28,10 @@ SELECT cron.unschedule(:cron_job) AS "unscheduled (the demo ticks by hand)";
 -- ---------------------------------------------------------------------------
 CREATE SCHEMA demo;
 
--- base58btc, to make valid libp2p peer ids
-CREATE FUNCTION demo.b58(b bytea) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    alphabet constant text := '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-    n numeric := 0;
-    r text := '';
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        n := n * 256 + get_byte(b, i);
-    END LOOP;
-    WHILE n > 0 LOOP
-        r := substr(alphabet, mod(n, 58)::int + 1, 1) || r;
-        n := div(n, 58);
-    END LOOP;
-    FOR i IN 0 .. length(b) - 1 LOOP
-        EXIT WHEN get_byte(b, i) <> 0;
-        r := '1' || r;
-    END LOOP;
-    RETURN r;
-END $$;
 
--- provider n's node id: an ed25519 key ("12D3KooW..."), every fifth a sha2-256 one ("Qm...")
+-- provider n's node id: the peer id of an ed25519 key ("12D3KooW...")
 CREATE FUNCTION demo.node(n int) RETURNS text LANGUAGE sql IMMUTABLE
-    RETURN CASE WHEN n % 5 = 0
-                THEN demo.b58('\x1220'::bytea || sha256(('demo-cp-' || n)::bytea))
-                ELSE demo.b58('\x002408011220'::bytea || sha256(('demo-cp-' || n)::bytea)) END;
+    RETURN lagbid.peer_id_from_ed25519(sha256(('demo-cp-' || n)::bytea));
 
 -- a refusal as "SQLSTATE: message", for the tour of the rules
 CREATE FUNCTION demo.try(q text) RETURNS text LANGUAGE plpgsql AS $$

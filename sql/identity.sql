@@ -38,3 +38,8 @@ SELECT try(format($$SELECT lagbid.register_provider(%L, ARRAY[repeat('/ip4/1.2.3
 SELECT try($$SELECT lagbid.register_provider(repeat('Q', 10000000), ARRAY['/ip4/1.2.3.4/tcp/1'], 'eu', '{}')$$);
 SELECT try($$SELECT lagbid.register_provider(E'12D3KooW\u00e9', ARRAY['/ip4/1.2.3.4/tcp/1'], 'eu', '{}')$$);
 SELECT count(*) AS providers_written FROM lagbid.provider;
+-- a peer id from an ed25519 public key (the encoder agrees with the validator)
+SELECT lagbid.peer_id_from_ed25519(sha256('1'::bytea)) AS peer_id,
+       lagbid.node_id_is_valid(lagbid.peer_id_from_ed25519(sha256('1'::bytea))) AS valid,
+       lagbid.node_id_is_valid(lagbid.peer_id_from_ed25519('\x0000000000000000000000000000000000000000000000000000000000000000')) AS zero_key_valid;
+SELECT try($$SELECT lagbid.peer_id_from_ed25519('\x00ff')$$);

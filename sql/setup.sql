@@ -32,27 +32,8 @@ BEGIN
 END $$;
 -- node(n): a valid libp2p peer id (identity multihash of an ed25519 key,
 -- "12D3KooW...") made from n, so that tests can register many providers.
-CREATE FUNCTION public.b58(b bytea) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    alphabet constant text := '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-    n numeric := 0;
-    r text := '';
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        n := n * 256 + get_byte(b, i);
-    END LOOP;
-    WHILE n > 0 LOOP
-        r := substr(alphabet, mod(n, 58)::int + 1, 1) || r;
-        n := div(n, 58);
-    END LOOP;
-    FOR i IN 0 .. length(b) - 1 LOOP
-        EXIT WHEN get_byte(b, i) <> 0;
-        r := '1' || r;
-    END LOOP;
-    RETURN r;
-END $$;
 CREATE FUNCTION public.node(n int) RETURNS text LANGUAGE sql IMMUTABLE
-    RETURN public.b58('\x002408011220'::bytea || sha256(n::text::bytea));
+    RETURN lagbid.peer_id_from_ed25519(sha256(n::text::bytea));
 -- cp(n, ...): registers provider n with a reachable address
 CREATE FUNCTION public.cp(n int, region text DEFAULT 'eu-west', resources jsonb DEFAULT '{"cpu": 8, "memory_gb": 32}',
                           max_concurrent int DEFAULT 5) RETURNS bigint LANGUAGE sql

@@ -106,3 +106,27 @@ lagbid_multiaddr_problem(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(why));
 }
+
+PG_FUNCTION_INFO_V1(lagbid_peer_id_from_ed25519);
+
+/*
+ * lagbid.peer_id_from_ed25519(public_key bytea) RETURNS text — the libp2p
+ * peer id of an ed25519 public key (32 bytes): the identity multihash of
+ * its protobuf encoding, in base58btc ("12D3KooW...").
+ */
+Datum
+lagbid_peer_id_from_ed25519(PG_FUNCTION_ARGS)
+{
+	bytea	   *key = PG_GETARG_BYTEA_PP(0);
+	unsigned char mh[6 + 32] = {0x00, 0x24, 0x08, 0x01, 0x12, 0x20};
+	char		text[LB_PEERID_MAX_LEN];
+
+	if (VARSIZE_ANY_EXHDR(key) != 32)
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
+					 "an ed25519 public key is 32 bytes, not %zu",
+					 (size_t) VARSIZE_ANY_EXHDR(key));
+	memcpy(mh + 6, VARDATA_ANY(key), 32);
+	if (lb_base58_encode(mh, sizeof(mh), text, sizeof(text)) < 0)
+		elog(ERROR, "lagbid: base58 encoding failed");
+	PG_RETURN_TEXT_P(cstring_to_text(text));
+}

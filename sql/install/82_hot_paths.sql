@@ -11,6 +11,9 @@ DROP INDEX lagbid.bid_task;
 DROP INDEX lagbid.task_open_by_region;
 CREATE INDEX task_open_by_region ON lagbid.task (region, price_max DESC, id)
     WHERE state = 'accepting_bids';
+-- and the open tasks with no region (open to every provider), in the same order
+CREATE INDEX task_open_any_region ON lagbid.task (price_max DESC, id)
+    WHERE state = 'accepting_bids' AND region IS NULL;
 
 -- open_tasks: one limited index scan per matching region (the provider's
 -- region and each of its prefixes) and one for tasks with no region,

@@ -98,3 +98,54 @@ lb_base58_decode(const char *src, size_t len, unsigned char *out, size_t outcap)
 
 	return (int) (zeros + numlen);
 }
+
+static const char b58_alphabet[] =
+"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/*
+ * Encode src[0..len) as base58btc text into out (NUL-terminated, capacity
+ * outcap).  Returns the text's length, or -1 when len exceeds 256 bytes or
+ * the text does not fit.
+ */
+int
+lb_base58_encode(const unsigned char *src, size_t len, char *out, size_t outcap)
+{
+	/* the number in base 58, little-endian; 256 bytes need at most 350 digits */
+	unsigned char digits[352];
+	size_t		ndigits = 0;
+	size_t		zeros = 0;
+	size_t		i;
+	size_t		j;
+
+	if (len > 256 || (src == NULL && len > 0))
+		return -1;
+	while (zeros < len && src[zeros] == 0)
+		zeros++;
+
+	for (i = zeros; i < len; i++)
+	{
+		unsigned int carry = src[i];
+
+		/* digits = digits * 256 + byte */
+		for (j = 0; j < ndigits; j++)
+		{
+			carry += (unsigned int) digits[j] << 8;
+			digits[j] = (unsigned char) (carry % 58);
+			carry /= 58;
+		}
+		while (carry > 0)
+		{
+			digits[ndigits++] = (unsigned char) (carry % 58);
+			carry /= 58;
+		}
+	}
+
+	if (zeros + ndigits + 1 > outcap)
+		return -1;
+	for (i = 0; i < zeros; i++)
+		out[i] = '1';
+	for (j = 0; j < ndigits; j++)
+		out[zeros + j] = b58_alphabet[digits[ndigits - 1 - j]];
+	out[zeros + ndigits] = '\0';
+	return (int) (zeros + ndigits);
+}

@@ -30,6 +30,12 @@
 extern int	lb_base58_decode(const char *src, size_t len, unsigned char *out, size_t outcap);
 
 /*
+ * base58btc encode of src[0..len) (at most 256 bytes) into out, NUL
+ * terminated.  Returns the text length, or -1 when it does not fit.
+ */
+extern int	lb_base58_encode(const unsigned char *src, size_t len, char *out, size_t outcap);
+
+/*
  * A libp2p peer id in its legacy base58btc text form: a multihash that is
  * either identity (0x00) of a protobuf-encoded public key of at most 42
  * bytes (ed25519 keys: "12D3KooW...") or sha2-256 (0x12, length 0x20:

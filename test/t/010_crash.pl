@@ -30,27 +30,8 @@ $node->start;
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION lagbid;
-CREATE FUNCTION b58(b bytea) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    alphabet constant text := '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-    n numeric := 0;
-    r text := '';
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        n := n * 256 + get_byte(b, i);
-    END LOOP;
-    WHILE n > 0 LOOP
-        r := substr(alphabet, mod(n, 58)::int + 1, 1) || r;
-        n := div(n, 58);
-    END LOOP;
-    FOR i IN 0 .. length(b) - 1 LOOP
-        EXIT WHEN get_byte(b, i) <> 0;
-        r := '1' || r;
-    END LOOP;
-    RETURN r;
-END $$;
 CREATE FUNCTION node(n int) RETURNS text LANGUAGE sql IMMUTABLE
-    RETURN b58('\x002408011220'::bytea || sha256(n::text::bytea));
+    RETURN lagbid.peer_id_from_ed25519(sha256(n::text::bytea));
 SELECT lagbid.deposit('alice', 1000000000, 'seed');
 });
 $node->safe_psql('postgres', qq{

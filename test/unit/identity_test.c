@@ -35,9 +35,6 @@ static const char *const ID_ED2 = "12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFR
 static const char *const ID_QM1 = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
 static const char *const ID_QM2 = "QmcgpsyWgH8Y8ajJz1Cu72KnS5uo2Aa2LpzU7kinSupNKC";
 
-static const char b58_alphabet[] =
-"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-
 /*
  * Record one test.  diag, when not NULL, is printed as a TAP comment if the
  * test failed.
@@ -81,42 +78,11 @@ expect(const char *got, const char *want, const char *desc)
 static void
 b58_encode(const unsigned char *in, size_t n, char *out, size_t outcap)
 {
-	unsigned char digits[2 * 128];
-	size_t		ndigits = 0;
-	size_t		zeros = 0;
-	size_t		i;
-	size_t		j;
-	size_t		k = 0;
-
-	if (n > 128 || outcap < 2 * n + 1)
+	if (lb_base58_encode(in, n, out, outcap) < 0)
 	{
-		fprintf(stderr, "b58_encode: input too long\n");
+		fprintf(stderr, "b58_encode: does not fit\n");
 		exit(2);
 	}
-	while (zeros < n && in[zeros] == 0)
-		zeros++;
-	for (i = zeros; i < n; i++)
-	{
-		unsigned int carry = in[i];
-
-		/* digits (little-endian base 58) = digits * 256 + in[i] */
-		for (j = 0; j < ndigits; j++)
-		{
-			carry += (unsigned int) digits[j] << 8;
-			digits[j] = (unsigned char) (carry % 58);
-			carry /= 58;
-		}
-		while (carry > 0)
-		{
-			digits[ndigits++] = (unsigned char) (carry % 58);
-			carry /= 58;
-		}
-	}
-	for (i = 0; i < zeros; i++)
-		out[k++] = '1';
-	for (j = ndigits; j > 0; j--)
-		out[k++] = b58_alphabet[digits[j - 1]];
-	out[k] = '\0';
 }
 
 /* base58 text of a multihash: prefix bytes then body_len bytes of a pattern */
@@ -250,6 +216,10 @@ test_base58(void)
 			all_ok = 0;
 	}
 	record(all_ok, "base58: 500 random round trips", NULL);
+	record(lb_base58_encode((const unsigned char *) "\0\0\x01", 3, text, 4) == 3 &&
+		   strcmp(text, "112") == 0, "base58: encode keeps leading zero bytes as '1's", NULL);
+	record(lb_base58_encode((const unsigned char *) "\xff", 1, text, 2) == -1,
+		   "base58: encode refuses an output buffer too small", NULL);
 }
 
 /* tests of lb_peerid_check */

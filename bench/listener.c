@@ -1,0 +1,114 @@
+/*
+ * listener: LISTEN lagbid and print, for every notification whose payload
+ * is a bid_won, "<outbox id>\t<receive time in microseconds since the epoch>".
+ * bench/run.sh joins these lines with lagbid.notification.created_at to get
+ * the NOTIFY-to-listener latency.
+ *
+ *   listener CONNINFO SECONDS     (exits after SECONDS, or on SIGTERM/SIGINT)
+ *
+ * Prints "ready" on stderr once LISTEN is in place.
+ * Build: cc -O2 -I$(pg_config --includedir) listener.c -L$(pg_config --libdir) -lpq
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+static volatile sig_atomic_t stop = 0;
+
+static void
+on_signal(int sig)
+{
+	(void) sig;
+	stop = 1;
+}
+
+static long long
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long) ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+int
+main(int argc, char **argv)
+{
+	PGconn	   *conn;
+	PGresult   *res;
+	long long	until;
+	long		seen = 0,
+				won = 0;
+
+	if (argc != 3)
+	{
+		fprintf(stderr, "usage: %s CONNINFO SECONDS\n", argv[0]);
+		return 2;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	until = now_us() + atoll(argv[2]) * 1000000LL;
+
+	conn = PQconnectdb(argv[1]);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, "listener: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	res = PQexec(conn, "LISTEN lagbid");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		fprintf(stderr, "listener: LISTEN failed: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	PQclear(res);
+	fprintf(stderr, "ready\n");
+
+	while (!stop && now_us() < until)
+	{
+		int			sock = PQsocket(conn);
+		fd_set		in;
+		struct timeval tv = {0, 100000};
+		PGnotify   *n;
+
+		FD_ZERO(&in);
+		FD_SET(sock, &in);
+		if (select(sock + 1, &in, NULL, NULL, &tv) < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			perror("listener: select");
+			return 1;
+		}
+		if (!PQconsumeInput(conn))
+		{
+			fprintf(stderr, "listener: %s", PQerrorMessage(conn));
+			return 1;
+		}
+		while ((n = PQnotifies(conn)) != NULL)
+		{
+			long long	t = now_us();
+			const char *id;
+
+			seen++;
+			/* the payload is jsonb text: {"id": 123, ..., "kind": "bid_won", ...} */
+			if (strstr(n->extra, "\"kind\": \"bid_won\"") != NULL &&
+				(id = strstr(n->extra, "\"id\": ")) != NULL)
+			{
+				printf("%lld\t%lld\n", atoll(id + 6), t);
+				won++;
+			}
+			PQfreemem(n);
+		}
+	}
+	fflush(stdout);
+	fprintf(stderr, "listener: %ld notifications, %ld bid_won\n", seen, won);
+	PQfinish(conn);
+	return 0;
+}

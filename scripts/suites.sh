@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test suite of lagbid against throwaway clusters and prints a
 # summary.  Called by scripts/test.sh as a non-root user in a staged tree.
-# Arguments (optional): the suites to run, among lint unit regress isolation pgtap tap torture contrib.
+# Arguments (optional): the suites to run, among lint unit regress isolation pgtap tap torture contrib bench.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 . scripts/lib.sh
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lint unit regress isolation pgtap tap torture contrib)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit regress isolation pgtap tap torture contrib bench)
 
 logdir=test/log
 rm -rf "$logdir"; mkdir -p "$logdir"
@@ -63,6 +63,7 @@ for s in "${suites[@]}"; do
 	tap)       run_suite tap tap make -s check-tap ;;
 	torture)   run_suite torture tap bash test/torture/run.sh "${TORTURE_SECONDS:-10}" "${TORTURE_CLIENTS:-16}" ;;
 	contrib)   run_suite contrib tap bash contrib/celery/test.sh ;;
+	bench)     run_suite bench tap env BENCH_QUICK=1 BENCH_INSTALL=0 bash bench/run.sh ;;
 	*) echo "unknown suite $s"; total_fail=$((total_fail + 1)) ;;
 	esac
 done

@@ -24,7 +24,7 @@ INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 # earlier versions' install scripts, kept as released, and the parts each
 # later version added (concatenated into the upgrade script)
 DATA        = sql/upgrade/lagbid--0.1.sql
-UPGRADE_0_2 = sql/install/80_admin.sql sql/install/82_hot_paths.sql sql/install/84_peer_ids.sql
+UPGRADE_0_2 = sql/install/80_admin.sql sql/install/82_hot_paths.sql sql/install/84_peer_ids.sql sql/install/86_cron.sql
 
 # pg_regress: sql/NAME.sql compared with expected/NAME.out; setup first, then
 # the others in name order (each test makes its own owners and providers).

@@ -128,6 +128,7 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	Datum		args[4];
 	TimestampTz now;
 	bool		closes;
+	bool		counted;
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "task_id must not be NULL");
@@ -137,8 +138,8 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	provider_id = PG_GETARG_INT64(1);
 	price = lagbid_check_numeric(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "price", true);
 
-	/* lock-order step 1 */
-	lagbid_lock_task(task_id, false, &t);
+	/* lock-order step 1, counting this bid already (rule 2); refusals roll it back */
+	counted = lagbid_lock_task_counting_bid(task_id, &t);
 
 	lagbid_connect();
 
@@ -154,6 +155,12 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 
 		if (lagbid_num_cmp(live_price, price) == 0)
 		{
+			/* a retry: the live bid is counted already */
+			if (counted)
+			{
+				args[1] = Int32GetDatum(-1);
+				lagbid_exec(&count_plan, args, NULL, false, 0);
+			}
 			lagbid_finish();
 			PG_RETURN_INT64(live_id);
 		}
@@ -194,7 +201,7 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	 * provider row now, in id order, before taking our own slot, so that
 	 * provider rows are only ever locked in ascending id by one transaction.
 	 */
-	closes = (t.bid_count + 1 >= t.bid_limit);
+	closes = (t.bid_count >= t.bid_limit);
 	if (closes && t.auto_allocate)
 		lagbid_lock_bidders(task_id, provider_id);
 
@@ -226,10 +233,6 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	lagbid_exec(&insert_bid_plan, args, NULL, false, 0);
 	if (!lagbid_result_int64(1, &bid_id))
 		elog(ERROR, "lagbid: bid not created");
-
-	args[1] = Int32GetDatum(1);
-	lagbid_exec(&count_plan, args, NULL, false, 0);
-	t.bid_count++;
 
 	if (closes)
 		lagbid_close_bidding_locked(&t, "bid_limit_reached", true);

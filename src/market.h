@@ -194,6 +194,13 @@ typedef struct LagbidTask
  */
 extern bool lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t);
 
+/*
+ * place_bid's lock: locks the task and, when it accepts bids, counts one
+ * more bid in the same statement (t->bid_count is then the new count).
+ * Returns whether it counted.  Raises LB_TASK_NOT_FOUND.
+ */
+extern bool lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t);
+
 /* what publishing needs; funding_account 0 = the owner's holder account */
 typedef struct LagbidTaskSpec
 {

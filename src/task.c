@@ -28,23 +28,32 @@
 #define MAX_DURATION_HOURS	87600	/* ten years */
 #define MAX_PRICE			"1000000000000"
 
+#define TASK_COLUMNS \
+	"owner, state::text, price_min, price_max, duration_hours, region, " \
+	"cpu, memory_gb, storage_gb, gpu, gpu_count, bid_limit, replicas, " \
+	"bid_count, jobs_pending, auto_allocate, escrow_account_id, " \
+	"funding_account_id, space_id, leader_job_id, bidding_deadline, " \
+	"processing_deadline "
+
 static LagbidPlan lock_plan = {
-	"SELECT owner, state::text, price_min, price_max, duration_hours, region, "
-	"       cpu, memory_gb, storage_gb, gpu, gpu_count, bid_limit, replicas, "
-	"       bid_count, jobs_pending, auto_allocate, escrow_account_id, "
-	"       funding_account_id, space_id, leader_job_id, bidding_deadline, "
-	"       processing_deadline "
-	"FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
+	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
 	1, {INT8OID}
 };
 
 static LagbidPlan lock_skip_plan = {
-	"SELECT owner, state::text, price_min, price_max, duration_hours, region, "
-	"       cpu, memory_gb, storage_gb, gpu, gpu_count, bid_limit, replicas, "
-	"       bid_count, jobs_pending, auto_allocate, escrow_account_id, "
-	"       funding_account_id, space_id, leader_job_id, bidding_deadline, "
-	"       processing_deadline "
-	"FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+	1, {INT8OID}
+};
+
+/*
+ * place_bid's lock: the row lock and rule 2's counter in one statement.  The
+ * count goes up only while the task accepts bids below its limit; a refused
+ * bid rolls it back with everything else.
+ */
+static LagbidPlan lock_count_plan = {
+	"UPDATE lagbid.task SET bid_count = CASE WHEN state = 'accepting_bids' AND bid_count < bid_limit "
+	"                                        THEN bid_count + 1 ELSE bid_count END "
+	"WHERE id = $1 RETURNING " TASK_COLUMNS,
 	1, {INT8OID}
 };
 
@@ -82,8 +91,8 @@ col_int32(int col)
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
-bool
-lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t)
+static bool
+read_task(LagbidPlan *plan, int64 task_id, bool may_skip, LagbidTask *t)
 {
 	Datum		args[1];
 	bool		isnull;
@@ -91,11 +100,11 @@ lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t)
 
 	args[0] = Int64GetDatum(task_id);
 	lagbid_connect();
-	lagbid_exec(skip_locked ? &lock_skip_plan : &lock_plan, args, NULL, false, 1);
+	lagbid_exec(plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 	{
 		lagbid_finish();
-		if (skip_locked)
+		if (may_skip)
 			return false;
 		lagbid_raise(LB_TASK_NOT_FOUND, NULL, NULL,
 					 "task %lld does not exist", (long long) task_id);
@@ -129,6 +138,19 @@ lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t)
 	t->has_processing_deadline = !isnull;
 	lagbid_finish();
 	return true;
+}
+
+bool
+lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t)
+{
+	return read_task(skip_locked ? &lock_skip_plan : &lock_plan, task_id, skip_locked, t);
+}
+
+bool
+lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t)
+{
+	read_task(&lock_count_plan, task_id, false, t);
+	return t->state == TASK_ACCEPTING_BIDS;
 }
 
 /* ---- publishing ---- */

@@ -8,27 +8,8 @@ SELECT lagbid.schedule_tick() AS tick_job;
 -- node(n): a valid libp2p peer id (identity multihash of an ed25519 key,
 -- "12D3KooW..."), as public.node in sql/setup.sql
 CREATE SCHEMA ha;
-CREATE FUNCTION ha.b58(b bytea) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    alphabet constant text := '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-    n numeric := 0;
-    r text := '';
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        n := n * 256 + get_byte(b, i);
-    END LOOP;
-    WHILE n > 0 LOOP
-        r := substr(alphabet, mod(n, 58)::int + 1, 1) || r;
-        n := div(n, 58);
-    END LOOP;
-    FOR i IN 0 .. length(b) - 1 LOOP
-        EXIT WHEN get_byte(b, i) <> 0;
-        r := '1' || r;
-    END LOOP;
-    RETURN r;
-END $$;
 CREATE FUNCTION ha.node(n int) RETURNS text LANGUAGE sql IMMUTABLE
-    RETURN ha.b58('\x002408011220'::bytea || sha256(n::text::bytea));
+    RETURN lagbid.peer_id_from_ed25519(sha256(n::text::bytea));
 
 SELECT lagbid.deposit(account => 'ha-owner', amount => 1000000, reference => 'ha-seed') IS NOT NULL AS funded;
 

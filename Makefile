@@ -65,7 +65,7 @@ lagbid--0.1--0.2.sql: $(UPGRADE_0_2)
 	   for f in $(UPGRADE_0_2); do cat $$f; echo; done; } > $@
 
 .PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
-	lint torture fuzz bench ha-test docs
+	lint torture fuzz bench ha-test docs ubsan
 
 deps:
 	bash scripts/deps.sh
@@ -112,3 +112,7 @@ ha-test:
 # state diagrams (docs/states/) from the code's transition table
 docs:
 	bash scripts/docs.sh
+
+# the regress and isolation suites against an UndefinedBehaviorSanitizer build
+ubsan:
+	bash scripts/ubsan.sh

@@ -68,5 +68,5 @@ for s in "${suites[@]}"; do
 	esac
 done
 
-echo "test: $total_pass passed, $total_fail failed"
+echo "suites: $total_pass passed, $total_fail failed"
 [ $total_fail -eq 0 ]

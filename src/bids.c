@@ -247,7 +247,7 @@ static LagbidPlan bid_task_plan = {
 };
 
 static LagbidPlan lock_bid_plan = {
-	"SELECT state::text, provider_id FROM lagbid.bid WHERE id = $1 FOR UPDATE",
+	"SELECT state::text, provider_id FROM lagbid.bid WHERE id = $1 FOR NO KEY UPDATE",
 	1, {INT8OID}
 };
 

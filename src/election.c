@@ -34,7 +34,7 @@ static LagbidPlan job_task_plan = {
 };
 
 static LagbidPlan lock_job_plan = {
-	"SELECT state::text, provider_id FROM lagbid.job WHERE id = $1 FOR UPDATE",
+	"SELECT state::text, provider_id FROM lagbid.job WHERE id = $1 FOR NO KEY UPDATE",
 	1, {INT8OID}
 };
 
@@ -200,7 +200,7 @@ static LagbidPlan live_jobs_plan = {
 	"SELECT j.id, j.state::text, j.provider_id, j.price, j.result_hash, j.submitted_at, p.node_id "
 	"FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id "
 	"WHERE j.task_id = $1 AND j.state IN ('processing', 'submitted') "
-	"ORDER BY j.id FOR UPDATE OF j",
+	"ORDER BY j.id FOR NO KEY UPDATE OF j",
 	1, {INT8OID}
 };
 

@@ -5,7 +5,9 @@
  *
  * LOCK ORDER (every function follows it, so no interleaving deadlocks):
  *
- *	  1. the task row              (SELECT ... FOR UPDATE)
+ *	  0. the space row             (FOR NO KEY UPDATE; spaces.c only)
+ *	  1. the task row              (FOR NO KEY UPDATE; place_bid takes it with
+ *	                               the UPDATE that counts the bid)
  *	  2. bid rows of that task     in ascending id
  *	  3. job rows of that task     in ascending id
  *	  4. provider rows             in ascending id
@@ -17,6 +19,17 @@
  *	  fail_job) first reads the row without a lock to learn its task, locks
  *	  the task, then locks and re-reads the bid/job.  set_bid_limit locks only
  *	  its provider row.  Notifications and events are plain inserts.
+ *
+ *	  A bid that closes a task with auto_allocate locks every bidder's
+ *	  provider row (step 4, in id order) before taking its own slot, since
+ *	  the allocation releases the losers' slots.  The tick never waits: it
+ *	  skips locked tasks and spaces (SKIP LOCKED) and takes provider and
+ *	  account rows with NOWAIT (tick.c).
+ *
+ *	  Row locks are FOR NO KEY UPDATE, never FOR UPDATE: the foreign-key
+ *	  checks of bids, jobs and tasks take KEY SHARE on the rows they
+ *	  reference, which FOR UPDATE would block (a deadlock the torture test
+ *	  found between trigger_space and a bid closing the space's task).
  *
  *-------------------------------------------------------------------------
  */

@@ -77,6 +77,13 @@ extern bool lagbid_region_matches(const char *task_region, const char *provider_
 extern Datum lagbid_check_numeric(Datum value, bool isnull, const char *arg,
 								  bool allow_zero);
 
+/*
+ * A task's or space's price range (per hour): price_max at most 10^12 and
+ * price_min <= price_max; raises LB_INVALID_PRICE_RANGE.  The prices are
+ * already checked with lagbid_check_numeric.
+ */
+extern void lagbid_check_price_range(Datum price_min, Datum price_max);
+
 /* An owner or account name: 1..128 bytes, no control characters */
 extern void lagbid_check_name(const char *name, const char *what);
 

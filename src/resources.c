@@ -245,3 +245,21 @@ lagbid_check_name(const char *name, const char *what)
 			lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
 						 "%s must not contain control characters", what);
 }
+
+void
+lagbid_check_price_range(Datum price_min, Datum price_max)
+{
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, price_max,
+										  DirectFunctionCall1(int8_numeric,
+															  Int64GetDatum(INT64CONST(1000000000000))))) > 0)
+		lagbid_raise(LB_INVALID_PRICE_RANGE, NULL, NULL,
+					 "price_max %s is above the limit of 1000000000000",
+					 DatumGetCString(DirectFunctionCall1(numeric_out, price_max)));
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, price_min, price_max)) > 0)
+		lagbid_raise(LB_INVALID_PRICE_RANGE,
+					 psprintf("price_min is %s and price_max is %s.",
+							  DatumGetCString(DirectFunctionCall1(numeric_out, price_min)),
+							  DatumGetCString(DirectFunctionCall1(numeric_out, price_max))),
+					 "A bid's ask must lie in [price_min, price_max].",
+					 "price_min must not be greater than price_max");
+}

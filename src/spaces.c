@@ -39,23 +39,21 @@
 #define MAX_HOURS		87600
 #define MAX_REPLICAS	100
 
+#define SPACE_COLUMNS \
+	"SELECT s.owner, s.resources, s.price_min, s.price_max, s.region, s.replicas, " \
+	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, " \
+	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), " \
+	"       a.balance " \
+	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id " \
+	"WHERE s.id = $1 "
+
 static LagbidPlan lock_space_plan = {
-	"SELECT s.owner, s.resources, s.price_min, s.price_max, s.region, s.replicas, "
-	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, "
-	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), "
-	"       a.balance "
-	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id "
-	"WHERE s.id = $1 FOR NO KEY UPDATE OF s",
+	SPACE_COLUMNS "FOR NO KEY UPDATE OF s",
 	2, {INT8OID, TIMESTAMPTZOID}
 };
 
 static LagbidPlan lock_space_skip_plan = {
-	"SELECT s.owner, s.resources, s.price_min, s.price_max, s.region, s.replicas, "
-	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, "
-	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), "
-	"       a.balance "
-	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id "
-	"WHERE s.id = $1 FOR NO KEY UPDATE OF s SKIP LOCKED",
+	SPACE_COLUMNS "FOR NO KEY UPDATE OF s SKIP LOCKED",
 	2, {INT8OID, TIMESTAMPTZOID}
 };
 
@@ -272,20 +270,6 @@ space_id_arg(FunctionCallInfo fcinfo)
 	return PG_GETARG_INT64(0);
 }
 
-static void
-check_prices(Datum price_min, Datum price_max)
-{
-	if (lagbid_num_cmp(price_min, price_max) > 0)
-		lagbid_raise(LB_INVALID_PRICE_RANGE,
-					 psprintf("price_min is %s and price_max is %s.",
-							  lagbid_num_text(price_min), lagbid_num_text(price_max)),
-					 NULL, "price_min must not be greater than price_max");
-	if (lagbid_num_cmp(price_max, lagbid_num_int(INT64CONST(1000000000000))) > 0)
-		lagbid_raise(LB_INVALID_PRICE_RANGE, NULL, NULL,
-					 "price_max %s is above the limit of 1000000000000",
-					 lagbid_num_text(price_max));
-}
-
 static LagbidPlan create_plan = {
 	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, "
 	"    replicas, hours, reserved_from, reserved_until, created_at) "
@@ -339,7 +323,7 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	lagbid_parse_resources(resources, "space resources", &res);
 	price_min = lagbid_check_numeric(PG_GETARG_DATUM(3), PG_ARGISNULL(3), "price_min", true);
 	price_max = lagbid_check_numeric(PG_GETARG_DATUM(4), PG_ARGISNULL(4), "price_max", true);
-	check_prices(price_min, price_max);
+	lagbid_check_price_range(price_min, price_max);
 	hours = hours_arg(fcinfo, 5);
 	if (!PG_ARGISNULL(6))
 	{
@@ -423,7 +407,7 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 		: lagbid_check_numeric(PG_GETARG_DATUM(2), false, "price_min", true);
 	price_max = PG_ARGISNULL(3) ? s.price_max
 		: lagbid_check_numeric(PG_GETARG_DATUM(3), false, "price_max", true);
-	check_prices(price_min, price_max);
+	lagbid_check_price_range(price_min, price_max);
 	region = PG_ARGISNULL(4) ? s.region
 		: lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(4), 64, "region");
 	lagbid_check_region(region, true);

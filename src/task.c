@@ -26,7 +26,6 @@
 #define MAX_BID_LIMIT		10000
 #define MAX_REPLICAS		100
 #define MAX_DURATION_HOURS	87600	/* ten years */
-#define MAX_PRICE			"1000000000000"
 
 #define TASK_COLUMNS \
 	"owner, state::text, price_min, price_max, duration_hours, region, " \
@@ -158,21 +157,7 @@ lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t)
 void
 lagbid_check_task_spec(LagbidTaskSpec *spec)
 {
-	Datum		max_price = DirectFunctionCall3(numeric_in, CStringGetDatum(MAX_PRICE),
-												ObjectIdGetDatum(InvalidOid),
-												Int32GetDatum(-1));
-
-	if (lagbid_num_cmp(spec->price_max, max_price) > 0)
-		lagbid_raise(LB_INVALID_PRICE_RANGE, NULL, NULL,
-					 "price_max %s is above the limit of %s",
-					 lagbid_num_text(spec->price_max), MAX_PRICE);
-	if (lagbid_num_cmp(spec->price_min, spec->price_max) > 0)
-		lagbid_raise(LB_INVALID_PRICE_RANGE,
-					 psprintf("price_min is %s and price_max is %s.",
-							  lagbid_num_text(spec->price_min),
-							  lagbid_num_text(spec->price_max)),
-					 "A bid's ask must lie in [price_min, price_max].",
-					 "price_min must not be greater than price_max");
+	lagbid_check_price_range(spec->price_min, spec->price_max);
 	if (lagbid_num_cmp(spec->duration_hours, lagbid_num_int(MAX_DURATION_HOURS)) > 0)
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
 					 "duration_hours %s is above the limit of %d",
@@ -322,6 +307,35 @@ static LagbidPlan open_bids_plan = {
 	1, {INT8OID}
 };
 
+/*
+ * Lock the task's open bids (lock-order step 2, id order) and read them
+ * into palloc'd arrays: bid ids, their providers, their providers' node
+ * ids.  Caller is inside SPI.
+ */
+static int
+read_open_bids(int64 task_id, int64 **bid_ids, int64 **providers, char ***nodes)
+{
+	Datum		args[1];
+	int			n,
+				i;
+
+	args[0] = Int64GetDatum(task_id);
+	lagbid_exec(&open_bids_plan, args, NULL, false, 0);
+	n = SPI_processed;
+	*bid_ids = palloc(sizeof(int64) * (n + 1));
+	*providers = palloc(sizeof(int64) * (n + 1));
+	*nodes = palloc(sizeof(char *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		(*bid_ids)[i] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
+		(*providers)[i] = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
+		(*nodes)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+	}
+	return n;
+}
+
 static LagbidPlan live_jobs_plan = {
 	"SELECT j.id, j.provider_id, p.node_id, j.state = 'processing' FROM lagbid.job j "
 	"JOIN lagbid.provider p ON p.id = j.provider_id "
@@ -378,19 +392,7 @@ lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 	args[0] = Int64GetDatum(t->id);
 
 	/* lock-order steps 2 and 3: the open bids, then the live jobs */
-	lagbid_exec(&open_bids_plan, args, NULL, false, 0);
-	nbids = SPI_processed;
-	providers = palloc(sizeof(int64) * (nbids + 1));
-	bid_nodes = palloc(sizeof(char *) * (nbids + 1));
-	bid_ids = palloc(sizeof(int64) * (nbids + 1));
-	for (i = 0; i < nbids; i++)
-	{
-		bool		isnull;
-
-		bid_ids[i] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
-		providers[i] = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
-		bid_nodes[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-	}
+	nbids = read_open_bids(t->id, &bid_ids, &providers, &bid_nodes);
 	lagbid_exec(&live_jobs_plan, args, NULL, false, 0);
 	njobs = SPI_processed;
 	providers = repalloc(providers, sizeof(int64) * (nbids + njobs + 1));
@@ -530,20 +532,8 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 		int			n,
 					i;
 
+		n = read_open_bids(task_id, &bid_ids, &providers, &nodes);
 		args[0] = Int64GetDatum(task_id);
-		lagbid_exec(&open_bids_plan, args, NULL, false, 0);
-		n = SPI_processed;
-		providers = palloc(sizeof(int64) * (n + 1));
-		bid_ids = palloc(sizeof(int64) * (n + 1));
-		nodes = palloc(sizeof(char *) * (n + 1));
-		for (i = 0; i < n; i++)
-		{
-			bool		isnull;
-
-			bid_ids[i] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
-			providers[i] = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
-			nodes[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
-		}
 		args[1] = TimestampTzGetDatum(lagbid_clock_now());
 		args[2] = CStringGetTextDatum("bidding_reopened");
 		lagbid_event_reason("bidding_reopened");

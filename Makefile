@@ -22,9 +22,10 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
 DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.1--0.2.sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 # earlier versions' install scripts, kept as released, and the parts each
-# later version added (concatenated into the upgrade script)
+# later version added plus its changes to what the earlier one had
+# (concatenated into the upgrade script)
 DATA        = sql/upgrade/lagbid--0.1.sql
-UPGRADE_0_2 = sql/install/80_admin.sql sql/install/82_hot_paths.sql sql/install/84_peer_ids.sql sql/install/86_cron.sql
+UPGRADE_0_2 = sql/install/80_admin.sql sql/install/84_peer_ids.sql sql/upgrade/0.1--0.2.changes.sql
 
 # pg_regress: sql/NAME.sql compared with expected/NAME.out; setup first, then
 # the others in name order (each test makes its own owners and providers).

@@ -174,8 +174,12 @@ COMMENT ON TABLE lagbid.task IS 'compute tasks published by owners (directly, or
 COMMENT ON COLUMN lagbid.task.bid_count IS 'open + won bids; the bid that reaches bid_limit closes bidding in its transaction';
 
 CREATE INDEX task_owner ON lagbid.task (owner, id);
-CREATE INDEX task_open_by_region ON lagbid.task (region, price_max)
+-- open tasks by region, best paying first, ties by id (lagbid_api.open_tasks
+-- scans one range per region prefix), and those open to every region
+CREATE INDEX task_open_by_region ON lagbid.task (region, price_max DESC, id)
     WHERE state = 'accepting_bids';
+CREATE INDEX task_open_any_region ON lagbid.task (price_max DESC, id)
+    WHERE state = 'accepting_bids' AND region IS NULL;
 CREATE INDEX task_bidding_deadline ON lagbid.task (bidding_deadline)
     WHERE state = 'accepting_bids';
 CREATE INDEX task_processing_deadline ON lagbid.task (processing_deadline)
@@ -202,7 +206,6 @@ CREATE UNIQUE INDEX bid_one_live_per_provider ON lagbid.bid (task_id, provider_i
 -- allocation order (market rule 3): lowest ask, then earliest
 CREATE INDEX bid_open_by_price ON lagbid.bid (task_id, price, id) WHERE state = 'open';
 CREATE INDEX bid_provider ON lagbid.bid (provider_id, id);
-CREATE INDEX bid_task ON lagbid.bid (task_id, id);
 
 CREATE TABLE lagbid.job (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

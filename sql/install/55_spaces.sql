@@ -68,6 +68,13 @@ BEGIN
                   HINT = 'Add pg_cron to shared_preload_libraries, CREATE EXTENSION pg_cron in that database, '
                       || 'and call lagbid.schedule_tick() there; or call lagbid.tick() from any other scheduler.';
     END IF;
+    -- in libpq mode pg_cron connects to the host stored with the job: after a
+    -- failover that can be a standby, where tick() does nothing (and says so)
+    IF current_setting('cron.use_background_workers', true) IS DISTINCT FROM 'on' THEN
+        RAISE WARNING 'pg_cron runs jobs over libpq (cron.use_background_workers is off)'
+            USING DETAIL = 'After a failover the job may connect to a standby, where lagbid.tick() does nothing.',
+                  HINT = 'Set cron.use_background_workers = on (docs/ha.md).';
+    END IF;
     IF database IS NULL OR database = '' THEN
         RAISE EXCEPTION 'database must not be empty' USING ERRCODE = 'LB001';
     END IF;

@@ -196,6 +196,8 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION lagbid_api.fail_job(bigint, text) IS 'Gives up one of the caller''s jobs.';
 
+-- one limited index scan per matching region (the provider's region and each
+-- of its prefixes) and one for tasks with no region
 CREATE FUNCTION lagbid_api.open_tasks(max_rows integer DEFAULT 100)
     RETURNS TABLE (task_id bigint, resources jsonb, region text, price_min numeric, price_max numeric,
                    duration_hours numeric, replicas integer, bid_limit integer, bid_count integer,
@@ -207,9 +209,9 @@ DECLARE
     p lagbid.provider;
     prefixes text[];
     lim integer := least(greatest(coalesce(max_rows, 100), 1), 1000);
+    now timestamptz := lagbid.now();
 BEGIN
     SELECT * INTO p FROM lagbid.provider WHERE id = lagbid.api_provider();
-    -- the task regions that match this provider: its region and each prefix ("eu", "eu-west", ...)
     SELECT array_agg(array_to_string(parts[1:i], '-'))
       INTO prefixes
       FROM (SELECT string_to_array(p.region, '-') AS parts) s,
@@ -217,18 +219,28 @@ BEGIN
     RETURN QUERY
     SELECT t.id, t.resources, t.region, t.price_min, t.price_max, t.duration_hours, t.replicas,
            t.bid_limit, t.bid_count, t.bidding_deadline
-      FROM (SELECT r.region FROM unnest(prefixes) AS r(region) UNION ALL SELECT NULL) AS r
-     CROSS JOIN LATERAL (
-            SELECT * FROM lagbid.task t
-             WHERE t.state = 'accepting_bids'
-               AND (t.region = r.region OR (r.region IS NULL AND t.region IS NULL))
-               AND t.bidding_deadline > lagbid.now()
-               AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
-               AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
-               AND NOT EXISTS (SELECT 1 FROM lagbid.bid b
-                                WHERE b.task_id = t.id AND b.provider_id = p.id AND b.state IN ('open', 'won'))
-             ORDER BY t.price_max DESC, t.id
-             LIMIT lim) AS t
+      FROM (SELECT m.*
+              FROM unnest(prefixes) AS r(region)
+             CROSS JOIN LATERAL (
+                    SELECT * FROM lagbid.task t
+                     WHERE t.state = 'accepting_bids' AND t.region = r.region
+                       AND t.bidding_deadline > now
+                       AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
+                       AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
+                       AND NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id
+                                          AND b.provider_id = p.id AND b.state IN ('open', 'won'))
+                     ORDER BY t.price_max DESC, t.id
+                     LIMIT lim) AS m
+            UNION ALL
+            (SELECT * FROM lagbid.task t
+              WHERE t.state = 'accepting_bids' AND t.region IS NULL
+                AND t.bidding_deadline > now
+                AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
+                AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
+                AND NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id
+                                   AND b.provider_id = p.id AND b.state IN ('open', 'won'))
+              ORDER BY t.price_max DESC, t.id
+              LIMIT lim)) AS t
      ORDER BY t.price_max DESC, t.id
      LIMIT lim;
 END $$;

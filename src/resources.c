@@ -52,8 +52,7 @@ numeric_not_finite(Numeric n)
 static bool
 numeric_is_huge(Datum n)
 {
-	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("1000000000000000"),
-											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	Datum		limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000000)));
 
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp,
 											 DirectFunctionCall1(numeric_abs, n), limit)) > 0;

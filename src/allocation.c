@@ -56,8 +56,8 @@ lagbid_lock_bidders(int64 task_id, int64 extra_provider)
 }
 
 static LagbidPlan open_bids_plan = {
-	"SELECT b.id, b.provider_id, b.price, b.placed_at, p.node_id "
-	"FROM lagbid.bid b JOIN lagbid.provider p ON p.id = b.provider_id "
+	"SELECT b.id, b.provider_id, b.price, b.placed_at, " LAGBID_NODE_OF("b") " "
+	"FROM lagbid.bid b "
 	"WHERE b.task_id = $1 AND b.state = 'open' ORDER BY b.id FOR NO KEY UPDATE OF b",
 	1, {INT8OID}
 };

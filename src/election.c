@@ -197,8 +197,8 @@ typedef struct LiveJob
 } LiveJob;
 
 static LagbidPlan live_jobs_plan = {
-	"SELECT j.id, j.state::text, j.provider_id, j.price, j.result_hash, j.submitted_at, p.node_id "
-	"FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id "
+	"SELECT j.id, j.state::text, j.provider_id, j.price, j.result_hash, j.submitted_at, "
+	LAGBID_NODE_OF("j") " FROM lagbid.job j "
 	"WHERE j.task_id = $1 AND j.state IN ('processing', 'submitted') "
 	"ORDER BY j.id FOR NO KEY UPDATE OF j",
 	1, {INT8OID}

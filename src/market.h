@@ -40,6 +40,16 @@
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
+/*
+ * The node id of the provider of row ALIAS (a bid or a job), as a scalar
+ * subquery: one primary-key probe per row whatever the statistics say.  A
+ * join let the generic plan hash the whole provider table once the bid
+ * table's statistics promised hundreds of bids per task (the lifecycle
+ * benchmark spent half its time there).
+ */
+#define LAGBID_NODE_OF(alias) \
+	"(SELECT p.node_id FROM lagbid.provider p WHERE p.id = " alias ".provider_id)"
+
 /* ---- resources.c: the resources JSON object ---- */
 
 typedef struct LagbidResources

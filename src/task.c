@@ -301,8 +301,7 @@ lagbid_close_bidding_locked(LagbidTask *t, const char *reason, bool allow_auto)
 }
 
 static LagbidPlan open_bids_plan = {
-	"SELECT b.id, b.provider_id, p.node_id FROM lagbid.bid b "
-	"JOIN lagbid.provider p ON p.id = b.provider_id "
+	"SELECT b.id, b.provider_id, " LAGBID_NODE_OF("b") " FROM lagbid.bid b "
 	"WHERE b.task_id = $1 AND b.state = 'open' ORDER BY b.id FOR NO KEY UPDATE OF b",
 	1, {INT8OID}
 };
@@ -337,8 +336,8 @@ read_open_bids(int64 task_id, int64 **bid_ids, int64 **providers, char ***nodes)
 }
 
 static LagbidPlan live_jobs_plan = {
-	"SELECT j.id, j.provider_id, p.node_id, j.state = 'processing' FROM lagbid.job j "
-	"JOIN lagbid.provider p ON p.id = j.provider_id "
+	"SELECT j.id, j.provider_id, " LAGBID_NODE_OF("j") ", j.state = 'processing' "
+	"FROM lagbid.job j "
 	"WHERE j.task_id = $1 AND j.state IN ('processing', 'submitted') "
 	"ORDER BY j.id FOR NO KEY UPDATE OF j",
 	1, {INT8OID}

@@ -67,8 +67,9 @@ static LagbidPlan prelock_providers_plan = {
 
 static LagbidPlan prelock_accounts_plan = {
 	"SELECT id FROM lagbid.account WHERE id = ANY (ARRAY[$2, $3] || ARRAY "
-	"  (SELECT a.id FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id "
-	"     JOIN lagbid.account a ON a.kind = 'holder' AND a.name = p.node_id "
+	"  (SELECT (SELECT a.id FROM lagbid.account a "
+	"            WHERE a.kind = 'holder' AND a.name = " LAGBID_NODE_OF("j") ") "
+	"     FROM lagbid.job j "
 	"    WHERE j.task_id = $1 AND j.state IN ('processing', 'submitted'))) "
 	"ORDER BY id FOR NO KEY UPDATE NOWAIT",
 	3, {INT8OID, INT8OID, INT8OID}
@@ -245,19 +246,19 @@ finalize_task(int64 id, TimestampTz now, TickCounts *c)
 static LagbidPlan expiring_plan = {
 	"SELECT id FROM lagbid.space WHERE state = 'active' AND reserved_until <= $1 "
 	"ORDER BY reserved_until LIMIT $2",
-	2, {TIMESTAMPTZOID, INT4OID}
+	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static LagbidPlan changed_plan = {
 	"SELECT id FROM lagbid.space WHERE changed AND state = 'active' AND $1 IS NOT NULL "
 	"ORDER BY id LIMIT $2",
-	2, {TIMESTAMPTZOID, INT4OID}
+	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static LagbidPlan deadline_plan = {
 	"SELECT id FROM lagbid.task WHERE state = 'accepting_bids' AND bidding_deadline <= $1 "
 	"ORDER BY bidding_deadline LIMIT $2",
-	2, {TIMESTAMPTZOID, INT4OID}
+	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static LagbidPlan due_plan = {
@@ -265,7 +266,7 @@ static LagbidPlan due_plan = {
 	"UNION "
 	"(SELECT id FROM lagbid.task WHERE state = 'processing' AND processing_deadline <= $1 "
 	" ORDER BY processing_deadline LIMIT $2)",
-	2, {TIMESTAMPTZOID, INT4OID}
+	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static void

@@ -28,6 +28,13 @@ extern TimestampTz lagbid_clock_now(void);
  * A statement prepared on first use and kept for the life of the backend
  * (SPI_keepplan).  Kept plans are revalidated by the plan cache when the
  * objects they reference change, so they survive DROP/CREATE EXTENSION.
+ *
+ * Plans are generic (CURSOR_OPT_GENERIC_PLAN): every market statement finds
+ * its rows by key (id, task_id, id = ANY), so a custom plan would only be
+ * the same plan made again on every call, which the plan cache did whenever
+ * a custom estimate (three ids in the array) beat the generic one (ten).
+ * custom_plans = true keeps the plan cache's choice, for the tick's work
+ * lists, whose range predicates ($1 = now) depend on the value.
  */
 typedef struct LagbidPlan
 {
@@ -35,6 +42,7 @@ typedef struct LagbidPlan
 	int			nargs;
 	Oid			argtypes[20];
 	SPIPlanPtr	plan;
+	bool		custom_plans;
 } LagbidPlan;
 
 extern SPIPlanPtr lagbid_plan(LagbidPlan *p);

@@ -35,7 +35,10 @@ lagbid_plan(LagbidPlan *p)
 {
 	if (p->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes,
+								  p->custom_plans ? 0 : CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "lagbid: SPI_prepare failed for \"%s\": %s",

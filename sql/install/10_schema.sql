@@ -203,8 +203,9 @@ COMMENT ON TABLE lagbid.bid IS 'bids of providers on tasks; the bid id is the "b
 -- market rule 5: one live bid per provider per task
 CREATE UNIQUE INDEX bid_one_live_per_provider ON lagbid.bid (task_id, provider_id)
     WHERE state IN ('open', 'won');
--- allocation order (market rule 3): lowest ask, then earliest
-CREATE INDEX bid_open_by_price ON lagbid.bid (task_id, price, id) WHERE state = 'open';
+-- (a task's open bids, at most bid_limit of them, are read through the index
+-- above and put in allocation order, lowest ask then earliest, in C:
+-- allocation.c; an index by price cost every bid a fourth index insert)
 CREATE INDEX bid_provider ON lagbid.bid (provider_id, id);
 
 CREATE TABLE lagbid.job (

@@ -14,7 +14,7 @@
 #   BENCH_QUICK=1           smoke test: 2 s per run, 1 round, small data (test suite)
 #   BENCH_SCALE=1           also the 1,000,000-task scale workload (minutes)
 #   BENCH_SCALE_TASKS=1000000  BENCH_SCALE_SPACES=100000
-#   BENCH_MEMORY_CALLS=200000  place_bid calls in one session (memory workload)
+#   BENCH_MEMORY_CALLS=1000000 place_bid calls in one session (memory workload)
 #   BENCH_PROFILE=1         after the timed rounds, profile place_bid and the
 #                           lifecycle with pg_stat_statements (track = all)
 #   BENCH_STRICT=1          exit 1 when a target is missed (default: only errors fail)
@@ -97,7 +97,7 @@ if [ "$quick" = 1 ]; then
 else
 	secs=${BENCH_SECONDS:-10}; rounds=${BENCH_ROUNDS:-3}
 	nproviders=10000; ntasks=2000; pgscale=16
-	memory_calls=${BENCH_MEMORY_CALLS:-200000}
+	memory_calls=${BENCH_MEMORY_CALLS:-1000000}
 fi
 [ -n "$secs" ] || secs=10
 [ -n "$rounds" ] || rounds=3
@@ -151,7 +151,7 @@ max_wal_size = 8GB
 checkpoint_timeout = 30min
 log_min_messages = warning
 CONF
-pg_ctl -D "$cluster" -l "$cluster/server.log" -w -t 60 restart >/dev/null
+pg_ctl -D "$cluster" -l "$cluster/server.log" -w -t 60 restart >/dev/null 9>&-
 if [ -z "${BENCH_KEEP:-}" ]; then trap stop_cluster EXIT; fi
 # (cluster.sh also sets fsync = off: this measures CPU and locking, not disks)
 
@@ -182,6 +182,18 @@ run_workload() {
 	tps[$w]="${tps[$w]} $t"
 }
 order=(simple_update place_bid app_bid lifecycle)
+# warm-up, not counted: every workload once for a few seconds, so that round
+# 1 does not pay for cold caches and the first autovacuum/autoanalyze of the
+# tables the workloads fill (it ran at half speed without this)
+warm=$(( secs < 5 ? 1 : 5 ))
+for w in "${order[@]}"; do
+	case $w in
+	simple_update) pgbench_run "warmup.$w" -c "$clients" -j $jobs -T $warm -N >/dev/null ;;
+	*) pgbench_run "warmup.$w" -c "$clients" -j $jobs -T $warm "${vars[@]}" -f "bench/$w.sql" >/dev/null ;;
+	esac
+done
+psql_ -c "VACUUM ANALYZE" -c "CHECKPOINT"
+say "warm-up: every workload ${warm} s, then VACUUM ANALYZE and CHECKPOINT"
 for r in $(seq 1 "$rounds"); do
 	if [ $((r % 2)) -eq 1 ]; then ws=("${order[@]}"); else ws=(lifecycle app_bid place_bid simple_update); fi
 	for w in "${ws[@]}"; do run_workload "$w" "$r"; done
@@ -242,7 +254,7 @@ m_hot_close=$(echo "$hot_close" | median)
 # commit timestamps split the latency into "in the transaction" (outbox row
 # written -> commit) and "delivery" (commit -> the listener has it)
 val "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
-pg_ctl -D "$cluster" -l "$cluster/server.log" -w -t 60 restart >/dev/null
+pg_ctl -D "$cluster" -l "$cluster/server.log" -w -t 60 restart >/dev/null 9>&-
 notify_secs=$secs
 "$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) \
 	>"$results/notify.recv" 2>"$results/listener.err" &

@@ -24,7 +24,9 @@ cron.host = '$dir'
 fsync = off
 CONF
 	fi
-	pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+	# fd 9 may be the install lock (bench/run.sh): a server kept running must
+	# not hold it
+	pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null 9>&-
 	psql -h "$dir" -p "$port" -U postgres -d postgres -qAtc \
 		"SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
 		createdb -h "$dir" -p "$port" -U postgres "$db"

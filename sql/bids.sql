@@ -45,6 +45,11 @@ SELECT lagbid.place_bid(1, 1, 10) AS b1;
 -- rule 5: the same bid again returns the same id; another price is refused
 SELECT lagbid.place_bid(1, 1, 10) AS b1_again;
 SELECT try('SELECT lagbid.place_bid(1, 1, 9)');
+-- the retry took no second slot and counted nothing twice; another price,
+-- even one outside the range, is a duplicate first
+SELECT (SELECT slots_used FROM lagbid.provider WHERE id = 1) AS slots,
+       (SELECT bid_count FROM lagbid.task WHERE id = 1) AS bid_count;
+SELECT try('SELECT lagbid.place_bid(1, 1, 99)');
 -- ... unless the first is withdrawn: a new bidder id
 SELECT lagbid.withdraw_bid(1);
 SELECT lagbid.place_bid(1, 1, 2) AS b2;
@@ -57,6 +62,11 @@ SELECT try('SELECT lagbid.place_bid(3, 5, 6)');
 -- withdrawing frees the slot
 SELECT lagbid.withdraw_bid(3);
 SELECT lagbid.place_bid(3, 5, 6) AS b4;
+-- provider 5's one slot is this bid's: a retry still gets its id, another
+-- price is a duplicate (not "no free slot")
+SELECT lagbid.place_bid(3, 5, 6) AS b4_again;
+SELECT try('SELECT lagbid.place_bid(3, 5, 7)');
+SELECT slots_used FROM lagbid.provider WHERE id = 5;
 -- lowering the limit below the slots in use is allowed; it only blocks new bids
 SELECT lagbid.place_bid(3, 1, 3) AS b5;
 SELECT lagbid.set_bid_limit(1, 1);

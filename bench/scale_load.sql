@@ -1,6 +1,6 @@
 -- Workload 5 set-up (BENCH_SCALE=1): bulk-load open tasks (and, when the
 -- lagbid.space table exists, settled spaces) straight into the tables.
---   psql -v scale_tasks=1000000 -v scale_spaces=100000 -f bench/scale_load.sql
+--   psql -v scale_tasks=1000000 -v scale_spaces=990000 -v scale_live=10000 -f bench/scale_load.sql
 -- session_replication_role = replica skips the state trigger (no event row
 -- per task) and the foreign-key checks; the rows are written in their final,
 -- valid state: accepting_bids with a 30-day window, no escrow account (the
@@ -38,6 +38,18 @@ SELECT 'scale-owner-' || (g % 5000), 'space-' || g, '{"cpu": 4, "memory_gb": 16}
   FROM generate_series(1, :scale_spaces) g;
 \endif
 RESET session_replication_role;
+
+-- and the 1% that change during the benchmark: real spaces, created and paid
+-- for through lagbid.create_space (escrow, ledger, events); the first tick
+-- publishes their tasks
+\if :has_space
+CREATE TABLE IF NOT EXISTS bench.scale_live_space (space_id bigint PRIMARY KEY);
+INSERT INTO bench.scale_live_space
+SELECT lagbid.create_space(owner => 'owner-0', name => 'live-' || g,
+                           resources => '{"cpu": 4, "memory_gb": 16}', price_min => 1, price_max => 10,
+                           hours => 720, region => (ARRAY['eu', 'us', 'ap'])[1 + g % 3])
+  FROM generate_series(1, :scale_live) g;
+\endif
 
 -- 60 providers asking for work: 6 regions x 5 sizes (2..32 cpus, 4 GB per
 -- cpu, 1 TB), every tenth with an A100

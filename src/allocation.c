@@ -55,13 +55,6 @@ lagbid_lock_bidders(int64 task_id, int64 extra_provider)
 	lagbid_finish();
 }
 
-static LagbidPlan open_bids_plan = {
-	"SELECT b.id, b.provider_id, b.price, b.placed_at, " LAGBID_NODE_OF("b") " "
-	"FROM lagbid.bid b "
-	"WHERE b.task_id = $1 AND b.state = 'open' ORDER BY b.id FOR NO KEY UPDATE OF b",
-	1, {INT8OID}
-};
-
 static LagbidPlan win_plan = {
 	"UPDATE lagbid.bid SET state = 'won', decided_at = $2, reason = 'allocated' "
 	"WHERE id = ANY ($1)",
@@ -135,9 +128,7 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	lagbid_connect();
 
 	/* lock-order step 2: every open bid of the task, in id order */
-	args[0] = Int64GetDatum(t->id);
-	lagbid_exec(&open_bids_plan, args, NULL, false, 0);
-	n = SPI_processed;
+	n = lagbid_lock_open_bids(t->id);
 	if (n == 0)
 		lagbid_raise(LB_NO_BIDS_TO_ALLOCATE, NULL,
 					 "Reopen bidding with lagbid.open_bidding() or cancel the task.",
@@ -149,9 +140,9 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 
 		bids[i].id = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
 		bids[i].provider_id = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
-		bids[i].price = lagbid_result_datum(i, 3, &isnull);
-		bids[i].placed_at = DatumGetTimestampTz(lagbid_result_datum(i, 4, &isnull));
-		bids[i].node_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5);
+		bids[i].node_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		bids[i].price = lagbid_result_datum(i, 4, &isnull);
+		bids[i].placed_at = DatumGetTimestampTz(lagbid_result_datum(i, 5, &isnull));
 	}
 
 	if (bid_ids == NULL)

@@ -267,6 +267,14 @@ extern int64 lagbid_publish(LagbidTaskSpec *spec);
 extern void lagbid_close_bidding_locked(LagbidTask *t, const char *reason, bool allow_auto);
 
 /*
+ * Lock the open bids of a locked task (lock-order step 2, id order), leaving
+ * them in SPI_tuptable as (id, provider_id, node_id, price, placed_at);
+ * returns how many.  Caller is inside SPI.  Allocation, reopening, cancel
+ * and fail all read them through this one statement.
+ */
+extern int	lagbid_lock_open_bids(int64 task_id);
+
+/*
  * Cancel (cancelled) or fail (failed) a locked task that is not finished:
  * open bids lost, live jobs failed, slots released, the escrow refunded to
  * the funding account, bidders told.

@@ -301,26 +301,34 @@ lagbid_close_bidding_locked(LagbidTask *t, const char *reason, bool allow_auto)
 }
 
 static LagbidPlan open_bids_plan = {
-	"SELECT b.id, b.provider_id, " LAGBID_NODE_OF("b") " FROM lagbid.bid b "
+	"SELECT b.id, b.provider_id, " LAGBID_NODE_OF("b") ", b.price, b.placed_at "
+	"FROM lagbid.bid b "
 	"WHERE b.task_id = $1 AND b.state = 'open' ORDER BY b.id FOR NO KEY UPDATE OF b",
 	1, {INT8OID}
 };
 
+/* market.h */
+int
+lagbid_lock_open_bids(int64 task_id)
+{
+	Datum		args[1];
+
+	args[0] = Int64GetDatum(task_id);
+	lagbid_exec(&open_bids_plan, args, NULL, false, 0);
+	return SPI_processed;
+}
+
 /*
- * Lock the task's open bids (lock-order step 2, id order) and read them
- * into palloc'd arrays: bid ids, their providers, their providers' node
- * ids.  Caller is inside SPI.
+ * lagbid_lock_open_bids, read into palloc'd arrays: bid ids, their
+ * providers, their providers' node ids.  Caller is inside SPI.
  */
 static int
 read_open_bids(int64 task_id, int64 **bid_ids, int64 **providers, char ***nodes)
 {
-	Datum		args[1];
 	int			n,
 				i;
 
-	args[0] = Int64GetDatum(task_id);
-	lagbid_exec(&open_bids_plan, args, NULL, false, 0);
-	n = SPI_processed;
+	n = lagbid_lock_open_bids(task_id);
 	*bid_ids = palloc(sizeof(int64) * (n + 1));
 	*providers = palloc(sizeof(int64) * (n + 1));
 	*nodes = palloc(sizeof(char *) * (n + 1));

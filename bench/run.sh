@@ -13,7 +13,7 @@
 #   BENCH_CLIENTS=16        pgbench clients for the throughput workloads
 #   BENCH_QUICK=1           smoke test: 2 s per run, 1 round, small data (test suite)
 #   BENCH_SCALE=1           also the 1,000,000-task scale workload (minutes)
-#   BENCH_SCALE_TASKS=1000000  BENCH_SCALE_SPACES=100000
+#   BENCH_SCALE_TASKS=1000000  BENCH_SCALE_SPACES=1000000 (1% of them live)
 #   BENCH_MEMORY_CALLS=1000000 place_bid calls in one session (memory workload)
 #   BENCH_PROFILE=1         after the timed rounds, profile place_bid and the
 #                           lifecycle with pg_stat_statements (track = all)
@@ -166,19 +166,21 @@ cc -O2 -Wall -o "$base/listener" bench/listener.c -I"$(pg_config --includedir)" 
 	-L"$(pg_config --libdir)" -lpq
 
 vars=(-D ntasks=$ntasks -D nproviders=$nproviders)
-tput=(-c "$clients" -j $jobs -T "$secs")
 
 # ------------------------------------------------- throughput, alternating
 declare -A tps
 for w in simple_update place_bid app_bid lifecycle; do tps[$w]=""; done
+# workload_run NAME W SECONDS: one pgbench run of throughput workload W
+workload_run() {
+	local name=$1 w=$2 t=$3
+	case $w in
+	simple_update) pgbench_run "$name" -c "$clients" -j $jobs -T "$t" -N ;;
+	*)             pgbench_run "$name" -c "$clients" -j $jobs -T "$t" "${vars[@]}" -f "bench/$w.sql" ;;
+	esac
+}
 run_workload() {
 	local w=$1 r=$2 t
-	case $w in
-	simple_update) t=$(pgbench_run "$w.$r" "${tput[@]}" -N) ;;
-	place_bid)     t=$(pgbench_run "$w.$r" "${tput[@]}" "${vars[@]}" -f bench/place_bid.sql) ;;
-	app_bid)       t=$(pgbench_run "$w.$r" "${tput[@]}" "${vars[@]}" -f bench/app_bid.sql) ;;
-	lifecycle)     t=$(pgbench_run "$w.$r" "${tput[@]}" "${vars[@]}" -f bench/lifecycle.sql) ;;
-	esac
+	t=$(workload_run "$w.$r" "$w" "$secs")
 	say "round $r $w: $t tps"
 	tps[$w]="${tps[$w]} $t"
 }
@@ -187,12 +189,7 @@ order=(simple_update place_bid app_bid lifecycle)
 # 1 does not pay for cold caches and the first autovacuum/autoanalyze of the
 # tables the workloads fill (it ran at half speed without this)
 warm=$(( secs < 5 ? 1 : 5 ))
-for w in "${order[@]}"; do
-	case $w in
-	simple_update) pgbench_run "warmup.$w" -c "$clients" -j $jobs -T $warm -N >/dev/null ;;
-	*) pgbench_run "warmup.$w" -c "$clients" -j $jobs -T $warm "${vars[@]}" -f "bench/$w.sql" >/dev/null ;;
-	esac
-done
+for w in "${order[@]}"; do workload_run "warmup.$w" "$w" "$warm" >/dev/null; done
 psql_ -c "VACUUM ANALYZE" -c "CHECKPOINT"
 say "warm-up: every workload ${warm} s, then VACUUM ANALYZE and CHECKPOINT"
 for r in $(seq 1 "$rounds"); do
@@ -304,8 +301,7 @@ say "memory: $memory_calls place_bid calls in one backend ($t tps): contexts $((
 if [ "${BENCH_PROFILE:-}" = 1 ]; then
 	for w in place_bid lifecycle; do
 		val "SELECT pg_stat_statements_reset()" >/dev/null
-		PGOPTIONS="-c pg_stat_statements.track=all" \
-			pgbench_run "profile.$w" "${tput[@]}" "${vars[@]}" -f "bench/$w.sql" >/dev/null
+		PGOPTIONS="-c pg_stat_statements.track=all" workload_run "profile.$w" "$w" "$secs" >/dev/null
 		psql_ -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
 		                 round(mean_exec_time::numeric, 3) AS mean_ms, shared_blks_hit / calls AS blks_per_call,
 		                 left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
@@ -336,18 +332,20 @@ if [ "${BENCH_SCALE:-}" = 1 ]; then
 		# pay), then 0.5%: one tick each (batch size raised so one tick takes
 		# them all); its time should follow the number changed, not the
 		# 1,000,000 that did not change
-		for part in 100 200; do
-			n=$((scale_live / (part / 100)))
-			val "SELECT count(lagbid.update_space(id, price_min => 1 + $part / 100))
+		# (k = 1: all live spaces, the 1%; k = 2: half of them, each with a
+		# new price_min so that it is a change again)
+		for k in 1 2; do
+			n=$((scale_live / k))
+			val "SELECT count(lagbid.update_space(id, price_min => 1 + $k))
 			       FROM (SELECT space_id AS id FROM bench.scale_live_space ORDER BY space_id LIMIT $n) s" >/dev/null
 			t0=$(date +%s%N)
 			val "SET lagbid.tick_batch_size = 1000000; SELECT lagbid.tick()" >"$results/tick.changed.$n.json"
 			t1=$(date +%s%N)
-			tick_changed[$part]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
-			tick_changed_n[$part]=$n
-			say "scale: tick() with $n spaces changed ($(awk -v n=$n -v t=$scale_spaces 'BEGIN { printf "%.2f", 100 * n / t }')%): ${tick_changed[$part]} ms, $(awk -v ms="${tick_changed[$part]}" -v n=$n 'BEGIN { printf "%.3f", ms / n }') ms per changed space; $(cat "$results/tick.changed.$n.json")"
+			tick_changed[$k]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
+			tick_changed_n[$k]=$n
+			say "scale: tick() with $n spaces changed ($(awk -v n=$n -v t=$scale_spaces 'BEGIN { printf "%.2f", 100 * n / t }')%): ${tick_changed[$k]} ms, $(awk -v ms="${tick_changed[$k]}" -v n=$n 'BEGIN { printf "%.3f", ms / n }') ms per changed space; $(cat "$results/tick.changed.$n.json")"
 		done
-		tick_prop=$(awk -v a="${tick_changed[100]}" -v b="${tick_changed[200]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NaN" }')
+		tick_prop=$(awk -v a="${tick_changed[1]}" -v b="${tick_changed[2]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "NaN" }')
 		say "scale: time(1%) / time(0.5%) = $tick_prop (proportional: 2)"
 		val "SELECT pg_stat_statements_reset()" >/dev/null
 		PGOPTIONS="-c pg_stat_statements.track=all" psql_ -c "SELECT lagbid.tick()" -c "SELECT lagbid.tick()" >/dev/null
@@ -430,7 +428,7 @@ if [ "${BENCH_SCALE:-}" = 1 ]; then
 	row "5b open tasks ms, p99" "$ot_what" "$ot_p99" "p50 $ot_med" "-" "<= 2 ms" "$j5b"
 	if [ "$tick_med" = n/a ]; then j5c="n/a"
 	else j5c=$(awk -v r="$tick_prop" 'BEGIN { if (r !~ /^[0-9.]+$/) print "ERROR"; else print (r >= 1.5 && r <= 2.5) ? "PASS" : "MISS" }'); count "$j5c"; fi
-	row "5c tick() ms, 1% changed" "the same, 0.5% changed" "${tick_changed[100]}" "${tick_changed[200]}" "$tick_prop" "~2 (1.5-2.5)" "$j5c (${tick_changed_n[100]} and ${tick_changed_n[200]} spaces republished)"
+	row "5c tick() ms, 1% changed" "the same, 0.5% changed" "${tick_changed[1]}" "${tick_changed[2]}" "$tick_prop" "~2 (1.5-2.5)" "$j5c (${tick_changed_n[1]} and ${tick_changed_n[2]} spaces republished)"
 else
 	row "5 scale" "(BENCH_SCALE=1)" "-" "-" "-" "-" "skipped"
 fi

@@ -89,29 +89,23 @@ SELECT count(cp(n, (ARRAY['eu', 'eu-west', 'eu-west-1', 'us', 'us-east', 'europe
   FROM generate_series(1, 40) AS n;
 SELECT count(lagbid.set_provider_state(id, 'suspended')) FROM lagbid.provider WHERE random() < 0.15;
 
+-- publish_random(n): task n, with random needs, region, limit and allocation;
+-- every seventh is never opened
+CREATE FUNCTION pg_temp.publish_random(n int) RETURNS bigint LANGUAGE sql
+    RETURN lagbid.publish_task('alice', jsonb_strip_nulls(jsonb_build_object(
+                    'cpu', floor(random() * 4), 'memory_gb', floor(random() * 16),
+                    'storage_gb', floor(random() * 80),
+                    'gpu', (ARRAY['a100', 'H100', NULL, NULL, NULL, NULL])[1 + floor(random() * 6)::int],
+                    'gpu_count', floor(random() * 2))),
+                2, 10, 1,
+                region => (ARRAY['eu', 'eu-west', 'us', NULL])[1 + floor(random() * 4)::int],
+                bid_limit => 3 + floor(random() * 3)::int, auto_allocate => random() < 0.5,
+                open => n % 7 <> 0);
 -- tasks 1..10 are published an hour earlier, with a 10-minute window: past it now
 SET lagbid.clock = '2029-12-31 23:00:00+00';
-SELECT count(lagbid.publish_task('alice', jsonb_strip_nulls(jsonb_build_object(
-                    'cpu', floor(random() * 4), 'memory_gb', floor(random() * 16),
-                    'storage_gb', floor(random() * 80),
-                    'gpu', (ARRAY['a100', 'H100', NULL, NULL, NULL, NULL])[1 + floor(random() * 6)::int],
-                    'gpu_count', floor(random() * 2))),
-                2, 10, 1,
-                region => (ARRAY['eu', 'eu-west', 'us', NULL])[1 + floor(random() * 4)::int],
-                bid_limit => 3 + floor(random() * 3)::int, auto_allocate => random() < 0.5,
-                open => n % 7 <> 0))
-  FROM generate_series(1, 10) AS n;
+SELECT count(pg_temp.publish_random(n)) FROM generate_series(1, 10) AS n;
 SET lagbid.clock = '2030-01-01 00:00:00+00';
-SELECT count(lagbid.publish_task('alice', jsonb_strip_nulls(jsonb_build_object(
-                    'cpu', floor(random() * 4), 'memory_gb', floor(random() * 16),
-                    'storage_gb', floor(random() * 80),
-                    'gpu', (ARRAY['a100', 'H100', NULL, NULL, NULL, NULL])[1 + floor(random() * 6)::int],
-                    'gpu_count', floor(random() * 2))),
-                2, 10, 1,
-                region => (ARRAY['eu', 'eu-west', 'us', NULL])[1 + floor(random() * 4)::int],
-                bid_limit => 3 + floor(random() * 3)::int, auto_allocate => random() < 0.5,
-                open => n % 7 <> 0))
-  FROM generate_series(11, 30) AS n;
+SELECT count(pg_temp.publish_random(n)) FROM generate_series(11, 30) AS n;
 
 -- random bids where the market accepts them (refusals are swallowed)
 CREATE FUNCTION pg_temp.try_bid(t bigint, p bigint, price numeric) RETURNS boolean

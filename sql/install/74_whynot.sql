@@ -53,7 +53,8 @@ BEGIN
         RETURN NEXT;
     ELSIF t.bidding_deadline IS NOT NULL AND lagbid.now() >= t.bidding_deadline THEN
         rule := 'bidding_window_closed';
-        detail := format('bidding on task %s ended at %s', t.id, t.bidding_deadline);
+        detail := format('bidding on task %s ended at %s', t.id,
+                         to_char(t.bidding_deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
         RETURN NEXT;
     END IF;
 
@@ -68,34 +69,24 @@ BEGIN
         detail := format('the task runs in region "%s"; the provider is in "%s"', t.region, p.region);
         RETURN NEXT;
     END IF;
-    IF p.cpu < t.cpu THEN
-        rule := 'cpu';
-        detail := format('the task needs %s; the provider has %s', t.cpu, p.cpu);
-        RETURN NEXT;
-    END IF;
-    IF p.memory_gb < t.memory_gb THEN
-        rule := 'memory_gb';
-        detail := format('the task needs %s; the provider has %s', t.memory_gb, p.memory_gb);
-        RETURN NEXT;
-    END IF;
-    IF p.storage_gb < t.storage_gb THEN
-        rule := 'storage_gb';
-        detail := format('the task needs %s; the provider has %s', t.storage_gb, p.storage_gb);
-        RETURN NEXT;
-    END IF;
-    -- place_bid compares gpu models with pg_strcasecmp: ASCII case folding,
-    -- which is what lower() does under the "C" collation
-    IF t.gpu IS NOT NULL AND (p.gpu IS NULL OR lower(p.gpu COLLATE "C") <> lower(t.gpu COLLATE "C")) THEN
-        rule := 'gpu';
-        detail := format('the task needs "%s"; the provider has %s', t.gpu,
-                         coalesce('"' || p.gpu || '"', 'none'));
-        RETURN NEXT;
-    END IF;
-    IF p.gpu_count < t.gpu_count THEN
-        rule := 'gpu_count';
-        detail := format('the task needs %s; the provider has %s', t.gpu_count, p.gpu_count);
-        RETURN NEXT;
-    END IF;
+    -- each resource, in the order place_bid compares them; place_bid
+    -- compares gpu models with pg_strcasecmp: ASCII case folding, which is
+    -- what lower() does under the "C" collation
+    RETURN QUERY
+    SELECT v.rule, v.detail
+      FROM (VALUES
+            (1, 'cpu', p.cpu < t.cpu, format('the task needs %s; the provider has %s', t.cpu, p.cpu)),
+            (2, 'memory_gb', p.memory_gb < t.memory_gb,
+             format('the task needs %s; the provider has %s', t.memory_gb, p.memory_gb)),
+            (3, 'storage_gb', p.storage_gb < t.storage_gb,
+             format('the task needs %s; the provider has %s', t.storage_gb, p.storage_gb)),
+            (4, 'gpu', t.gpu IS NOT NULL AND (p.gpu IS NULL OR lower(p.gpu COLLATE "C") <> lower(t.gpu COLLATE "C")),
+             format('the task needs "%s"; the provider has %s', t.gpu, coalesce('"' || p.gpu || '"', 'none'))),
+            (5, 'gpu_count', p.gpu_count < t.gpu_count,
+             format('the task needs %s; the provider has %s', t.gpu_count, p.gpu_count)))
+           AS v(n, rule, fails, detail)
+     WHERE v.fails
+     ORDER BY v.n;
 
     -- market rule 1, then rule 5, then rule 2
     IF p.slots_used >= p.max_concurrent THEN

@@ -53,6 +53,7 @@ SELECT * FROM lagbid.eligible_providers(1);
 SELECT * FROM lagbid.eligible_providers(2);
 SELECT * FROM lagbid.eligible_providers(3);
 SELECT try('SELECT * FROM lagbid.eligible_providers(99)');
+SELECT try('SELECT * FROM lagbid.eligible_providers(NULL)');
 
 -- through the API, as PostgREST calls it: the claim's role and sub
 SELECT json_build_object('role', 'lagbid_provider', 'sub', node(2)) AS claims \gset

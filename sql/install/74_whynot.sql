@@ -118,6 +118,9 @@ AS $$
 DECLARE
     t lagbid.task;
 BEGIN
+    IF eligible_providers.task_id IS NULL THEN
+        PERFORM lagbid.raise('LB001', 'task_id must not be NULL');
+    END IF;
     SELECT * INTO t FROM lagbid.task tk WHERE tk.id = eligible_providers.task_id;
     IF NOT FOUND THEN
         PERFORM lagbid.raise('LB201', format('task %s does not exist', eligible_providers.task_id));

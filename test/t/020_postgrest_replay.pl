@@ -112,8 +112,11 @@ my @refusal = (
 	# PostgreSQL's own refusals: no privilege (anonymous: 401), a write in a GET (405)
 	[qw(place_bid anon - POST), '{"task_id": 2, "price": 5}', '42501'],
 	[qw(place_bid provider n1 GET), '{"task_id": 2, "price": 5}', '25006'],
+	# a body json_to_record cannot convert: PostgreSQL's class 22, a 400 (never a 500)
+	[qw(why_not provider n1 GET), '{"task_id": "abc"}', '22P02'],
+	[qw(place_bid provider n1 POST), '{"task_id": 1e30, "price": 5}', '22003'],
 );
-my %pg_status = ('42501' => 401, '25006' => 405);
+my %pg_status = ('42501' => 401, '25006' => 405, '22P02' => 400, '22003' => 400);
 
 my $node = PostgreSQL::Test::Cluster->new('postgrest');
 $node->init;

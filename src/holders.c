@@ -39,10 +39,11 @@ static int	typed_state = -1;
 static Oid	notification_relid = InvalidOid;
 static bool callback_registered = false;
 
+/* relcache callback: the notification table changed (or was not there) */
 static void
 forget_schema(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == notification_relid)
+	if (relid == InvalidOid || relid == notification_relid || !OidIsValid(notification_relid))
 		typed_state = -1;
 }
 

@@ -66,7 +66,8 @@ my $current = $node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WH
 my ($p1, $p2) = ('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
 	'12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE');
 # task 1 processing (alice); task 2 completed: bob paid the escrow, provider
-# p2 was paid 5 x 2 and bob refunded the rest (holders were untyped then)
+# p2 was paid 5 x 2 and bob refunded the rest; 3 deposited to p1's name
+# (holders were untyped then: that was p1's account)
 my $market = qq{
 	SELECT lagbid.deposit('alice', 100, 'u-1');
 	SELECT lagbid.register_provider('$p1', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}');
@@ -78,6 +79,7 @@ my $market = qq{
 	SELECT lagbid.place_bid(2, 2, 5);
 	SELECT lagbid.submit_result(2, 's3://out/2', 'sha256:aaa');
 	SELECT lagbid.finalize(2);
+	SELECT lagbid.deposit('$p1', 3, 'u-0');
 };
 
 # every released version is updated, through the chain of upgrade scripts,
@@ -110,7 +112,7 @@ for my $from ('0.1', '0.2')
 	# holders are typed now: the money and the notices landed on the right ones
 	is($node->safe_psql($db, q{SELECT string_agg(kind || ' ' || name || ' ' || balance, ', ' ORDER BY kind, name)
 	                             FROM lagbid.account WHERE kind IN ('owner', 'provider')}),
-		"owner alice 90, owner bob 40, provider $p1 0, provider $p2 10",
+		"owner alice 90, owner bob 40, provider $p1 3, provider $p2 10",
 		"accounts from $from became typed holders with their balances");
 	is($node->safe_psql($db, qq{SELECT lagbid.balance('bob') || ' ' || lagbid.balance('$p2', holder_kind => 'provider')
 	                              || ' ' || lagbid.balance('$p2')}),

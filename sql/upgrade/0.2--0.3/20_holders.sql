@@ -6,9 +6,8 @@
 --
 -- Data: a 0.2 holder account named like a registered provider's node id
 -- becomes that provider's account (payments went there), every other one an
--- owner's.  A notification about a bid or a job goes to a provider, except
--- task_completed (it names the leader job) and everything else, which went
--- to owners.
+-- owner's.  A notification naming a bid or a job was a provider's, except
+-- task_completed (it names the leader's job); all others were owners'.
 -- ---------------------------------------------------------------------------
 
 CREATE TYPE lagbid.holder_kind AS ENUM ('owner', 'provider');

@@ -53,6 +53,8 @@ SELECT try($$SELECT lagbid.balance('alice', NULL)$$) AS null_kind;
 SELECT try($$SELECT lagbid.balance('alice', 'escrow')$$) AS escrow_is_no_holder;
 SELECT try($$SELECT lagbid.deposit('alice', 1, 'holders-9', NULL)$$) AS null_deposit_kind;
 SELECT try($$SELECT lagbid.deposit('alice', 1, 'holders-9', 'external')$$) AS external_is_no_holder;
+-- a provider is named by its node id
+SELECT try($$SELECT lagbid.deposit('alice', 1, 'holders-9', holder_kind => 'provider')$$) AS provider_named_alice;
 SELECT count(*) AS no_partial_write FROM lagbid.ledger_tx WHERE reference = 'holders-9';
 
 -- the invariants see a mistyped holder: a task funded by a provider's

@@ -342,6 +342,9 @@ lagbid_deposit(PG_FUNCTION_ARGS)
 						 "holder_kind must not be NULL");
 		holder_kind = lagbid_holder_kind_arg(PG_GETARG_DATUM(3));
 	}
+	/* a provider is named by its node id: a typo must not open a stray account */
+	if (holder_kind == HOLDER_PROVIDER)
+		lagbid_check_node_id(account, "account");
 
 	holder = lagbid_account_id((LagbidAccountKind) holder_kind, account, true);
 	external = lagbid_account_id(ACCOUNT_EXTERNAL, "external", true);

@@ -1,8 +1,9 @@
 /*
- * listener: LISTEN lagbid and print, for every notification whose payload
- * is a bid_won, "<outbox id>\t<receive time in microseconds since the epoch>".
- * bench/run.sh joins these lines with lagbid.notification.created_at to get
- * the NOTIFY-to-listener latency.
+ * listener: LISTEN lagbid and print, for every notification, "<outbox
+ * id>\t<receive time in microseconds since the epoch>".  The payload is
+ * {"id": <outbox id>} and nothing else; bench/run.sh joins these lines with
+ * lagbid.notification (its bid_won rows, their created_at) to get the
+ * NOTIFY-to-listener latency.
  *
  *   listener CONNINFO SECONDS     (exits after SECONDS, or on SIGTERM/SIGINT)
  *
@@ -44,7 +45,7 @@ main(int argc, char **argv)
 	PGresult   *res;
 	long long	until;
 	long		seen = 0,
-				won = 0;
+				ids = 0;
 
 	if (argc != 3)
 	{
@@ -97,18 +98,17 @@ main(int argc, char **argv)
 			const char *id;
 
 			seen++;
-			/* the payload is jsonb text: {"id": 123, ..., "kind": "bid_won", ...} */
-			if (strstr(n->extra, "\"kind\": \"bid_won\"") != NULL &&
-				(id = strstr(n->extra, "\"id\": ")) != NULL)
+			/* the payload names only the outbox id: {"id": 123} */
+			if ((id = strstr(n->extra, "\"id\": ")) != NULL)
 			{
 				printf("%lld\t%lld\n", atoll(id + 6), t);
-				won++;
+				ids++;
 			}
 			PQfreemem(n);
 		}
 	}
 	fflush(stdout);
-	fprintf(stderr, "listener: %ld notifications, %ld bid_won\n", seen, won);
+	fprintf(stderr, "listener: %ld notifications, %ld with an id\n", seen, ids);
 	PQfinish(conn);
 	return 0;
 }

@@ -245,12 +245,12 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 			if (job_bid[j] == bids[i].id)
 				job_id = jobs[j];
 		if (bids[i].won)
-			lagbid_notify(bids[i].node_id, "bid_won", t->id, bids[i].id, job_id,
+			lagbid_notify(HOLDER_PROVIDER, bids[i].node_id, "bid_won", t->id, bids[i].id, job_id,
 						  psprintf("{\"price\": %s, \"deadline\": \"%s\"}",
 								   lagbid_num_text(bids[i].price),
 								   timestamptz_to_str(deadline)));
 		else
-			lagbid_notify(bids[i].node_id, "bid_lost", t->id, bids[i].id, 0,
+			lagbid_notify(HOLDER_PROVIDER, bids[i].node_id, "bid_lost", t->id, bids[i].id, 0,
 						  "{\"reason\": \"not_allocated\"}");
 	}
 

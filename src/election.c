@@ -323,7 +323,7 @@ lagbid_finalize_locked(LagbidTask *t)
 		args[2] = pay;
 		args[3] = TimestampTzGetDatum(now);
 		lagbid_exec(&complete_plan, args, NULL, false, 0);
-		legs[npaid].to_account = lagbid_account_id(ACCOUNT_HOLDER, jobs[i].node_id, true);
+		legs[npaid].to_account = lagbid_account_id(ACCOUNT_PROVIDER, jobs[i].node_id, true);
 		legs[npaid].amount = pay;
 		legs[npaid].kind = "payment";
 		legs[npaid].job_id = jobs[i].id;
@@ -349,16 +349,16 @@ lagbid_finalize_locked(LagbidTask *t)
 	for (i = 0; i < n; i++)
 	{
 		if (jobs[i].agrees)
-			lagbid_notify(jobs[i].node_id, "job_paid", t->id, 0, jobs[i].id,
+			lagbid_notify(HOLDER_PROVIDER, jobs[i].node_id, "job_paid", t->id, 0, jobs[i].id,
 						  psprintf("{\"amount\": %s, \"leader\": %s}",
 								   lagbid_num_text(lagbid_num_mul(jobs[i].price, t->duration_hours)),
 								   &jobs[i] == leader ? "true" : "false"));
 		else
-			lagbid_notify(jobs[i].node_id, "job_failed", t->id, 0, jobs[i].id,
+			lagbid_notify(HOLDER_PROVIDER, jobs[i].node_id, "job_failed", t->id, 0, jobs[i].id,
 						  jobs[i].state == JOB_PROCESSING ?
 						  "{\"reason\": \"deadline_passed\"}" : "{\"reason\": \"result_disagrees\"}");
 	}
-	lagbid_notify(t->owner, "task_completed", t->id, 0, leader_id, NULL);
+	lagbid_notify(HOLDER_OWNER, t->owner, "task_completed", t->id, 0, leader_id, NULL);
 	lagbid_finish();
 	return leader_id;
 }

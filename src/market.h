@@ -112,12 +112,38 @@ extern void lagbid_release_slots(int64 *provider_ids, int n);
 
 /* ---- ledger.c: money ---- */
 
+/*
+ * Holders are typed (lagbid.holder_kind): an owner and a provider are
+ * different holders even when their names are equal, for money as for
+ * notifications.  A holder's account kind has the same number.
+ */
+typedef enum LagbidHolderKind
+{
+	HOLDER_OWNER,
+	HOLDER_PROVIDER
+} LagbidHolderKind;
+
 typedef enum LagbidAccountKind
 {
-	ACCOUNT_HOLDER,
+	ACCOUNT_OWNER = HOLDER_OWNER,	/* named by owner name */
+	ACCOUNT_PROVIDER = HOLDER_PROVIDER, /* named by node id */
 	ACCOUNT_ESCROW,
 	ACCOUNT_EXTERNAL
 } LagbidAccountKind;
+
+/* "owner" / "provider" (the labels of lagbid.holder_kind) */
+extern const char *lagbid_holder_kind_name(LagbidHolderKind kind);
+
+/* a lagbid.holder_kind argument (an enum datum) as LagbidHolderKind */
+extern LagbidHolderKind lagbid_holder_kind_arg(Datum value);
+
+/*
+ * The lagbid.account_kind label of kind in the installed schema ("holder"
+ * for owners and providers alike before ALTER EXTENSION UPDATE to 0.3),
+ * and whether that schema has typed holders (holders.c).
+ */
+extern const char *lagbid_account_kind_label(LagbidAccountKind kind);
+extern bool lagbid_holders_typed(void);
 
 /* id of the account (kind, name); creates it (balance 0) when create */
 extern int64 lagbid_account_id(LagbidAccountKind kind, const char *name, bool create);
@@ -158,15 +184,16 @@ extern Datum lagbid_account_balance(int64 account_id);
 /* ---- notify.c: NOTIFY lagbid + the durable outbox ---- */
 
 /*
- * Tell `recipient` (a node id or an owner name) about `kind` (bid_won,
- * bid_lost, task_cancelled, job_due, job_paid, ...).  extra_json, if not
- * NULL, is a JSON object whose keys are added to the payload.  Inserts the
- * outbox row and sends NOTIFY lagbid with the same payload (delivered at
- * commit).  Returns the outbox id.
+ * Tell the holder (recipient_kind, recipient) -- a provider by node id or an
+ * owner by owner name -- about `kind` (bid_won, bid_lost, task_cancelled,
+ * job_paid, ...).  extra_json, if not NULL, is a JSON object whose keys are
+ * added to the outbox row's payload.  Inserts the outbox row and sends
+ * NOTIFY lagbid with {"id": <outbox id>} only (delivered at commit).
+ * Returns the outbox id.
  */
-extern int64 lagbid_notify(const char *recipient, const char *kind,
-						   int64 task_id, int64 bid_id, int64 job_id,
-						   const char *extra_json);
+extern int64 lagbid_notify(LagbidHolderKind recipient_kind, const char *recipient,
+						   const char *kind, int64 task_id, int64 bid_id,
+						   int64 job_id, const char *extra_json);
 
 /* {"key": "value"}, JSON-escaped (notify.c) */
 extern char *lagbid_json_object1(const char *key, const char *value);
@@ -231,7 +258,7 @@ extern bool lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t);
  */
 extern bool lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t);
 
-/* what publishing needs; funding_account 0 = the owner's holder account */
+/* what publishing needs; funding_account 0 = the owner's own (owner-kind) account */
 typedef struct LagbidTaskSpec
 {
 	const char *owner;

@@ -170,7 +170,7 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 		lagbid_connect();
 		lagbid_exec(&unchanged_plan, args, NULL, false, 0);
 		lagbid_finish();
-		lagbid_notify(s->owner, "space_unfunded", 0, 0, 0,
+		lagbid_notify(HOLDER_OWNER, s->owner, "space_unfunded", 0, 0, 0,
 					  psprintf("{\"space_id\": %lld}", (long long) s->id));
 		return -1;
 	}
@@ -230,7 +230,7 @@ lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked)
 			lagbid_end_task_locked(&t, TASK_CANCELLED, "space_expired");
 		}
 	}
-	owner_account = lagbid_account_id(ACCOUNT_HOLDER, s->owner, true);
+	owner_account = lagbid_account_id(ACCOUNT_OWNER, s->owner, true);
 	if (skip_locked)
 		lagbid_prelock_accounts_nowait(s->escrow_account_id, owner_account);
 	lagbid_transfer("refund", s->escrow_account_id, owner_account,
@@ -244,7 +244,7 @@ lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked)
 		lagbid_exec(&expire_plan, args, NULL, false, 0);
 		lagbid_finish();
 	}
-	lagbid_notify(s->owner, "space_expired", 0, 0, 0,
+	lagbid_notify(HOLDER_OWNER, s->owner, "space_expired", 0, 0, 0,
 				  psprintf("{\"space_id\": %lld}", (long long) s->id));
 	return true;
 }
@@ -337,7 +337,7 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 
 	/* the reservation: hours x price_max x replicas, refused before any write */
 	cost = lagbid_num_mul(lagbid_num_mul(hours, price_max), lagbid_num_int(replicas));
-	owner_account = lagbid_account_id(ACCOUNT_HOLDER, owner, true);
+	owner_account = lagbid_account_id(ACCOUNT_OWNER, owner, true);
 	lagbid_require_funds(owner_account, cost);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -419,7 +419,7 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 		Datum		topup = lagbid_num_mul(lagbid_num_mul(lagbid_num_sub(price_max, s.price_max),
 														  s.remaining_hours),
 										   lagbid_num_int(s.replicas));
-		int64		owner_account = lagbid_account_id(ACCOUNT_HOLDER, s.owner, true);
+		int64		owner_account = lagbid_account_id(ACCOUNT_OWNER, s.owner, true);
 
 		topup = DirectFunctionCall2(numeric_round, topup, Int32GetDatum(6));
 		lagbid_transfer("escrow", owner_account, s.escrow_account_id, topup, 0, space_id,
@@ -474,7 +474,7 @@ lagbid_extend_space(PG_FUNCTION_ARGS)
 
 	lagbid_lock_space(space_id, false, &s);
 	cost = lagbid_num_mul(lagbid_num_mul(hours, s.price_max), lagbid_num_int(s.replicas));
-	owner_account = lagbid_account_id(ACCOUNT_HOLDER, s.owner, true);
+	owner_account = lagbid_account_id(ACCOUNT_OWNER, s.owner, true);
 	lagbid_transfer("escrow", owner_account, s.escrow_account_id, cost, 0, space_id,
 					"space extended: hours x price_max x replicas");
 

@@ -242,7 +242,7 @@ lagbid_publish(LagbidTaskSpec *spec)
 
 	/* refuse a budget the funding account cannot pay before writing anything */
 	funding = spec->funding_account ? spec->funding_account
-		: lagbid_account_id(ACCOUNT_HOLDER, spec->owner, true);
+		: lagbid_account_id(ACCOUNT_OWNER, spec->owner, true);
 	budget = lagbid_num_mul(lagbid_num_mul(spec->price_max, spec->duration_hours),
 							lagbid_num_int(spec->replicas));
 	lagbid_require_funds(funding, budget);
@@ -437,10 +437,10 @@ lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 
 	extra = lagbid_json_object1("reason", reason);
 	for (i = 0; i < nbids; i++)
-		lagbid_notify(bid_nodes[i], kind, t->id, bid_ids[i], 0, extra);
+		lagbid_notify(HOLDER_PROVIDER, bid_nodes[i], kind, t->id, bid_ids[i], 0, extra);
 	for (i = 0; i < njobs; i++)
-		lagbid_notify(job_nodes[i], kind, t->id, 0, job_ids[i], extra);
-	lagbid_notify(t->owner, kind, t->id, 0, 0, extra);
+		lagbid_notify(HOLDER_PROVIDER, job_nodes[i], kind, t->id, 0, job_ids[i], extra);
+	lagbid_notify(HOLDER_OWNER, t->owner, kind, t->id, 0, 0, extra);
 	lagbid_finish();
 }
 
@@ -547,7 +547,7 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 		lagbid_exec(&lose_bids_plan, args, NULL, false, 0);
 		lagbid_release_slots(providers, n);
 		for (i = 0; i < n; i++)
-			lagbid_notify(nodes[i], "bid_lost", task_id, bid_ids[i], 0,
+			lagbid_notify(HOLDER_PROVIDER, nodes[i], "bid_lost", task_id, bid_ids[i], 0,
 						  "{\"reason\": \"bidding_reopened\"}");
 	}
 	args[0] = Int64GetDatum(task_id);

@@ -19,9 +19,15 @@ COMMENT ON TYPE lagbid.provider_state IS 'only active providers may bid';
 CREATE TYPE lagbid.space_state AS ENUM ('active', 'expired');
 COMMENT ON TYPE lagbid.space_state IS 'an expired space (reserved hours used up) is not republished until extended and triggered';
 
-CREATE TYPE lagbid.account_kind AS ENUM ('holder', 'escrow', 'external');
+-- Holders are typed: an owner and a provider are different holders even when
+-- their names are equal (an owner may well call itself like a node id).
+CREATE TYPE lagbid.holder_kind AS ENUM ('owner', 'provider');
+COMMENT ON TYPE lagbid.holder_kind IS
+    'who holds money and receives notifications: an owner (named by owner name) or a provider (named by node id); the kind is part of the holder''s identity';
+
+CREATE TYPE lagbid.account_kind AS ENUM ('owner', 'provider', 'escrow', 'external');
 COMMENT ON TYPE lagbid.account_kind IS
-    'holder: an owner (named by owner name) or a provider (named by node id); escrow: one per task or space; external: the outside world (deposits)';
+    'owner: an owner''s account (named by owner name); provider: a provider''s account (named by node id); escrow: one per task or space; external: the outside world (deposits)';
 
 -- ---------------------------------------------------------------------------
 -- Money: a double-entry ledger.  Every ledger_tx has entries summing to zero;
@@ -37,7 +43,7 @@ CREATE TABLE lagbid.account (
     CONSTRAINT account_name_unique UNIQUE (kind, name),
     CONSTRAINT account_never_negative CHECK (kind = 'external' OR balance >= 0)
 );
-COMMENT ON TABLE lagbid.account IS 'ledger accounts; balances of holders and escrows never go negative';
+COMMENT ON TABLE lagbid.account IS 'ledger accounts, one per (kind, name); balances of owners, providers and escrows never go negative';
 
 CREATE TABLE lagbid.ledger_tx (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -257,8 +263,9 @@ CREATE TABLE lagbid.notification (
     job_id      bigint,
     payload     jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    acked_at    timestamptz
+    acked_at    timestamptz,
+    recipient_kind lagbid.holder_kind NOT NULL
 );
 COMMENT ON TABLE lagbid.notification IS
-    'durable outbox: what was also sent with NOTIFY lagbid; a recipient (node id or owner name) fetches and acknowledges';
-CREATE INDEX notification_pending ON lagbid.notification (recipient, id) WHERE acked_at IS NULL;
+    'durable outbox: the recipient (recipient_kind and recipient: an owner name or a node id) fetches and acknowledges; NOTIFY lagbid carries only the id';
+CREATE INDEX notification_pending ON lagbid.notification (recipient_kind, recipient, id) WHERE acked_at IS NULL;

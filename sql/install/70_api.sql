@@ -56,8 +56,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION lagbid.api_provider() IS 'the provider id of the calling provider (JWT sub = node id)';
 
--- the caller's subject for calls open to owners and providers alike
-CREATE FUNCTION lagbid.api_subject() RETURNS text
+-- the calling holder, for calls open to owners and providers alike: its kind
+-- from the claim's role (lagbid_provider: provider, else owner), its name
+-- from lagbid.api_identity (an owner named like a node id stays an owner)
+CREATE FUNCTION lagbid.api_holder(OUT kind lagbid.holder_kind, OUT name text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -69,8 +71,22 @@ BEGIN
     EXCEPTION WHEN others THEN
         r := NULL;
     END;
-    RETURN lagbid.api_identity(CASE WHEN r = 'lagbid_provider' THEN r ELSE 'lagbid_owner' END);
+    IF r = 'lagbid_provider' THEN
+        kind := 'provider';
+        name := lagbid.api_identity('lagbid_provider');
+    ELSE
+        kind := 'owner';
+        name := lagbid.api_identity('lagbid_owner');
+    END IF;
 END $$;
+COMMENT ON FUNCTION lagbid.api_holder() IS
+    'the calling owner or provider as a typed holder (kind, name): what its balance and notifications belong to';
+
+-- the caller's subject (name only: see lagbid.api_holder for its kind)
+CREATE FUNCTION lagbid.api_subject() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT h.name FROM lagbid.api_holder() h);
 COMMENT ON FUNCTION lagbid.api_subject() IS 'the sub of a calling owner or provider';
 
 -- ownership checks: LB201/LB102, LB202/LB203/LB103, LB205/LB104
@@ -428,7 +444,7 @@ COMMENT ON FUNCTION lagbid_api.my_spaces() IS 'The caller''s spaces.';
 CREATE FUNCTION lagbid_api.balance() RETURNS numeric
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
-    RETURN lagbid.balance(lagbid.api_subject());
+    RETURN (SELECT lagbid.balance(h.name, h.kind) FROM lagbid.api_holder() h);
 COMMENT ON FUNCTION lagbid_api.balance() IS 'The caller''s balance.';
 
 CREATE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_rows integer DEFAULT 100)
@@ -438,9 +454,9 @@ CREATE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 BEGIN ATOMIC
     SELECT n.id, n.kind, n.task_id, n.bid_id, n.job_id, n.payload, n.created_at, n.acked_at
-      FROM lagbid.notification n
-     WHERE n.recipient = lagbid.api_subject()
-       AND (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
+      FROM lagbid.api_holder() h
+      JOIN lagbid.notification n ON n.recipient_kind = h.kind AND n.recipient = h.name
+     WHERE (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
      ORDER BY n.id
      LIMIT least(greatest(coalesce(max_rows, 100), 1), 1000);
 END;
@@ -452,14 +468,16 @@ CREATE FUNCTION lagbid_api.acknowledge(ids bigint[]) RETURNS integer
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
 DECLARE
-    me text := lagbid.api_subject();
+    me lagbid.holder_kind;
+    my_name text;
     n integer;
 BEGIN
+    SELECT h.kind, h.name INTO me, my_name FROM lagbid.api_holder() h;
     IF ids IS NULL OR cardinality(ids) > 1000 THEN
         PERFORM lagbid.raise('LB001', 'ids must be an array of at most 1000 notification ids');
     END IF;
     UPDATE lagbid.notification SET acked_at = clock_timestamp()
-     WHERE id = ANY (ids) AND recipient = me AND acked_at IS NULL;
+     WHERE id = ANY (ids) AND recipient_kind = me AND recipient = my_name AND acked_at IS NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
@@ -501,8 +519,8 @@ ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric,
 ALTER FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.extend_space(bigint, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.trigger_space(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.deposit(text, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.balance(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.deposit(text, numeric, text, lagbid.holder_kind) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.balance(text, lagbid.holder_kind) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.tick() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.check_invariants() SECURITY DEFINER;
 

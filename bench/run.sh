@@ -162,7 +162,10 @@ psql_ -v nproviders=$nproviders -v ntasks=$ntasks -v nowners=$nowners -v nhot=$n
 pgbench -h "$cluster" -p "$port" -U postgres -i -q -s $pgscale "$db" >"$results/pgbench-init.out" 2>&1
 say "lagbid $(val 'SELECT lagbid.version()'), tick() $( [ -n "$(val "SELECT to_regproc('lagbid.tick')")" ] && echo present || echo absent)"
 
-cc -O2 -Wall -o "$base/listener" bench/listener.c -I"$(pg_config --includedir)" \
+# (a relocated PostgreSQL copy may lack libpq's headers: then the system's)
+pq_inc=$(pg_config --includedir)
+[ -f "$pq_inc/libpq-fe.h" ] || pq_inc=$(pkg-config --variable=includedir libpq 2>/dev/null || echo /usr/include/postgresql)
+cc -O2 -Wall -o "$base/listener" bench/listener.c -I"$pq_inc" \
 	-L"$(pg_config --libdir)" -lpq
 
 vars=(-D ntasks=$ntasks -D nproviders=$nproviders)
@@ -279,6 +282,51 @@ IFS='|' read -r n_sent n_recv n_p50 n_p99 n_max d_p50 d_p99 < <(val "
 	  FROM lat")
 [ "$t" != ERROR ] || n_p99=ERROR
 say "notify: $n_recv of $n_sent bid_won notices received; outbox row -> listener: p50 $n_p50 ms, p99 $n_p99 ms, max $n_max ms; commit -> listener: p50 $d_p50 ms, p99 $d_p99 ms"
+
+# --------------------------------------------------------------- task push
+# NOTIFY lagbid_tasks (issue 13): a published task reaches a listening
+# provider; from the publishing transaction's start (task.created_at) and
+# from its commit
+"$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) lagbid_tasks \
+	>"$results/task_push.recv" 2>"$results/task_push.listener.err" &
+lpid=$!
+for _ in $(seq 1 50); do grep -q ready "$results/task_push.listener.err" 2>/dev/null && break; sleep 0.1; done
+tfrom=$(val "SELECT coalesce(max(id), 0) FROM lagbid.task")
+t=$(pgbench_run task_push -c 4 -j $jobs -R 200 -T "$notify_secs" "${vars[@]}" -f bench/task_push.sql)
+sleep 1
+kill "$lpid" 2>/dev/null || true
+wait "$lpid" 2>/dev/null || true
+psql_ -c "\\copy bench.task_push_recv (task_id, received_us) FROM '$results/task_push.recv'"
+IFS='|' read -r p_sent p_recv p_p50 p_p99 p_dp99 < <(val "
+	WITH sent AS (SELECT id, created_at, pg_xact_commit_timestamp(xmin) AS committed_at
+	                FROM lagbid.task WHERE id > $tfrom AND state = 'accepting_bids'),
+	     lat AS (SELECT extract(epoch FROM to_timestamp(r.received_us / 1e6) - s.created_at) * 1000 AS ms,
+	                    extract(epoch FROM to_timestamp(r.received_us / 1e6) - s.committed_at) * 1000 AS delivery_ms
+	               FROM sent s JOIN bench.task_push_recv r ON r.task_id = s.id)
+	SELECT (SELECT count(*) FROM sent), count(*),
+	       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY delivery_ms)::numeric, 3)
+	  FROM lat")
+[ "$t" != ERROR ] || p_p99=ERROR
+say "task push: $p_recv of $p_sent published tasks received on lagbid_tasks; publish -> listener: p50 $p_p50 ms, p99 $p_p99 ms; commit -> listener p99 $p_dp99 ms"
+
+# ------------------------------------------------------------------ upload
+# upload_result with a 1 MB result (stored and hashed in the database)
+# against the same lifecycle with a claimed hash (submit_result), alternating
+up_tps=""; sub_tps=""
+for r in $(seq 1 "$rounds"); do
+	t=$(pgbench_run "submit.$r" -c 4 -j $jobs -T "$secs" "${vars[@]}" -f bench/submit.sql)
+	sub_tps="$sub_tps $t"
+	t=$(pgbench_run "upload.$r" -c 4 -j $jobs -T "$secs" "${vars[@]}" -f bench/upload.sql)
+	up_tps="$up_tps $t"
+	say "round $r upload: 1 MB upload_result $t tps, claimed submit_result ${sub_tps##* } tps (publish + bid + result, 4 clients)"
+done
+if [[ $up_tps == *ERROR* ]]; then m_up=ERROR; else m_up=$(echo "$up_tps" | median); fi
+if [[ $sub_tps == *ERROR* ]]; then m_sub=ERROR; else m_sub=$(echo "$sub_tps" | median); fi
+up_ok=$(val "SELECT count(*) FILTER (WHERE j.result_hash = 'sha256:' || encode(sha256(b.content), 'hex'))
+               || '/' || count(*)
+               FROM lagbid.result r JOIN lagbid.job j ON j.id = r.job_id, bench.blob b")
 
 # ------------------------------------------------------------------ memory
 every=$((memory_calls / 10)); [ $every -ge 1 ] || every=1
@@ -440,6 +488,14 @@ if [ "$mem_growth" = ERROR ]; then j7=ERROR
 elif [ "$mem_growth" -le 1024 ] && [ "$rss_growth" -le 8192 ]; then j7=PASS; else j7=MISS; fi
 count "$j7"
 row "7 memory growth kB" "$memory_calls place_bid calls" "+$mem_growth" "rss +${rss_growth:-?}" "-" "flat" "$j7"
+# 8: information, no target; an upload that failed to run is an error
+r8=$(ratio "$m_up" "$m_sub")
+if [ "$r8" = ERROR ]; then j8=ERROR; count ERROR; else j8=info; fi
+row "8 upload_result 1 MB" "submit_result (claimed)" "$m_up" "$m_sub" "$r8" "-" "$j8 ($up_ok stored hashes verified)"
+if [ "$p_p99" = ERROR ] || [ -z "$p_p99" ] || [ "${p_recv:-0}" = 0 ]; then j9=ERROR; else j9=$(judge "$p_p99" "<" 5); fi
+[ "${p_recv:-0}" = "${p_sent:-x}" ] || [ "$j9" = ERROR ] || j9="$j9 (lost $((p_sent - p_recv)))"
+count "${j9%% *}"
+row "9 task push ms, p99" "lagbid_tasks, 200/s" "$p_p99" "p50 $p_p50" "-" "< 5 ms" "$j9 (commit->listener p99 $p_dp99)"
 
 {
 	echo
@@ -456,9 +512,9 @@ row "7 memory growth kB" "$memory_calls place_bid calls" "+$mem_growth" "rss +${
 
 if [ "$quick" = 1 ]; then
 	# TAP for the test suite: every workload ran and every correctness check held
-	n=0; echo "1..7"
+	n=0; echo "1..9"
 	for w in "simple_update $m_simple" "place_bid $m_bid" "app_bid $m_app" "lifecycle $m_life" \
-		"hot_task $j4" "notify $j6" "memory $j7"; do
+		"hot_task $j4" "notify $j6" "memory $j7" "upload $j8" "task_push $j9"; do
 		n=$((n + 1)); set -- $w
 		case $2 in ERROR*) echo "not ok $n - $1" ;; *) echo "ok $n - $1 ran" ;; esac
 	done

@@ -25,8 +25,11 @@ SELECT jsonb_pretty(payload - 'recipient' - 'deadline') AS bid_won
   FROM lagbid.notification WHERE kind = 'bid_won' AND task_id = :work_task;
 
 \echo
-\echo '-- it runs `sh -c "echo $((6*7))"` and uploads the output; the database computes the hash'
-SELECT lagbid.upload_result(:work_job, convert_to(E'42\n', 'UTF8')) AS result_hash;
+\echo '-- it runs the command (here psql runs it: sh -c "echo $((6*7))") and uploads the output;'
+\echo '-- the database computes the hash'
+SELECT workload -> 'command' ->> 2 AS work_script FROM lagbid.task WHERE id = :work_task \gset
+\set work_output `sh -c :'work_script'`
+SELECT lagbid.upload_result(:work_job, convert_to(:'work_output' || E'\n', 'UTF8')) AS result_hash;
 SELECT lagbid.finalize(:work_task) AS leader_job;
 
 \echo

@@ -257,16 +257,24 @@ m_hot_close=$(echo "$hot_close" | median)
 val "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
 pg_ctl -D "$cluster" -l "$cluster/server.log" -w -t 60 restart >/dev/null 9>&-
 notify_secs=$secs
-"$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) \
-	>"$results/notify.recv" 2>"$results/listener.err" &
-lpid=$!
-for _ in $(seq 1 50); do grep -q ready "$results/listener.err" 2>/dev/null && break; sleep 0.1; done
+# listened_run NAME CHANNEL SCRIPT TABLE: pgbench SCRIPT at 200 transactions/s
+# while bench/listener.c, listening on CHANNEL, records what it receives
+# (copied into TABLE); prints the tps
+listened_run() {
+	local name=$1 channel=$2 script=$3 table=$4 lpid t
+	"$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) "$channel" \
+		>"$results/$name.recv" 2>"$results/$name.listener.err" &
+	lpid=$!
+	for _ in $(seq 1 50); do grep -q ready "$results/$name.listener.err" 2>/dev/null && break; sleep 0.1; done
+	t=$(pgbench_run "$name" -c 4 -j $jobs -R 200 -T "$notify_secs" "${vars[@]}" -f "$script")
+	sleep 1
+	kill "$lpid" 2>/dev/null || true
+	wait "$lpid" 2>/dev/null || true
+	psql_ -c "\\copy $table FROM '$results/$name.recv'" >/dev/null
+	echo "$t"
+}
 nfrom=$(val "SELECT coalesce(max(id), 0) FROM lagbid.notification")
-t=$(pgbench_run notify -c 4 -j $jobs -R 200 -T "$notify_secs" "${vars[@]}" -f bench/notify.sql)
-sleep 1
-kill "$lpid" 2>/dev/null || true
-wait "$lpid" 2>/dev/null || true
-psql_ -c "\\copy bench.notify_recv (id, received_us) FROM '$results/notify.recv'"
+t=$(listened_run notify lagbid bench/notify.sql bench.notify_recv)
 IFS='|' read -r n_sent n_recv n_p50 n_p99 n_max d_p50 d_p99 < <(val "
 	WITH sent AS (SELECT id, created_at, pg_xact_commit_timestamp(xmin) AS committed_at
 	                FROM lagbid.notification WHERE id > $nfrom AND kind = 'bid_won'),
@@ -287,16 +295,8 @@ say "notify: $n_recv of $n_sent bid_won notices received; outbox row -> listener
 # NOTIFY lagbid_tasks (issue 13): a published task reaches a listening
 # provider; from the publishing transaction's start (task.created_at) and
 # from its commit
-"$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) lagbid_tasks \
-	>"$results/task_push.recv" 2>"$results/task_push.listener.err" &
-lpid=$!
-for _ in $(seq 1 50); do grep -q ready "$results/task_push.listener.err" 2>/dev/null && break; sleep 0.1; done
 tfrom=$(val "SELECT coalesce(max(id), 0) FROM lagbid.task")
-t=$(pgbench_run task_push -c 4 -j $jobs -R 200 -T "$notify_secs" "${vars[@]}" -f bench/task_push.sql)
-sleep 1
-kill "$lpid" 2>/dev/null || true
-wait "$lpid" 2>/dev/null || true
-psql_ -c "\\copy bench.task_push_recv (task_id, received_us) FROM '$results/task_push.recv'"
+t=$(listened_run task_push lagbid_tasks bench/task_push.sql bench.task_push_recv)
 IFS='|' read -r p_sent p_recv p_p50 p_p99 p_dp99 < <(val "
 	WITH sent AS (SELECT id, created_at, pg_xact_commit_timestamp(xmin) AS committed_at
 	                FROM lagbid.task WHERE id > $tfrom AND state = 'accepting_bids'),
@@ -324,9 +324,11 @@ for r in $(seq 1 "$rounds"); do
 done
 if [[ $up_tps == *ERROR* ]]; then m_up=ERROR; else m_up=$(echo "$up_tps" | median); fi
 if [[ $sub_tps == *ERROR* ]]; then m_sub=ERROR; else m_sub=$(echo "$sub_tps" | median); fi
-up_ok=$(val "SELECT count(*) FILTER (WHERE j.result_hash = 'sha256:' || encode(sha256(b.content), 'hex'))
-               || '/' || count(*)
-               FROM lagbid.result r JOIN lagbid.job j ON j.id = r.job_id, bench.blob b")
+# the last 100 stored results: each job's hash is the blob's, as SQL computes it
+up_ok=$(val "SELECT count(*) FILTER (WHERE j.result_hash = 'sha256:' || encode(sha256(b.content), 'hex')
+                                      AND j.result_hash = 'sha256:' || r.sha256) || '/' || count(*)
+               FROM (SELECT job_id, sha256 FROM lagbid.result ORDER BY job_id DESC LIMIT 100) r
+               JOIN lagbid.job j ON j.id = r.job_id, bench.blob b")
 
 # ------------------------------------------------------------------ memory
 every=$((memory_calls / 10)); [ $every -ge 1 ] || every=1

@@ -279,20 +279,20 @@ space_id_arg(FunctionCallInfo fcinfo)
  * through to_jsonb (SPACE_COLUMNS), so that the 0.2 schema works with this
  * library until ALTER EXTENSION UPDATE adds the column.
  */
+#define CREATE_SPACE(workload_column, workload_value) \
+	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, " \
+	"    replicas, hours, reserved_from, reserved_until, created_at" workload_column ") " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9 + $8 * interval '1 hour', $9" \
+	workload_value ") ON CONFLICT (owner, name) DO NOTHING RETURNING id"
+
 static LagbidPlan create_plan = {
-	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, "
-	"    replicas, hours, reserved_from, reserved_until, created_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9 + $8 * interval '1 hour', $9) "
-	"ON CONFLICT (owner, name) DO NOTHING RETURNING id",
+	CREATE_SPACE("", ""),
 	9, {TEXTOID, TEXTOID, JSONBOID, TEXTOID, NUMERICOID, NUMERICOID, INT4OID,
 	NUMERICOID, TIMESTAMPTZOID}
 };
 
 static LagbidPlan create_workload_plan = {
-	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, "
-	"    replicas, hours, reserved_from, reserved_until, created_at, workload) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9 + $8 * interval '1 hour', $9, $10) "
-	"ON CONFLICT (owner, name) DO NOTHING RETURNING id",
+	CREATE_SPACE(", workload", ", $10"),
 	10, {TEXTOID, TEXTOID, JSONBOID, TEXTOID, NUMERICOID, NUMERICOID, INT4OID,
 	NUMERICOID, TIMESTAMPTZOID, JSONBOID}
 };

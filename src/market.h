@@ -38,6 +38,7 @@
 
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "utils/jsonb.h"
 
 /*
@@ -96,6 +97,17 @@ extern void lagbid_check_price_range(Datum price_min, Datum price_max);
 
 /* An owner or account name: 1..128 bytes, no control characters */
 extern void lagbid_check_name(const char *name, const char *what);
+
+/* ---- workload.c: what a task runs (issue 13) ---- */
+
+/*
+ * Validate a workload object (caps in workload.c and docs/0.3/work.md):
+ * LB_INPUT_TOO_LARGE over 4 MiB, LB_INVALID_WORKLOAD naming the field.
+ */
+extern void lagbid_check_workload(Jsonb *jb);
+
+/* argument n as a validated workload; NULL when absent (PG_NARGS) or NULL */
+extern Jsonb *lagbid_workload_arg(FunctionCallInfo fcinfo, int n);
 
 /* ---- slots.c: market rule 1, the bidder's concurrency limit ---- */
 
@@ -276,6 +288,7 @@ typedef struct LagbidTaskSpec
 	int64		funding_account;
 	int64		space_id;		/* 0 when not from a space */
 	int32		space_version;
+	Jsonb	   *workload;		/* validated; NULL: nothing to run */
 } LagbidTaskSpec;
 
 /* validate price range, limits and hours of a spec (LB001, LB006) */
@@ -341,6 +354,7 @@ typedef struct LagbidSpace
 	TimestampTz reserved_until;
 	Datum		remaining_hours;	/* numeric, negative once past */
 	Datum		escrow_balance;
+	Datum		workload;		/* jsonb as stored; 0 when NULL */
 } LagbidSpace;
 
 /* lock the space row (before any task); skip_locked as for tasks */
@@ -376,5 +390,19 @@ extern void lagbid_prelock_accounts_nowait(int64 a, int64 b);
  * Returns the leader job id, 0 when no valid result (task failed).
  */
 extern int64 lagbid_finalize_locked(LagbidTask *t);
+
+/*
+ * The one submit path of submit_result and upload_result: lock the job's
+ * task then the job, check the job is processing (LB_JOB_NOT_ACTIVE), store
+ * content when not NULL (results.c), mark the job submitted with uri and
+ * hash.  Caller is inside SPI.
+ */
+extern void lagbid_submit_job(int64 job_id, const char *uri, const char *hash,
+							  bytea *content, const char *sha256_hex);
+
+/* ---- results.c: results stored in the database ---- */
+
+/* insert the lagbid.result row of a job (inside SPI, job locked) */
+extern void lagbid_store_result(int64 job_id, bytea *content, const char *sha256_hex);
 
 #endif							/* LAGBID_MARKET_H */

@@ -33,7 +33,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Outer part: install, stage, then run the benchmark as the runner user.
 # ---------------------------------------------------------------------------
 if [ "${1:-}" != "--inner" ]; then
-	base=${BENCH_DIR:-/tmp/lagbid-bench.$(id -u)}
+	base=${BENCH_DIR:-/tmp/lagbid-bench.$(id -u).$(lagbid_slot)}
 	mkdir -p "$base"
 	install=${BENCH_INSTALL:-1}
 	if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" = ${LAGBID_LOCK:-/tmp/lagbid-install.lock} ]; then
@@ -84,7 +84,7 @@ fi
 base=$BENCH_DIR
 cluster=$base/cluster
 results=$base/results
-port=${BENCH_PORT:-55600}
+port=${BENCH_PORT:-$((55600 + 3 * $(lagbid_slot)))}
 db=lagbid_bench
 cd "$here"
 

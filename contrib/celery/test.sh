@@ -21,9 +21,9 @@ main=$(cd "$here/../.." && pwd)
 . "$main/scripts/lib.sh"
 
 PY=/usr/bin/python3           # Debian's python3, which has the Debian packages
-PGPORT=${LAGBID_CELERY_PGPORT:-55620}
-REDIS_PORT=6390
-base=/tmp/lagbid-celery.$UID
+PGPORT=${LAGBID_CELERY_PGPORT:-$((55800 + $(lagbid_slot)))}
+REDIS_PORT=$((6390 + $(lagbid_slot)))
+base=/tmp/lagbid-celery.$UID.$(lagbid_slot)
 DB=lagbid
 TIMEOUT=${LAGBID_CELERY_TIMEOUT:-30}
 

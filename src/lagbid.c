@@ -12,6 +12,12 @@
  *	  lagbid.max_allocate_ids   SUSET   longest bid_ids array allocate() takes
  *	  lagbid.api_errors         USERSET set by lagbid_api functions: refusals
  *	                                    are raised in PostgREST's PGRST form
+ *	  lagbid.authenticators     SUSET   the logins whose request.jwt.claims
+ *	                                    are trusted (PostgREST's)
+ *	  lagbid.require_signed_registration SUSET  registration must prove the
+ *	                                    node's key
+ *	  lagbid.market_name        SUSET   names the market in registration
+ *	                                    challenges
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +36,9 @@ int			lagbid_processing_grace_minutes = 10;
 int			lagbid_tick_batch_size = 1000;
 bool		lagbid_api_errors = false;
 int			lagbid_max_allocate_ids = 1000;
+char	   *lagbid_authenticators = NULL;
+bool		lagbid_require_signed_registration = false;
+char	   *lagbid_market_name = NULL;
 
 void		_PG_init(void);
 
@@ -80,6 +89,34 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/* identity: who may speak for whom, and proof of key (docs/0.3/identity.md) */
+	DefineCustomStringVariable("lagbid.authenticators",
+							   "Logins whose request.jwt.claims are trusted (comma-separated role names).",
+							   "Claims from any other login are refused; such a login acts as the provider or owner bound to it.",
+							   &lagbid_authenticators,
+							   "authenticator",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   lagbid_check_authenticators, NULL, NULL);
+
+	DefineCustomBoolVariable("lagbid.require_signed_registration",
+							 "Refuse provider registrations without a signature of the node's key.",
+							 NULL,
+							 &lagbid_require_signed_registration,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("lagbid.market_name",
+							   "Names this market in registration challenges.",
+							   "Empty means the cluster's system identifier and the database name.",
+							   &lagbid_market_name,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lagbid");

@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "fmgr.h"
@@ -39,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
@@ -88,9 +90,14 @@ static bool auth_cached_result = false;
 bool
 lagbid_check_authenticators(char **newval, void **extra, GucSource source)
 {
-	char	   *raw = pstrdup(*newval);
+	char	   *raw;
 	List	   *names;
-	bool		ok = SplitIdentifierString(raw, ',', &names);
+	bool		ok;
+
+	if (*newval == NULL)
+		return true;
+	raw = pstrdup(*newval);
+	ok = SplitIdentifierString(raw, ',', &names);
 
 	list_free(names);
 	pfree(raw);
@@ -146,6 +153,25 @@ is_authenticator(Oid login)
 
 /* ---- the binding of the session's login ---- */
 
+/*
+ * Whether lagbid.login_binding exists: not while a 0.2 schema runs on this
+ * library, before ALTER EXTENSION lagbid UPDATE (then no login is bound).
+ * Looked up until it is first seen, then taken as given.
+ */
+static bool
+binding_table_exists(void)
+{
+	static bool seen = false;
+	Oid			nsp;
+
+	if (!seen)
+	{
+		nsp = get_namespace_oid("lagbid", true);
+		seen = OidIsValid(nsp) && OidIsValid(get_relname_relid("login_binding", nsp));
+	}
+	return seen;
+}
+
 static void
 binding_of(Oid login, Binding *b)
 {
@@ -156,6 +182,8 @@ binding_of(Oid login, Binding *b)
 	b->found = false;
 	b->provider = false;
 	b->subject = NULL;
+	if (!binding_table_exists())
+		return;
 	lagbid_connect();
 	lagbid_exec(&binding_plan, &arg, NULL, true, 1);
 	if (SPI_processed > 0)

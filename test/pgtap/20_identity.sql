@@ -126,6 +126,10 @@ SELECT pg_temp.call(l, r, c, q), want, what FROM v, LATERAL (VALUES
      'nor ask for another node''s challenge'),
     ('pgtap_cp1', NULL, NULL, $q$SELECT lagbid_api.registration_challenge(ARRAY['/ip4/10.0.0.9/tcp/1'])$q$, 'ok',
      'a bound login asks for its own challenge'),
+    ('pgtap_cp1', 'lagbid_provider', NULL, format('SELECT lagbid.api_signup(%L, true)', n4), '42501',
+     'the signup helper is internal'),
+    ('pgtap_cp1', 'lagbid_provider', NULL, format('SELECT lagbid.registration_challenge(%L, ARRAY[''/ip4/10.0.0.9/tcp/1''])', n1), '42501',
+     'the platform''s challenge function is not a provider''s'),
     ('pgtap_cp1', 'lagbid_provider', NULL, $q$SELECT lagbid.bind_login('12D3KooWDLAMsRv4Q94RtcqrodMZDtroJDLhpNzucNHMrZUJ3AYV', 'pgtap_cp1')$q$, '42501',
      'binding is for the platform only'),
     -- a bound owner login

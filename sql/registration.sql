@@ -85,6 +85,8 @@ RESET SESSION AUTHORIZATION;
 RESET lagbid.require_signed_registration;
 RESET lagbid.clock;
 RESET lagbid.market_name;
+-- the market name is one line of the challenge
+SELECT try(format('SET lagbid.market_name = %L', E'a\nwindow:1')) AS no_newline;
 -- the challenge names this market when lagbid.market_name is empty
 SELECT convert_from(lagbid.registration_challenge(n1, a), 'UTF8')
        ~ ('market:' || (SELECT system_identifier FROM pg_control_system()) || '/' || current_database() || E'\n$')

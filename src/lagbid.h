@@ -28,6 +28,9 @@ extern char *lagbid_market_name;	/* lagbid.market_name */
 /* api.c: check hook of lagbid.authenticators (a list of role names) */
 extern bool lagbid_check_authenticators(char **newval, void **extra, GucSource source);
 
+/* registration.c: check hook of lagbid.market_name (one line of the challenge) */
+extern bool lagbid_check_market_name(char **newval, void **extra, GucSource source);
+
 /* clock.c */
 extern TimestampTz lagbid_clock_now(void);
 

@@ -53,6 +53,28 @@ static LagbidPlan seq_plan = {
 	1, {TEXTOID}
 };
 
+/* lagbid.market_name is one line of the challenge: no control characters */
+bool
+lagbid_check_market_name(char **newval, void **extra, GucSource source)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) (*newval ? *newval : ""); *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+		{
+			GUC_check_errdetail("lagbid.market_name must not contain control characters.");
+			return false;
+		}
+	}
+	if (*newval && strlen(*newval) > 128)
+	{
+		GUC_check_errdetail("lagbid.market_name is at most 128 bytes.");
+		return false;
+	}
+	return true;
+}
+
 /* the challenge window the market clock is in */
 static int64
 current_window(void)

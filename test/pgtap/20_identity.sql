@@ -183,6 +183,12 @@ SELECT pg_temp.call(l, r, c, q), want, what FROM v, LATERAL (VALUES
     ('authenticator', 'lagbid_provider', pg_temp.claims('lagbid_provider', n1),
      format($q$SELECT lagbid_api.register_provider(ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}', node_id => %L)$q$, n3), '403 LB106',
      'a PostgREST caller cannot register another node than its sub'),
+    ('authenticator', 'lagbid_provider', pg_temp.claims('lagbid_provider', n1),
+     $q$SELECT lagbid_api.registration_challenge(ARRAY['/ip4/10.0.0.1/tcp/4001'])$q$, 'ok',
+     'a PostgREST caller gets its sub''s challenge'),
+    ('authenticator', 'lagbid_provider', pg_temp.claims('lagbid_provider', n1),
+     format($q$SELECT lagbid_api.registration_challenge(ARRAY['/ip4/10.0.0.1/tcp/4001'], %L)$q$, n3), '403 LB106',
+     'but not another node''s'),
     -- the platform binds
     ('pgtap_platform', NULL, NULL, format($q$SELECT lagbid.bind_login(%L, 'pgtap_cp1')$q$, n1), 'ok', 'binding again the same way is a no-op'),
     ('pgtap_platform', NULL, NULL, format($q$SELECT lagbid.bind_login(%L, 'pgtap_cp1')$q$, n2), 'LB107', 'a login is bound to at most one identity'),

@@ -39,6 +39,7 @@
 #include "postgres.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /*
@@ -223,6 +224,25 @@ extern char *lagbid_num_text(Datum a);
 
 extern void lagbid_check_node_id(const char *node_id, const char *what);
 extern void lagbid_check_multiaddr(const char *addr, const char *node_id);
+
+/* ---- providers.c / registration.c: registration and its proof of key ---- */
+
+/*
+ * A provider's multiaddrs argument: 1..32 valid addresses (LB003, LB007),
+ * returned as C strings; addrs NULL raises LB003.
+ */
+extern char **lagbid_parse_multiaddrs(ArrayType *addrs, const char *node_id, int *naddrs);
+
+/* the provider's registration_seq, 0 when it is not registered */
+extern int64 lagbid_registration_seq(const char *node_id);
+
+/*
+ * Refuse (LB108) unless signature is the node's Ed25519 signature of its
+ * registration challenge for these addresses and seq, in the current or
+ * the previous window.
+ */
+extern void lagbid_verify_registration(const char *node_id, char **addrs, int naddrs,
+									   int64 seq, bytea *signature);
 
 /* ---- task.c: the task row and its bidding window ---- */
 

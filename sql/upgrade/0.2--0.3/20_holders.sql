@@ -88,20 +88,10 @@ CREATE FUNCTION lagbid.api_holder(OUT kind lagbid.holder_kind, OUT name text)
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r text;
+    r text := lagbid.api_role();
 BEGIN
-    BEGIN
-        r := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role';
-    EXCEPTION WHEN others THEN
-        r := NULL;
-    END;
-    IF r = 'lagbid_provider' THEN
-        kind := 'provider';
-        name := lagbid.api_identity('lagbid_provider');
-    ELSE
-        kind := 'owner';
-        name := lagbid.api_identity('lagbid_owner');
-    END IF;
+    kind := CASE WHEN r = 'lagbid_provider' THEN 'provider' ELSE 'owner' END;
+    name := lagbid.api_identity(r);
 END $$;
 COMMENT ON FUNCTION lagbid.api_holder() IS
     'the calling owner or provider as a typed holder (kind, name): what its balance and notifications belong to';

@@ -478,16 +478,21 @@ COMMENT ON FUNCTION lagbid_api.balance() IS 'The caller''s balance.';
 CREATE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_rows integer DEFAULT 100)
     RETURNS TABLE (id bigint, kind text, task_id bigint, bid_id bigint, job_id bigint,
                    payload jsonb, created_at timestamptz, acked_at timestamptz)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
-BEGIN ATOMIC
+AS $$
+DECLARE
+    -- the caller first: a refused identity is refused even with no rows
+    me record := lagbid.api_holder();
+BEGIN
+    RETURN QUERY
     SELECT n.id, n.kind, n.task_id, n.bid_id, n.job_id, n.payload, n.created_at, n.acked_at
-      FROM lagbid.api_holder() h
-      JOIN lagbid.notification n ON n.recipient_kind = h.kind AND n.recipient = h.name
-     WHERE (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
+      FROM lagbid.notification n
+     WHERE n.recipient_kind = me.kind AND n.recipient = me.name
+       AND (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
      ORDER BY n.id
      LIMIT least(greatest(coalesce(max_rows, 100), 1), 1000);
-END;
+END $$;
 COMMENT ON FUNCTION lagbid_api.notifications(boolean, integer) IS
     'The caller''s notifications (bid won or lost, task cancelled, job paid, ...), oldest first; pending ones by default.';
 

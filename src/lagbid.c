@@ -12,6 +12,9 @@
  *	  lagbid.max_allocate_ids   SUSET   longest bid_ids array allocate() takes
  *	  lagbid.api_errors         USERSET set by lagbid_api functions: refusals
  *	                                    are raised in PostgREST's PGRST form
+ *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
+ *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
+ *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +33,9 @@ int			lagbid_processing_grace_minutes = 10;
 int			lagbid_tick_batch_size = 1000;
 bool		lagbid_api_errors = false;
 int			lagbid_max_allocate_ids = 1000;
+char	   *lagbid_min_task_budget_setting = NULL;
+int			lagbid_max_open_tasks_per_owner = 10000;
+int			lagbid_max_spaces_per_owner = 10000;
 
 void		_PG_init(void);
 
@@ -80,6 +86,34 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/* market safety (issue 16): what one owner may put on the market */
+	DefineCustomStringVariable("lagbid.min_task_budget",
+							   "Least budget (price_max x hours x replicas) of a task or space.",
+							   "A numeric >= 0; publishing below it is refused (LB008).",
+							   &lagbid_min_task_budget_setting,
+							   "0.01",
+							   PGC_SUSET,
+							   0,
+							   lagbid_check_min_task_budget, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_open_tasks_per_owner",
+							"Live tasks (not completed, failed or cancelled) one owner may hold.",
+							NULL,
+							&lagbid_max_open_tasks_per_owner,
+							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_spaces_per_owner",
+							"Active spaces one owner may hold.",
+							NULL,
+							&lagbid_max_spaces_per_owner,
+							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lagbid");

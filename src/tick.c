@@ -52,8 +52,8 @@
 
 /* a WARNING from this many consecutive skipped ticks on */
 #define TICK_SKIP_WARN	3
-/* longest wait before a failing row is tried again, in minutes */
-#define TICK_MAX_BACKOFF_MINUTES	1440
+/* longest wait before a failing row is tried again: a day, in minutes */
+#define TICK_MAX_BACKOFF_MINUTES	"1440"
 
 typedef struct TickCounts
 {
@@ -131,7 +131,7 @@ static LagbidPlan record_failure_plan = {
 	"    failures = f.failures + 1, sqlstate = EXCLUDED.sqlstate, error = EXCLUDED.error, "
 	"    last_failed_at = EXCLUDED.last_failed_at, "
 	"    next_retry_at = EXCLUDED.last_failed_at "
-	"        + least(power(2, f.failures), " CppAsString2(TICK_MAX_BACKOFF_MINUTES) ") * interval '1 minute' "
+	"        + least(power(2, f.failures), " TICK_MAX_BACKOFF_MINUTES ") * interval '1 minute' "
 	"RETURNING failures, next_retry_at",
 	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
 };

@@ -334,7 +334,7 @@ extern bool lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked);
 
 /* ---- market_limits.c: what one owner may put on the market ---- */
 
-/* budget >= lagbid.min_task_budget and > 0 */
+/* budget >= lagbid.min_task_budget, and > 0 unless that minimum is 0 */
 extern bool lagbid_budget_allowed(Datum budget);
 
 /* refuse (LB_BUDGET_TOO_SMALL) a task's or space's budget below the minimum */

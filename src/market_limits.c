@@ -74,11 +74,20 @@ lagbid_check_min_task_budget(char **newval, void **extra, GucSource source)
 	return false;
 }
 
+/* a zero budget is free publishing: refused unless the minimum is 0 */
+static bool
+budget_allowed(Datum budget, Datum min)
+{
+	Datum		zero = lagbid_num_int(0);
+
+	return lagbid_num_cmp(budget, min) >= 0 &&
+		(lagbid_num_cmp(budget, zero) > 0 || lagbid_num_cmp(min, zero) == 0);
+}
+
 bool
 lagbid_budget_allowed(Datum budget)
 {
-	return lagbid_num_cmp(budget, min_budget()) >= 0 &&
-		lagbid_num_cmp(budget, lagbid_num_int(0)) > 0;
+	return budget_allowed(budget, min_budget());
 }
 
 void
@@ -86,10 +95,7 @@ lagbid_check_budget(Datum budget, const char *what, const char *owner)
 {
 	Datum		min = min_budget();
 
-	/* a zero budget is free publishing; refused unless the minimum is 0 */
-	if (lagbid_num_cmp(budget, min) >= 0 &&
-		(lagbid_num_cmp(budget, lagbid_num_int(0)) > 0 ||
-		 lagbid_num_cmp(min, lagbid_num_int(0)) == 0))
+	if (budget_allowed(budget, min))
 		return;
 	lagbid_raise(LB_BUDGET_TOO_SMALL,
 				 psprintf("The %s's budget (price_max x hours x replicas) is %s; lagbid.min_task_budget is %s.",

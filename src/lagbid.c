@@ -19,6 +19,9 @@
  *	                                    node's key
  *	  lagbid.market_name        SUSET   names the market in registration
  *	                                    challenges
+ *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
+ *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
+ *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
  *
  *-------------------------------------------------------------------------
  */
@@ -41,6 +44,9 @@ int			lagbid_max_result_bytes = 1024 * 1024;
 char	   *lagbid_authenticators = NULL;
 bool		lagbid_require_signed_registration = false;
 char	   *lagbid_market_name = NULL;
+char	   *lagbid_min_task_budget_setting = NULL;
+int			lagbid_max_open_tasks_per_owner = 10000;
+int			lagbid_max_spaces_per_owner = 10000;
 
 void		_PG_init(void);
 
@@ -129,6 +135,34 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   lagbid_check_market_name, NULL, NULL);
+
+	/* market safety (issue 16): what one owner may put on the market */
+	DefineCustomStringVariable("lagbid.min_task_budget",
+							   "Least budget (price_max x hours x replicas) of a task or space.",
+							   "A numeric >= 0; publishing below it is refused (LB008).",
+							   &lagbid_min_task_budget_setting,
+							   "0.01",
+							   PGC_SUSET,
+							   0,
+							   lagbid_check_min_task_budget, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_open_tasks_per_owner",
+							"Live tasks (not completed, failed or cancelled) one owner may hold.",
+							NULL,
+							&lagbid_max_open_tasks_per_owner,
+							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_spaces_per_owner",
+							"Active spaces one owner may hold.",
+							NULL,
+							&lagbid_max_spaces_per_owner,
+							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lagbid");

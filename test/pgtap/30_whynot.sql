@@ -5,6 +5,10 @@
 -- form, '42501' for a privilege PostgreSQL refused.
 BEGIN;
 
+-- this session plays PostgREST's login too (pg_temp.rows below): claims are
+-- trusted only from lagbid.authenticators
+SELECT set_config('lagbid.authenticators', 'authenticator, ' || quote_ident(session_user), true) IS NOT NULL AS gateway \gset
+
 \ir lib/api_call.sql
 -- rows(role, sub, q): the result of a query run as that caller, as text
 CREATE FUNCTION pg_temp.rows(r text, sub text, q text) RETURNS text

@@ -27,3 +27,7 @@ COMMENT ON FUNCTION lagbid.purge_notifications(interval, interval) IS
     'deletes notifications acknowledged longer ago than older_than, and unacknowledged ones created longer ago than unacked_older_than (NULL keeps them); returns how many (schedule it with pg_cron)';
 REVOKE ALL ON FUNCTION lagbid.purge_notifications(interval, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lagbid.purge_notifications(interval, interval) TO lagbid_platform;
+
+-- finalize returns NULL for a failed task (the API's comment says so too)
+COMMENT ON FUNCTION lagbid_api.finalize(bigint) IS
+    'Elects the leading node of one of the caller''s tasks and pays; returns the leader job id, or NULL when the task failed (no valid result).';

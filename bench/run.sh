@@ -84,7 +84,7 @@ fi
 base=$BENCH_DIR
 cluster=$base/cluster
 results=$base/results
-port=${BENCH_PORT:-$((55600 + 3 * $(lagbid_slot)))}
+port=${BENCH_PORT:-$((56200 + 3 * $(lagbid_slot)))}
 db=lagbid_bench
 cd "$here"
 

@@ -21,7 +21,7 @@ main=$(cd "$here/../.." && pwd)
 . "$main/scripts/lib.sh"
 
 PY=/usr/bin/python3           # Debian's python3, which has the Debian packages
-PGPORT=${LAGBID_CELERY_PGPORT:-$((55800 + $(lagbid_slot)))}
+PGPORT=${LAGBID_CELERY_PGPORT:-$((56100 + $(lagbid_slot)))}
 REDIS_PORT=$((6390 + $(lagbid_slot)))
 base=/tmp/lagbid-celery.$UID.$(lagbid_slot)
 DB=lagbid

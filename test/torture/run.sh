@@ -25,8 +25,8 @@ top=$(cd "$here/../.." && pwd)
 
 seconds=${1:-${TORTURE_SECONDS:-5}}
 clients=${2:-${TORTURE_CLIENTS:-16}}
-port=${TORTURE_PORT:-55610}
-dir=${TORTURE_DIR:-/tmp/lagbid-torture.$(id -u)}
+port=${TORTURE_PORT:-$((56000 + $(lagbid_slot)))}
+dir=${TORTURE_DIR:-/tmp/lagbid-torture.$(id -u).$(lagbid_slot)}
 db=torture
 
 # PostgreSQL refuses root: run a copy of what we need as the runner
@@ -49,7 +49,7 @@ weights=(
 	withdraw_bid=4 allocate_auto=4 allocate_ids=4 fail_job=2 open_bidding=3
 	set_bid_limit=3 cancel_task=2 set_provider_state=1 register_provider=1
 	deposit=1 balance=1 create_space=1 update_space=2 extend_space=1
-	trigger_space=3 tick=1
+	trigger_space=3 tick=1 upload_result=4 why_not=1 task_result=1
 )
 if [ -n "${TORTURE_EXCLUDE:-}" ]; then
 	kept=()

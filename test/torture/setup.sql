@@ -259,6 +259,25 @@ CREATE FUNCTION torture.submit_result() RETURNS text LANGUAGE sql AS $$
         CASE WHEN torture.chance(0.8) THEN 'sha256:aaaa' ELSE 'sha256:bbbb' END));
 $$;
 
+-- 0.3: results uploaded into the database (two contents, so that elections
+-- see agreeing and disagreeing uploads next to claimed hashes)
+CREATE FUNCTION torture.upload_result() RETURNS text LANGUAGE sql AS $$
+    SELECT torture.attempt('upload_result', format('SELECT lagbid.upload_result(%s, %L::bytea)',
+        torture.pick_job(CASE WHEN torture.chance(0.9) THEN 'processing' ELSE 'submitted' END),
+        CASE WHEN torture.chance(0.8) THEN 'result-a' ELSE 'result-b' END));
+$$;
+
+-- 0.3: what a provider is told and what an owner reads, under the same load
+CREATE FUNCTION torture.why_not() RETURNS text LANGUAGE sql AS $$
+    SELECT torture.attempt('why_not', format('SELECT count(*) FROM lagbid.why_not(%s, %s)',
+        torture.pick_task('accepting_bids'), torture.pick_provider()));
+$$;
+
+CREATE FUNCTION torture.task_result() RETURNS text LANGUAGE sql AS $$
+    SELECT torture.attempt('task_result', format('SELECT length(lagbid.task_result(%s))',
+        torture.pick_task('completed')));
+$$;
+
 CREATE FUNCTION torture.fail_job() RETURNS text LANGUAGE sql AS $$
     SELECT torture.attempt('fail_job', format('SELECT lagbid.fail_job(%s, %L)',
         torture.pick_job(CASE WHEN torture.chance(0.8) THEN 'processing' ELSE 'submitted' END),

@@ -1,0 +1,1 @@
+SELECT torture.task_result();

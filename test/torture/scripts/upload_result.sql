@@ -1,0 +1,1 @@
+SELECT torture.upload_result();

@@ -1,0 +1,1 @@
+SELECT torture.why_not();

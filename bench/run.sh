@@ -2,7 +2,7 @@
 # lagbid benchmarks (make bench).  See docs/benchmarks.md.
 #
 # Installs lagbid, starts a throwaway cluster (as the postgres user when run
-# as root) under /tmp/lagbid-bench.$UID on port 55600, loads bench/setup.sql
+# as root) under /tmp/lagbid-bench.$UID on port 56200, loads bench/setup.sql
 # and pgbench's own tables, then runs every workload against its baseline,
 # alternately, and prints one table: workload, baseline, median of each,
 # ratio, target, PASS/MISS.
@@ -22,7 +22,7 @@
 #                           holding the install lock on fd 9, runs us)
 #   BENCH_INSTALL_TRIES=5   build attempts, a minute apart (the tree may be mid-edit)
 #   BENCH_KEEP=1            leave the cluster running afterwards
-#   BENCH_PORT=55600  BENCH_DIR=/tmp/lagbid-bench.$UID
+#   BENCH_PORT=56200  BENCH_DIR=/tmp/lagbid-bench.$UID
 # Exit status: 0, or 1 when a workload failed to run or a correctness check
 # failed (hot task count, invariants), or (BENCH_STRICT=1) a target was missed.
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the Celery bridge (TAP output; exit status non-zero on failure).
 #
-# A throwaway PostgreSQL cluster (port 55620) with lagbid, a redis-server (port
+# A throwaway PostgreSQL cluster (port 56100) with lagbid, a redis-server (port
 # 6390) as Celery broker and result backend, a Celery worker and the listener,
 # all under /tmp/lagbid-celery.$UID and run as a non-root user.  A small market
 # runs (bids through the Celery place_bid task); every notification row must

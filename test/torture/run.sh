@@ -4,7 +4,7 @@
 #
 #   test/torture/run.sh [SECONDS [CLIENTS]]
 #   TORTURE_SECONDS (default 5), TORTURE_CLIENTS (default 16),
-#   TORTURE_PORT (default 55610), TORTURE_DIR (default /tmp/lagbid-torture.$UID),
+#   TORTURE_PORT (default 56000), TORTURE_DIR (default /tmp/lagbid-torture.$UID),
 #   TORTURE_EXCLUDE (scripts to leave out, e.g. "trigger_space tick", to narrow a failure down)
 #
 # Starts its own throwaway cluster (scripts/cluster.sh), loads

@@ -1,0 +1,154 @@
+/*-------------------------------------------------------------------------
+ *
+ * conn.c
+ *	  The agent's connection to the market database: connect (multi-host
+ *	  conninfo and target_session_attrs are libpq's), LISTEN, run one
+ *	  query, notice that the connection is gone, and come back with an
+ *	  exponential backoff (1 s doubling to 60 s, with jitter) as
+ *	  pg_receivewal does: the market, not the agent, holds the state, so a
+ *	  reconnect is followed by a full reconcile.
+ *
+ * Never logs the conninfo (it may hold a password): only host and port.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+PGconn *
+market_open(const char *conninfo, char *err, size_t errlen)
+{
+	/* defaults first: the provider's conninfo (expanded from dbname) wins */
+	const char *const keys[] = {"application_name", "connect_timeout", "keepalives",
+	"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname", NULL};
+	const char *const vals[] = {"lagbid-agent", "10", "1", "30", "10", "3", conninfo, NULL};
+	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+	{
+		const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
+		size_t		n;
+
+		snprintf(err, errlen, "%s", msg);
+		n = strlen(err);
+		while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+		for (char *p = err; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+bool
+market_connect(Market *m, const char *conninfo, bool listen)
+{
+	char		err[1024];
+	PGresult   *res;
+
+	m->conn = market_open(conninfo, err, sizeof(err));
+	if (m->conn == NULL)
+	{
+		double		jitter = (rand() % 1000) / 1000.0;
+
+		m->failures++;
+		m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > 60 ? 60 : m->backoff * 2);
+		m->next_attempt = now_seconds() + m->backoff * (0.75 + 0.5 * jitter);
+		log_warning("connect", "could not connect to the market: %s; retrying in %.0f s",
+					err, m->backoff);
+		return false;
+	}
+	res = PQexec(m->conn, listen ? "SET statement_timeout = '60s'; LISTEN lagbid_tasks; LISTEN lagbid"
+				 : "SET statement_timeout = '60s'");
+	if (!market_ok(res))
+	{
+		log_warning("connect", "could not LISTEN: %s", PQerrorMessage(m->conn));
+		PQclear(res);
+		market_disconnect(m, "LISTEN failed");
+		return false;
+	}
+	PQclear(res);
+	PQsetnonblocking(m->conn, 0);
+	log_info("connect", "connected to the market at %s:%s as \"%s\"%s%s",
+			 PQhost(m->conn), PQport(m->conn), PQuser(m->conn),
+			 m->failures ? " after " : "",
+			 m->failures ? "a disconnection" : "");
+	m->failures = 0;
+	m->backoff = 0;
+	return true;
+}
+
+void
+market_disconnect(Market *m, const char *why)
+{
+	if (m->conn)
+	{
+		log_warning("connect", "lost the market connection: %s", why);
+		PQfinish(m->conn);
+		m->conn = NULL;
+	}
+	m->failures++;
+	m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > 60 ? 60 : m->backoff * 2);
+	m->next_attempt = now_seconds() + m->backoff;
+}
+
+bool
+market_ok(PGresult *res)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+const char *
+market_sqlstate(PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+void
+market_error_text(PGresult *res, PGconn *conn, char *out, size_t cap)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	size_t		n;
+
+	if (msg == NULL)
+		msg = conn ? PQerrorMessage(conn) : "no connection";
+	snprintf(out, cap, "%s", msg);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+/*
+ * Run one statement; NULL when there is no connection.  When the
+ * connection broke under it, disconnects (the loop reconnects) and
+ * returns the failed result, which the caller treats as "try later".
+ */
+PGresult *
+market_query(Market *m, const char *sql, int nparams, const char *const *values,
+			 const int *lengths, const int *formats)
+{
+	PGresult   *res;
+
+	if (m->conn == NULL)
+		return NULL;
+	res = PQexecParams(m->conn, sql, nparams, NULL, values, lengths, formats, 0);
+	if (PQstatus(m->conn) != CONNECTION_OK)
+	{
+		PQclear(res);
+		market_disconnect(m, "server closed the connection");
+		return NULL;
+	}
+	return res;
+}

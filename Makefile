@@ -20,13 +20,15 @@ MODULE_big  = lagbid
 # every C file under src/ is one module (one concern per file)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
 
-DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.1--0.2.sql
+DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.2--0.3.sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
-# earlier versions' install scripts, kept as released, and the parts each
-# later version added plus its changes to what the earlier one had
-# (concatenated into the upgrade script)
-DATA        = sql/upgrade/lagbid--0.1.sql
-UPGRADE_0_2 = sql/install/80_admin.sql sql/install/84_peer_ids.sql sql/upgrade/0.1--0.2.changes.sql
+# earlier versions' install and upgrade scripts, kept as released
+DATA        = sql/upgrade/lagbid--0.1.sql sql/upgrade/lagbid--0.2.sql \
+              sql/upgrade/lagbid--0.1--0.2.sql
+# the upgrade to the current version: the files named (one per line, in
+# order) by sql/upgrade/0.2--0.3.list -- the install parts 0.3 added whole,
+# and the changes 0.3 made to what 0.2 had
+UPGRADE_0_3 = $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' sql/upgrade/0.2--0.3.list)
 
 # pg_regress: sql/NAME.sql compared with expected/NAME.out; setup first, then
 # the others in name order (each test makes its own owners and providers).
@@ -76,9 +78,9 @@ src/lagbid.o: lagbid.control
 lagbid--$(EXTVERSION).sql: $(INSTALL_PARTS) lagbid.control
 	@for f in $(INSTALL_PARTS); do cat $$f; echo; done > $@
 
-lagbid--0.1--0.2.sql: $(UPGRADE_0_2)
+lagbid--0.2--0.3.sql: $(UPGRADE_0_3) sql/upgrade/0.2--0.3.list
 	@{ echo '\\echo Use "ALTER EXTENSION lagbid UPDATE" to load this file. \\quit'; \
-	   for f in $(UPGRADE_0_2); do cat $$f; echo; done; } > $@
+	   for f in $(UPGRADE_0_3); do cat $$f; echo; done; } > $@
 
 .PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
 	lint torture fuzz bench ha-test docs ubsan agent install-agent clean-agent check-agent

@@ -19,7 +19,7 @@
 #                           lifecycle with pg_stat_statements (track = all)
 #   BENCH_STRICT=1          exit 1 when a target is missed (default: only errors fail)
 #   BENCH_INSTALL=0         do not build and install (automatic when scripts/test.sh,
-#                           holding /tmp/lagbid-install.lock on fd 9, runs us)
+#                           holding the install lock on fd 9, runs us)
 #   BENCH_INSTALL_TRIES=5   build attempts, a minute apart (the tree may be mid-edit)
 #   BENCH_KEEP=1            leave the cluster running afterwards
 #   BENCH_PORT=55600  BENCH_DIR=/tmp/lagbid-bench.$UID
@@ -36,7 +36,7 @@ if [ "${1:-}" != "--inner" ]; then
 	base=${BENCH_DIR:-/tmp/lagbid-bench.$(id -u)}
 	mkdir -p "$base"
 	install=${BENCH_INSTALL:-1}
-	if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" = /tmp/lagbid-install.lock ]; then
+	if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" = ${LAGBID_LOCK:-/tmp/lagbid-install.lock} ]; then
 		# called by scripts/test.sh, which installed lagbid and holds the lock
 		install=0
 	elif [ "$(id -u)" -ne 0 ] && [ ! -w "$("$PG_CONFIG" --pkglibdir)" ] && ! sudo -n true 2>/dev/null; then
@@ -48,7 +48,7 @@ if [ "${1:-}" != "--inner" ]; then
 		# One PostgreSQL installation is shared by every checkout: install under
 		# the lock, then keep it shared while the benchmark runs so that nobody
 		# swaps lagbid.so under the measurements (make test waits for us).
-		exec 9>/tmp/lagbid-install.lock
+		exec 9>${LAGBID_LOCK:-/tmp/lagbid-install.lock}
 		flock -w 3600 9
 		tries=0
 		until build_and_install "$here"; do

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/lib.sh"
 
 bash "$here/scripts/deps.sh"
-exec 9>/tmp/lagbid-install.lock
+exec 9>${LAGBID_LOCK:-/tmp/lagbid-install.lock}
 flock 9
 build_and_install "$here"
 flock -u 9

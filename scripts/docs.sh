@@ -26,7 +26,7 @@ machines="task bid job"
 
 # the diagrams come from the library we build here: keep the shared
 # installation ours (the install lock) until they are written
-exec 9>/tmp/lagbid-install.lock
+exec 9>${LAGBID_LOCK:-/tmp/lagbid-install.lock}
 flock 9
 build_and_install "$here"
 stage_tree "$here" "$stage"

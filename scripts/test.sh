@@ -10,7 +10,7 @@ bash "$here/scripts/deps.sh"
 
 # One PostgreSQL installation is shared by every checkout on this machine:
 # install and test under one lock so nobody swaps lagbid.so mid-run.
-exec 9>/tmp/lagbid-install.lock
+exec 9>${LAGBID_LOCK:-/tmp/lagbid-install.lock}
 flock 9
 build_and_install "$here"
 

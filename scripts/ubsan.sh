@@ -13,7 +13,7 @@ bash "$here/scripts/deps.sh"
 
 # scripts/test.sh calls this while it holds the install lock itself
 if [ -z "${LAGBID_LOCK_HELD:-}" ]; then
-	exec 9>/tmp/lagbid-install.lock
+	exec 9>${LAGBID_LOCK:-/tmp/lagbid-install.lock}
 	flock 9
 fi
 uid=$(id -u)

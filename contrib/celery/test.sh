@@ -152,7 +152,7 @@ fi
 ok "Debian packages present ($pkgs)"
 
 if [ -n "${LAGBID_CELERY_INSTALL:-}" ] || [ ! -f "$(pg_config --sharedir)/extension/lagbid.control" ]; then
-	flock -w 900 /tmp/lagbid-install.lock make -C "$main" -s install >/dev/null ||
+	flock -w 900 ${LAGBID_LOCK:-/tmp/lagbid-install.lock} make -C "$main" -s install >/dev/null ||
 		bail "make install failed (is the tree mid-edit? retry in a minute)"
 fi
 

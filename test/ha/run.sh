@@ -86,14 +86,14 @@ PGBIN=$(pg_config --bindir)
 PSQL=$PGBIN/psql
 
 # One PostgreSQL installation is shared by every checkout and helper: install
-# under /tmp/lagbid-install.lock, then hold it shared for the whole test so
+# under the install lock (LAGBID_LOCK), then hold it shared for the whole test so
 # that nobody swaps lagbid.so under the running servers (as bench/run.sh does).
 # When scripts/test.sh runs us it already holds the lock on fd 9.
-if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" != /tmp/lagbid-install.lock ]; then
-	exec 9>/tmp/lagbid-install.lock
+if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" != ${LAGBID_LOCK:-/tmp/lagbid-install.lock} ]; then
+	exec 9>${LAGBID_LOCK:-/tmp/lagbid-install.lock}
 	if [ "${HA_SKIP_INSTALL:-0}" != 1 ]; then
 		for attempt in 1 2 3; do
-			flock -w 3600 9 || { echo "Bail out! waited an hour for /tmp/lagbid-install.lock"; exit 1; }
+			flock -w 3600 9 || { echo "Bail out! waited an hour for ${LAGBID_LOCK:-/tmp/lagbid-install.lock}"; exit 1; }
 			make -C "$root" -s install >/tmp/lagbid-ha-install.log 2>&1 && break
 			[ $attempt = 3 ] && { echo "Bail out! make install failed (see /tmp/lagbid-ha-install.log)"; exit 1; }
 			flock -u 9
@@ -101,7 +101,7 @@ if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" != /tmp/lagbid-install.lock ]; then
 		done
 		echo "# lagbid installed (make install) at +$(elapsed) s"
 	fi
-	flock -s -w 3600 9 || { echo "Bail out! waited an hour for /tmp/lagbid-install.lock"; exit 1; }
+	flock -s -w 3600 9 || { echo "Bail out! waited an hour for ${LAGBID_LOCK:-/tmp/lagbid-install.lock}"; exit 1; }
 fi
 if ldd "$(pg_config --pkglibdir)/lagbid.so" 2>/dev/null | grep -q libasan; then
 	echo "Bail out! the installed lagbid.so is a sanitizer (ASan) build, which a server without"

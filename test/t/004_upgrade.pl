@@ -1,7 +1,7 @@
-# The upgrade path: a database created at 0.1 (the script as released,
-# sql/upgrade/) and updated with ALTER EXTENSION lagbid UPDATE has exactly
-# the catalog of a fresh install of the current version, and its market
-# data comes through.
+# The upgrade paths: a database created at 0.1 or 0.2 (the scripts as
+# released, sql/upgrade/) and updated with ALTER EXTENSION lagbid UPDATE has
+# exactly the catalog of a fresh install of the current version, and its
+# market data comes through.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -58,35 +58,45 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
 ) AS lines(line)};
 
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
-$node->safe_psql('postgres', 'CREATE DATABASE old');
 $node->safe_psql('fresh', 'CREATE EXTENSION lagbid');
-$node->safe_psql('old', q{CREATE EXTENSION lagbid VERSION '0.1'});
-is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), '0.1', 'created at 0.1');
+my $current = $node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'});
 
-# a market at 0.1
-$node->safe_psql('old', q{
+# a small market, made with the old version's functions (run by the new
+# library, as after a package upgrade before ALTER EXTENSION UPDATE)
+my $market = q{
 	SELECT lagbid.deposit('alice', 100, 'u-1');
 	SELECT lagbid.register_provider('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}');
 	SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
 	SELECT lagbid.place_bid(1, 1, 4);
-});
-isnt($node->safe_psql('old', $catalog), $node->safe_psql('fresh', $catalog), 'the versions differ before the update');
+};
 
-$node->safe_psql('old', 'ALTER EXTENSION lagbid UPDATE');
-is($node->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}),
-	$node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), 'updated to the current version');
-
-my ($old, $fresh) = ($node->safe_psql('old', $catalog), $node->safe_psql('fresh', $catalog));
-is($old, $fresh, 'an updated database has the catalog of a fresh install');
-if ($old ne $fresh)
+# every released version is updated, through the chain of upgrade scripts,
+# to exactly the catalog of a fresh install
+for my $from ('0.1', '0.2')
 {
-	my %f = map { $_ => 1 } split /\n/, $fresh;
-	my %o = map { $_ => 1 } split /\n/, $old;
-	diag("only after update: $_") for grep { !$f{$_} } sort keys %o;
-	diag("only in fresh: $_") for grep { !$o{$_} } sort keys %f;
+	my $db = 'old_' . ($from =~ s/\./_/r);
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, qq{CREATE EXTENSION lagbid VERSION '$from'});
+	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), $from, "created at $from");
+	$node->safe_psql($db, $market);
+	isnt($node->safe_psql($db, $catalog), $node->safe_psql('fresh', $catalog), "$from differs from $current before the update");
+
+	$node->safe_psql($db, 'ALTER EXTENSION lagbid UPDATE');
+	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}),
+		$current, "$from updated to $current");
+
+	my ($old, $fresh) = ($node->safe_psql($db, $catalog), $node->safe_psql('fresh', $catalog));
+	is($old, $fresh, "a database updated from $from has the catalog of a fresh install");
+	if ($old ne $fresh)
+	{
+		my %f = map { $_ => 1 } split /\n/, $fresh;
+		my %o = map { $_ => 1 } split /\n/, $old;
+		diag("only after update: $_") for grep { !$f{$_} } sort keys %o;
+		diag("only in fresh: $_") for grep { !$o{$_} } sort keys %f;
+	}
+	is($node->safe_psql($db, q{SELECT state FROM lagbid.task WHERE id = 1}), 'processing', "the market came through from $from");
+	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', "and is consistent after the update from $from");
 }
-is($node->safe_psql('old', q{SELECT state FROM lagbid.task WHERE id = 1}), 'processing', 'the market came through');
-is($node->safe_psql('old', 'SELECT count(*) FROM lagbid.check_invariants()'), '0', 'and is consistent');
 
 $node->stop;
 done_testing();

@@ -18,6 +18,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* one line, printable: server messages and errors may span lines */
+static void
+flatten(char *s)
+{
+	size_t		n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\t' || *p == '\r')
+			*p = ' ';
+}
+
+/* the server's notices (and FATALs before a disconnect) as our log lines */
+static void
+on_notice(void *arg, const char *message)
+{
+	char		buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s", message);
+	flatten(buf);
+	log_info("server", "server said: %s", buf);
+}
+
 PGconn *
 market_open(const char *conninfo, char *err, size_t errlen)
 {
@@ -30,18 +54,13 @@ market_open(const char *conninfo, char *err, size_t errlen)
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 	{
 		const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
-		size_t		n;
 
 		snprintf(err, errlen, "%s", msg);
-		n = strlen(err);
-		while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-			err[--n] = '\0';
-		for (char *p = err; *p; p++)
-			if (*p == '\n')
-				*p = ' ';
+		flatten(err);
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, on_notice, NULL);
 	return conn;
 }
 
@@ -88,7 +107,11 @@ market_disconnect(Market *m, const char *why)
 {
 	if (m->conn)
 	{
-		log_warning("connect", "lost the market connection: %s", why);
+		char		buf[1024];
+
+		snprintf(buf, sizeof(buf), "%s", why);
+		flatten(buf);
+		log_warning("connect", "lost the market connection: %s", buf);
 		PQfinish(m->conn);
 		m->conn = NULL;
 	}
@@ -105,11 +128,44 @@ market_ok(PGresult *res)
 	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
+/*
+ * Under lagbid.api_errors (every lagbid_api function) a refusal arrives as
+ * SQLSTATE PGRST with a JSON body {"code": "LB303", "message": ...}: these
+ * two give lagbid's own code and message either way.
+ */
+static JsonValue *
+pgrst_body(PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	JsonValue  *v;
+
+	if (state == NULL || msg == NULL || strcmp(state, "PGRST") != 0)
+		return NULL;
+	v = json_parse(msg, strlen(msg), NULL, 0);
+	if (v && v->type != JV_OBJECT)
+	{
+		json_free(v);
+		return NULL;
+	}
+	return v;
+}
+
 const char *
 market_sqlstate(PGresult *res)
 {
+	static char code[16];
 	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	JsonValue  *v = pgrst_body(res);
 
+	if (v)
+	{
+		const char *c = json_get_str(v, "code");
+
+		snprintf(code, sizeof(code), "%s", c ? c : "PGRST");
+		json_free(v);
+		return code;
+	}
 	return s ? s : "";
 }
 
@@ -117,11 +173,15 @@ void
 market_error_text(PGresult *res, PGconn *conn, char *out, size_t cap)
 {
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	JsonValue  *v = pgrst_body(res);
 	size_t		n;
 
+	if (v && json_get_str(v, "message"))
+		msg = json_get_str(v, "message");
 	if (msg == NULL)
 		msg = conn ? PQerrorMessage(conn) : "no connection";
 	snprintf(out, cap, "%s", msg);
+	json_free(v);
 	n = strlen(out);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		out[--n] = '\0';

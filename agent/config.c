@@ -321,7 +321,7 @@ void
 config_log_changes(const Config *o, const Config *n)
 {
 #define NUMCHG(f, name) if (o->f != n->f) \
-	log_info("config", "setting \"%s\" changed from %g to %g", name, (double) o->f, (double) n->f)
+	log_info("config", "setting \"%s\" changed from %.15g to %.15g", name, (double) o->f, (double) n->f)
 #define STRCHG(f, name) if (str_differs(o->f, n->f)) \
 	log_info("config", "setting \"%s\" changed from \"%s\" to \"%s\"", name, \
 			 o->f ? o->f : "", n->f ? n->f : "")

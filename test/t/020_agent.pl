@@ -12,7 +12,10 @@
 #   5. kill -9 of an agent mid-job, then a restart: the job completes,
 #      nothing is paid twice, no slot leaks
 #   6. PostgreSQL restarted under running agents: they reconnect and carry on
-#   7. status; SIGTERM stops every agent with exit status 0
+#   7. status; SIGTERM stops agents with exit status 0
+#   8. SIGHUP reloads the config; a result over max_result_bytes goes to
+#      result_dir and submit_result() with a file URI; SIGTERM mid-job
+#      fails the job with "agent shutting down" after the grace period
 # check_invariants() is empty after each step.  Every wait is bounded.
 use strict;
 use warnings;
@@ -271,16 +274,50 @@ invariants_ok('after the PostgreSQL restart');
 	like($out, qr/^paid vs expected .* 0 job\(s\) differ$/m, 'status: paid matches price x hours');
 	like($out, qr/^  region +1$/m, 'status: declines by reason in the last hour');
 }
-for my $i (1 .. 3)
+for my $i (1 .. 2)
 {
 	kill 'TERM', $h{$i}->{KIDS}[0]{PID};
-}
-for my $i (1 .. 3)
-{
 	my $ok = eval { $h{$i}->finish; 1 };
 	is($ok && $h{$i}->result(0), 0, "agent $i exits 0 on SIGTERM");
 }
 like(agent_log(2), qr/LOG:  lagbid-agent stopped/, 'the stop is logged');
+
+# ---- 8. SIGHUP, a result over the cap, SIGTERM mid-job (agent 3 alone) ----
+{
+	my $conf = slurp("$dir{3}/lagbid-agent.conf");
+	$conf =~ s/^max_result_bytes = .*$/max_result_bytes = 8/m;
+	open my $fh, '>', "$dir{3}/lagbid-agent.conf" or die;
+	print $fh $conf;
+	close $fh;
+	kill 'HUP', $h{3}->{KIDS}[0]{PID};
+	my $deadline = time + 10;
+	usleep(100_000) until time > $deadline || agent_log(3) =~ /setting "jobs.max_result_bytes" changed from 1048576 to 8/;
+	like(agent_log(3), qr/LOG:  setting "jobs.max_result_bytes" changed from 1048576 to 8/, 'SIGHUP reloads the config and logs what changed');
+}
+my $t5 = publish('{"command": ["sh", "-c", "echo over-the-cap"]}');
+ok(wait_for("SELECT state = 'submitted' FROM lagbid.job WHERE task_id = $t5", 'over-cap result submitted'),
+	'a result over max_result_bytes is submitted');
+my ($uri, $hash) = split /\|/, sql("SELECT result_uri || '|' || result_hash FROM lagbid.job WHERE task_id = $t5");
+like($uri, qr{^file:///}, "... as a file URI ($uri)");
+(my $file = $uri) =~ s{^file://}{};
+is(slurp($file), "over-the-cap\n", 'the file holds the output');
+is($hash, 'sha256:' . sql("SELECT encode(sha256(convert_to(E'over-the-cap\\n', 'UTF8')), 'hex')"),
+	'the submitted hash is the sha256 of the output');
+
+my $t6 = publish('{"command": ["sleep", "60"]}');
+ok(wait_for("SELECT count(*) = 1 FROM lagbid.job WHERE task_id = $t6 AND state = 'processing'", 'long job'), 'a long job runs');
+{
+	my $deadline = time + 10;
+	usleep(100_000) until time > $deadline || agent_log(3) =~ /of task $t6 started in the sandbox/;
+}
+my $t0 = time;
+kill 'TERM', $h{3}->{KIDS}[0]{PID};
+my $ok3 = eval { $h{3}->finish; 1 };
+is($ok3 && $h{3}->result(0), 0, 'agent 3 exits 0 on SIGTERM with a job running');
+cmp_ok(time - $t0, '<', 15, 'within its grace period (5 s) and a little');
+is(sql("SELECT state || ': ' || reason FROM lagbid.job WHERE task_id = $t6"), 'failed: agent shutting down',
+	'the unfinished job is failed with reason "agent shutting down"');
+is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lagbid-agent'}), 0, 'no agent is left connected');
 invariants_ok('at the end');
 
 $node->stop;

@@ -236,14 +236,24 @@ push(JsonValue *v, size_t *cap, JsonValue *item, char *key, size_t keylen)
 	{
 		size_t		ncap = *cap ? *cap * 2 : 4;
 
-		v->items = realloc(v->items, ncap * sizeof(JsonValue *));
+		JsonValue **items = realloc(v->items, ncap * sizeof(JsonValue *));
+
+		if (items == NULL)
+			abort();			/* out of memory: as xmalloc does */
+		v->items = items;
 		if (v->type == JV_OBJECT)
 		{
-			v->keys = realloc(v->keys, ncap * sizeof(char *));
-			v->key_lens = realloc(v->key_lens, ncap * sizeof(size_t));
+			char	  **keys = realloc(v->keys, ncap * sizeof(char *));
+			size_t	   *lens;
+
+			if (keys == NULL)
+				abort();
+			v->keys = keys;
+			lens = realloc(v->key_lens, ncap * sizeof(size_t));
+			if (lens == NULL)
+				abort();
+			v->key_lens = lens;
 		}
-		if (v->items == NULL || (v->type == JV_OBJECT && (v->keys == NULL || v->key_lens == NULL)))
-			abort();
 		*cap = ncap;
 	}
 	v->items[v->count] = item;

@@ -154,14 +154,18 @@ read_file(const char *path, size_t max, size_t *len_out)
 				errno = EFBIG;
 				return NULL;
 			}
+			char	   *bigger;
+
 			cap *= 2;
-			buf = realloc(buf, cap + 1);
-			if (buf == NULL)
+			bigger = realloc(buf, cap + 1);
+			if (bigger == NULL)
 			{
+				free(buf);
 				close(fd);
 				errno = ENOMEM;
 				return NULL;
 			}
+			buf = bigger;
 		}
 		r = read(fd, buf + len, cap - len);
 		if (r < 0)

@@ -409,6 +409,8 @@ cmd_run(const char *dir, bool json, bool verbose, bool no_bid)
 				a->cfg.bwrap);
 		return 1;
 	}
+	if (geteuid() == 0)
+		log_warning("start", "running as root: RLIMIT_NPROC does not bind root's workloads; run the agent as an unprivileged user");
 	a->no_bids = no_bid;
 	srand((unsigned) (getpid() ^ (unsigned) now_seconds()));
 	rc = agent_run(a);

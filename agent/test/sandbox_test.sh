@@ -86,8 +86,13 @@ run nooutput '{"command": ["true"], "output": "out/r.txt"}'
 ok $([ $rc -ne 0 ] && grep -q 'output "out/r.txt" missing' "$tmp/nooutput.out"; echo $?) "a missing output file fails the job"
 
 # processes: a bounded number, and a fork bomb dies with its sandbox
-run nproc '{"command": ["sh", "-c", "for i in $(seq 64); do sleep 5 & done"]}' --max-processes 16
-ok $([ $rc -ne 0 ] && grep -qi 'fork' "$tmp/nproc.out"; echo $?) "RLIMIT_NPROC holds: $(head -1 "$tmp/nproc.out")"
+if [ "$(id -u)" -eq 0 ]; then
+	# the kernel lets root past RLIMIT_NPROC: the agent warns, the unit runs it unprivileged
+	n=$((n + 1)); echo "ok $n - RLIMIT_NPROC holds # SKIP root is not bound by RLIMIT_NPROC"
+else
+	run nproc '{"command": ["sh", "-c", "for i in $(seq 64); do sleep 5 & done"]}' --max-processes 16
+	ok $([ $rc -ne 0 ] && grep -qi 'fork' "$tmp/nproc.out"; echo $?) "RLIMIT_NPROC holds: $(head -1 "$tmp/nproc.out")"
+fi
 marker=lagbid-bomb-$$
 run bomb "{\"command\": [\"sh\", \"-c\", \"f(){ f | f & }; f; sleep 100\", \"$marker\"], \"timeout_s\": 3}" --max-processes 64
 ok $([ $rc -ne 0 ] && grep -q 'failed:' "$tmp/bomb.out" && [ "$(echo "$elapsed < 15" | bc)" -eq 1 ]; echo $?) "a fork bomb is contained and fails ($(head -1 "$tmp/bomb.out"), ${elapsed%.*} s)"

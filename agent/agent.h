@@ -47,7 +47,8 @@ extern void *xcalloc(size_t n, size_t m);
 extern char *xstrdup(const char *s);
 extern char *xstrndup(const char *s, size_t n);
 extern char *read_file(const char *path, size_t max, size_t *len_out);
-extern int	write_file_atomic(const char *path, const char *data, size_t len, int mode);
+extern int	write_file_atomic(const char *path, const char *data, size_t len, int mode,
+							  bool durable);
 extern int	mkdir_p(const char *path, int mode);
 extern int	rm_rf(const char *path);
 

@@ -115,7 +115,7 @@ write_declines(Agent *a)
 					  decision_name((Decision) a->decline_why[i]));
 	}
 	snprintf(path, sizeof(path), "%s/declines", a->dir);
-	if (write_file_atomic(path, buf, n, 0644) != 0)
+	if (write_file_atomic(path, buf, n, 0644, false) != 0)
 		log_warning("state", "could not write \"%s\": %s", path, strerror(errno));
 	free(buf);
 	a->declines_dirty = false;
@@ -138,7 +138,7 @@ agent_write_state(Agent *a)
 					  a->jobs[i]->job_id, a->jobs[i]->task_id,
 					  a->jobs[i]->done ? "reporting" : "running", a->jobs[i]->rs.started);
 	snprintf(path, sizeof(path), "%s/agent.state", a->dir);
-	if (write_file_atomic(path, buf, n, 0644) != 0)
+	if (write_file_atomic(path, buf, n, 0644, false) != 0)
 		log_warning("state", "could not write \"%s\": %s", path, strerror(errno));
 }
 

@@ -193,9 +193,14 @@ read_file(const char *path, size_t max, size_t *len_out)
 	return buf;
 }
 
-/* write to PATH.tmp, fsync, rename over PATH */
+/*
+ * Write to PATH.tmp and rename over PATH; durable: fsync first (the key's
+ * config, the identity).  The caches the running agent rewrites every few
+ * seconds are not synced: an fsync can take 100 ms on a busy disk, and the
+ * main loop must answer a NOTIFY in milliseconds.
+ */
 int
-write_file_atomic(const char *path, const char *data, size_t len, int mode)
+write_file_atomic(const char *path, const char *data, size_t len, int mode, bool durable)
 {
 	char		tmp[4096];
 	int			fd;
@@ -219,7 +224,7 @@ write_file_atomic(const char *path, const char *data, size_t len, int mode)
 		}
 		off += w;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0)
+	if ((durable && fsync(fd) != 0) || close(fd) != 0)
 	{
 		unlink(tmp);
 		return -1;

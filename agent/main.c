@@ -268,7 +268,7 @@ do_register(const char *dir, const Config *cfg, const char *node_id)
 			   PQgetvalue(res, 0, 0), node_id, cfg->region, cfg->max_concurrent);
 		n = snprintf(buf, sizeof(buf), "node_id %s\nprovider_id %s\n", node_id, PQgetvalue(res, 0, 0));
 		snprintf(path, sizeof(path), "%s/identity", dir);
-		if (write_file_atomic(path, buf, n, 0644) != 0)
+		if (write_file_atomic(path, buf, n, 0644, true) != 0)
 			fprintf(stderr, "%s: could not write \"%s\": %s\n", progname, path, strerror(errno));
 	}
 	PQclear(res);
@@ -367,7 +367,7 @@ cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs
 		snprintf(note, sizeof(note), "detected at init: %g cores, %g GB memory, %g GB free disk",
 				 cpu, mem, disk);
 		text = config_render(&cfg, node_id, note);
-		if (write_file_atomic(path, text, strlen(text), 0600) != 0)
+		if (write_file_atomic(path, text, strlen(text), 0600, true) != 0)
 		{
 			fprintf(stderr, "%s: could not write \"%s\": %s\n", progname, path, strerror(errno));
 			free(text);

@@ -8,32 +8,7 @@
 --                   anon, 403 for an authenticated role)
 BEGIN;
 
--- call(db_role, claims, sql): run sql as PostgREST would, report the outcome
-CREATE FUNCTION pg_temp.call(db_role text, claims jsonb, q text) RETURNS text
-    LANGUAGE plpgsql AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-BEGIN
-    BEGIN
-        EXECUTE format('SET LOCAL ROLE %I', db_role);
-        PERFORM set_config('request.jwt.claims', coalesce(claims::text, ''), true);
-        EXECUTE q;
-        RAISE EXCEPTION 'ok' USING ERRCODE = 'LBOK0';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-        IF st = 'LBOK0' THEN
-            RETURN 'ok';
-        ELSIF st = 'PGRST' THEN
-            RETURN (det::jsonb ->> 'status') || ' ' || (msg::jsonb ->> 'code');
-        END IF;
-        RETURN st;
-    END;
-END $$;
--- as(role, sub, sql): the usual case, the claims match the role
-CREATE FUNCTION pg_temp.as_(r text, sub text, q text) RETURNS text LANGUAGE sql
-    RETURN pg_temp.call(r, CASE WHEN sub IS NULL THEN NULL ELSE jsonb_build_object('role', r, 'sub', sub) END, q);
+\ir lib/api_call.sql
 
 -- an empty market with ids from 1 (all of it rolled back at the end)
 TRUNCATE lagbid.account, lagbid.ledger_tx, lagbid.ledger_entry, lagbid.provider, lagbid.space,

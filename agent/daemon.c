@@ -314,7 +314,11 @@ agent_run(Agent *a)
 							 capacity_before);
 				a->want_scan = false;
 				if (now >= a->next_scan)
+				{
+					/* what a NOTIFY missed: notifications, jobs, tasks */
+					market_on_notification(a);
 					market_reconcile(a);
+				}
 				market_scan(a);
 				a->next_scan = now + a->cfg.scan_interval_s;
 			}

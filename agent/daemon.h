@@ -47,6 +47,7 @@ typedef struct Job
 	bool		done;			/* the run ended; report pending */
 	bool		ok;
 	bool		abandoned;		/* the market no longer wants it */
+	bool		force_file;		/* upload_result refused the size: submit a file */
 	bool		reporting_failed;	/* refused by the market: drop */
 	char	   *out_path;
 	char		reason[512];

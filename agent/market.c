@@ -116,6 +116,16 @@ consider(Agent *a, const TaskTerms *t, const char *source)
 			log_info("decline", "task %lld declined (%s): the market refused the bid at %s/h: %s (SQLSTATE %s)",
 					 t->task_id, decision_name(d), price, msg, state);
 			PQclear(res);
+			/* a surprise (not a race lost to other bidders): ask the market why */
+			if (strcmp(state, "LB302") != 0 && strcmp(state, "LB303") != 0 &&
+				strcmp(state, "LB305") != 0 && a->m.conn)
+			{
+				res = market_query(&a->m, "SELECT string_agg(rule || ': ' || coalesce(detail, ''), '; ') "
+								   "FROM lagbid_api.why_not($1::bigint)", 1, vals, NULL, NULL);
+				if (res && market_ok(res) && !PQgetisnull(res, 0, 0))
+					log_info("decline", "task %lld: why_not says %.800s", t->task_id, PQgetvalue(res, 0, 0));
+				PQclear(res);
+			}
 			return;
 		}
 		remember(a, t->task_id, DECIDE_BID);

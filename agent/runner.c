@@ -284,7 +284,7 @@ report_one(Agent *a, Job *j)
 			snprintf(j->reason, sizeof(j->reason), "output unreadable");
 			return report_one(a, j);
 		}
-		if ((long) size <= a->cfg.max_result_bytes)
+		if ((long) size <= a->cfg.max_result_bytes && !j->force_file)
 		{
 			size_t		len;
 			char	   *data = read_file(j->out_path, size + 1, &len);
@@ -342,9 +342,28 @@ report_one(Agent *a, Job *j)
 		return false;			/* no connection: keep it for later */
 	if (!market_ok(res))
 	{
+		const char *code = market_sqlstate(res);
+
 		market_error_text(res, a->m.conn, msg, sizeof(msg));
 		log_warning("report", "job %lld of task %lld could not be %s: %s (SQLSTATE %s)",
-					j->job_id, j->task_id, what, msg, market_sqlstate(res));
+					j->job_id, j->task_id, what, msg, code);
+		/* too large for upload_result: the market's cap is below ours */
+		if (j->ok && strcmp(what, "uploaded") == 0 && strcmp(code, "LB007") == 0)
+		{
+			PQclear(res);
+			log_info("report", "job %lld: submitting the result as a file instead", j->job_id);
+			j->force_file = true;
+			return report_one(a, j);
+		}
+		/* a refused result must not leave the job hanging until its deadline */
+		if (j->ok && strcmp(code, "LB301") != 0 && strcmp(code, "LB203") != 0 &&
+			strcmp(code, "LB103") != 0)
+		{
+			PQclear(res);
+			j->ok = false;
+			snprintf(j->reason, sizeof(j->reason), "result refused by the market: %.400s", msg);
+			return report_one(a, j);
+		}
 	}
 	PQclear(res);
 	return true;

@@ -12,6 +12,7 @@
 #   5. kill -9 of an agent mid-job, then a restart: the job completes,
 #      nothing is paid twice, no slot leaks
 #   6. PostgreSQL restarted under running agents: they reconnect and carry on
+#      (agent 3 with a multi-host conninfo whose first host is dead)
 #   7. status; SIGTERM stops agents with exit status 0
 #   8. SIGHUP reloads the config; a result over max_result_bytes goes to
 #      result_dir and submit_result() with a file URI; SIGTERM mid-job
@@ -49,7 +50,14 @@ for my $i (1 .. 4)
 my $tmp = $PostgreSQL::Test::Utils::tmp_check;
 my $host = $node->host;
 my $port = $node->port;
-sub conninfo { my $i = shift; return "host=$host port=$port dbname=postgres user=cp$i" }
+# agent 3 is given two hosts, the first one dead: libpq's multi-host
+# conninfo (failover) is the agent's too
+sub conninfo
+{
+	my $i = shift;
+	return "host=$tmp/no-such-host,$host port=$port,$port dbname=postgres user=cp$i" if $i == 3;
+	return "host=$host port=$port dbname=postgres user=cp$i";
+}
 sub sql { return $node->safe_psql('postgres', shift) }
 
 # poll a query until it returns 't'; bounded
@@ -260,6 +268,8 @@ sql("SELECT lagbid.finalize($t4)");
 is(sql("SELECT rtrim(convert_from(lagbid.task_result($t4), 'UTF8'), E'\\n')"), 'after-restart', 'the task completes');
 like(agent_log(1), qr/WARNING:  lost the market connection.*LOG:  connected to the market/s,
 	'agent 1 logged the lost connection and the reconnect');
+like(agent_log(3), qr/LOG:  connected to the market at \Q$host\E:$port as "cp3" after a disconnection/,
+	'agent 3 reconnected through the second host of its conninfo');
 invariants_ok('after the PostgreSQL restart');
 
 # ---- 7. status and SIGTERM ----

@@ -273,6 +273,7 @@ typedef struct RunState
 } RunState;
 
 extern int	sandbox_prepare(const Workload *wl, const char *jobdir, char *err, size_t errlen);
+extern void sandbox_protect_dir(const char *dir);
 extern int	sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen);
 extern void sandbox_kill(RunState *rs);
 extern int	sandbox_shim_main(int argc, char **argv);

@@ -411,6 +411,7 @@ cmd_run(const char *dir, bool json, bool verbose, bool no_bid)
 	}
 	if (geteuid() == 0)
 		log_warning("start", "running as root: RLIMIT_NPROC does not bind root's workloads; run the agent as an unprivileged user");
+	sandbox_protect_dir(dir);
 	a->no_bids = no_bid;
 	srand((unsigned) (getpid() ^ (unsigned) now_seconds()));
 	rc = agent_run(a);
@@ -601,6 +602,7 @@ cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_proce
 		if (access(cfgpath, F_OK) == 0 && load_config(dir, &cfg, cfgpath, sizeof(cfgpath)) != 0)
 			return 1;
 	}
+	sandbox_protect_dir(dir);
 	if (memory_gb > 0)
 		cfg.default_memory_gb = memory_gb;
 	if (max_processes > 0)

@@ -37,6 +37,16 @@
 
 #define SHIM_PATH "/.lagbid-shim"
 
+/* the agent's own directory (key, config): never an input */
+static char protected_dir[PATH_MAX];
+
+void
+sandbox_protect_dir(const char *dir)
+{
+	if (dir == NULL || realpath(dir, protected_dir) == NULL)
+		protected_dir[0] = '\0';
+}
+
 static int
 write_all(int fd, const unsigned char *p, size_t n)
 {
@@ -137,6 +147,18 @@ fetch_file_uri(const WorkloadInput *in, const char *dest, char *err, size_t errl
 	{
 		snprintf(err, errlen, "input \"%s\": malformed file URI", in->path);
 		return -1;
+	}
+	/* a workload may name any file the agent can read, but not the node key */
+	{
+		char		real[PATH_MAX];
+		size_t		plen = strlen(protected_dir);
+
+		if (realpath(src, real) != NULL && plen > 0 && strncmp(real, protected_dir, plen) == 0 &&
+			(real[plen] == '/' || real[plen] == '\0'))
+		{
+			snprintf(err, errlen, "input \"%s\": file URIs inside the agent's directory are refused", in->path);
+			return -1;
+		}
 	}
 	sfd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (sfd < 0 || fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode))

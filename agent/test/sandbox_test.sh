@@ -112,6 +112,13 @@ printf '[market]\nconninfo = dbname=none\nregion = test\n[jobs]\nmax_output_byte
 run bigout '{"command": ["sh", "-c", "head -c 3000000 /dev/zero"]}' --dir "$tmp/cfgdir"
 ok $([ $rc -ne 0 ] && grep -q 'file size limit' "$tmp/bigout.out"; echo $?) "RLIMIT_FSIZE caps the output: $(head -1 "$tmp/bigout.out")"
 
+mkdir -p "$tmp/agentdir"
+printf 'secret-key\n' > "$tmp/agentdir/node.key"
+keysha=$(sha256sum "$tmp/agentdir/node.key" | cut -d' ' -f1)
+run keyleak "{\"command\": [\"cat\", \"k\"], \"inputs\": [{\"path\": \"k\", \"uri\": \"file://$tmp/agentdir/node.key\", \"sha256\": \"$keysha\"}]}" --dir "$tmp/agentdir"
+ok $([ $rc -ne 0 ] && grep -q "inside the agent's directory are refused" "$tmp/keyleak.out" && ! grep -q secret-key "$tmp/keyleak.out"; echo $?) \
+	"a file URI into the agent's own directory (its key) is refused"
+
 run env '{"command": ["sh", "-c", "echo \"$GREETING\" \"${PGPASSWORD:-none}\" \"$HOME\""], "env": {"GREETING": "hi"}}'
 ok $([ $rc -eq 0 ] && grep -qx 'hi none /work' "$tmp/env.out"; echo $?) "the workload's env is set and the agent's is not inherited"
 

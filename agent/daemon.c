@@ -142,6 +142,14 @@ agent_write_state(Agent *a)
 		log_warning("state", "could not write \"%s\": %s", path, strerror(errno));
 }
 
+static bool
+str_changed(const char *x, const char *y)
+{
+	if (x == NULL || y == NULL)
+		return x != y;
+	return strcmp(x, y) != 0;
+}
+
 static void
 reload(Agent *a)
 {
@@ -188,6 +196,18 @@ reload(Agent *a)
 			log_warning("config", "could not set the bid limit: %s", msg);
 		}
 		PQclear(res);
+	}
+	{
+		bool		moved = str_changed(a->cfg.region, fresh.region) ||
+			a->cfg.cpu != fresh.cpu || a->cfg.memory_gb != fresh.memory_gb ||
+			a->cfg.storage_gb != fresh.storage_gb || str_changed(a->cfg.gpu, fresh.gpu) ||
+			a->cfg.gpu_count != fresh.gpu_count || a->cfg.nmultiaddrs != fresh.nmultiaddrs;
+
+		for (int i = 0; !moved && i < fresh.nmultiaddrs; i++)
+			moved = strcmp(a->cfg.multiaddrs[i], fresh.multiaddrs[i]) != 0;
+		if (moved)
+			log_warning("config", "region, resources or multiaddrs changed: the market keeps the registered ones until \"lagbid-agent init --dir %s\" registers again",
+						a->dir);
 	}
 	config_free(&a->cfg);
 	a->cfg = fresh;
@@ -361,6 +381,16 @@ agent_run(Agent *a)
 	agent_write_state(a);
 	if (a->m.conn)
 		PQfinish(a->m.conn);
-	log_info("stop", "lagbid-agent stopped (%ld bids placed, %ld jobs run)", a->bids_placed, a->jobs_run);
+	{
+		char		counts[512] = "";
+		size_t		n = 0;
+
+		for (int d = 1; d < DECLINE__COUNT; d++)
+			if (a->declines_total[d] > 0)
+				n += snprintf(counts + n, sizeof(counts) - n, "%s%s %ld", n ? ", " : "",
+							  decision_name((Decision) d), a->declines_total[d]);
+		log_info("stop", "lagbid-agent stopped (%ld bids placed, %ld jobs run; declines: %s)",
+				 a->bids_placed, a->jobs_run, n ? counts : "none");
+	}
 	return 0;
 }

@@ -122,6 +122,39 @@ write_declines(Agent *a)
 	a->declines_written = now_seconds();
 }
 
+/* the declines of the last hour that a previous run wrote: status counts them */
+static void
+load_declines(Agent *a)
+{
+	char		path[PATH_MAX];
+	char	   *text;
+	double		cutoff = now_seconds() - 3600;
+
+	snprintf(path, sizeof(path), "%s/declines", a->dir);
+	text = read_file(path, 64 * 1024 * 1024, NULL);
+	for (char *line = text; line && *line;)
+	{
+		char	   *next = strchr(line, '\n');
+		double		at;
+		char		why[64];
+
+		if (sscanf(line, "%lf %63s", &at, why) == 2 && at >= cutoff)
+			for (int k = 1; k < DECLINE__COUNT; k++)
+				if (strcmp(why, decision_name((Decision) k)) == 0)
+				{
+					int			i = (a->decline_head + a->decline_count) % DECLINE_RING;
+
+					if (a->decline_count == DECLINE_RING)
+						break;
+					a->decline_at[i] = at;
+					a->decline_why[i] = (unsigned char) k;
+					a->decline_count++;
+				}
+		line = next ? next + 1 : NULL;
+	}
+	free(text);
+}
+
 void
 agent_write_state(Agent *a)
 {
@@ -259,6 +292,7 @@ agent_run(Agent *a)
 
 	install_signals();
 	mkdir_p(a->cfg.work_dir, 0700);
+	load_declines(a);
 	log_info("start", "lagbid-agent %s starting as node %s (region %s, %d slots, %g cpu, %g GB memory, %g GB storage)",
 			 AGENT_VERSION, a->node_id, a->cfg.region, a->cfg.max_concurrent,
 			 a->cfg.cpu, a->cfg.memory_gb, a->cfg.storage_gb);

@@ -1,10 +1,12 @@
 /*
- * listener: LISTEN lagbid and print, for every notification whose payload
- * is a bid_won, "<outbox id>\t<receive time in microseconds since the epoch>".
- * bench/run.sh joins these lines with lagbid.notification.created_at to get
- * the NOTIFY-to-listener latency.
+ * listener: LISTEN lagbid and print, for every notification, "<outbox
+ * id>\t<receive time in microseconds since the epoch>".  The payload is
+ * {"id": <outbox id>} and nothing else; bench/run.sh joins these lines with
+ * lagbid.notification (its bid_won rows, their created_at) to get the
+ * NOTIFY-to-listener latency.  With the channel lagbid_tasks (new tasks
+ * pushed to providers) it prints "<task id>\t<receive time>" instead.
  *
- *   listener CONNINFO SECONDS     (exits after SECONDS, or on SIGTERM/SIGINT)
+ *   listener CONNINFO SECONDS [CHANNEL]   (exits after SECONDS, or on SIGTERM/SIGINT)
  *
  * Prints "ready" on stderr once LISTEN is in place.
  * Build: cc -O2 -I$(pg_config --includedir) listener.c -L$(pg_config --libdir) -lpq
@@ -44,13 +46,17 @@ main(int argc, char **argv)
 	PGresult   *res;
 	long long	until;
 	long		seen = 0,
-				won = 0;
+				ids = 0;
 
-	if (argc != 3)
+	const char *channel = argc > 3 ? argv[3] : "lagbid";
+	int			tasks;
+
+	if (argc != 3 && argc != 4)
 	{
-		fprintf(stderr, "usage: %s CONNINFO SECONDS\n", argv[0]);
+		fprintf(stderr, "usage: %s CONNINFO SECONDS [lagbid|lagbid_tasks]\n", argv[0]);
 		return 2;
 	}
+	tasks = strcmp(channel, "lagbid_tasks") == 0;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	until = now_us() + atoll(argv[2]) * 1000000LL;
@@ -61,7 +67,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "listener: %s", PQerrorMessage(conn));
 		return 1;
 	}
-	res = PQexec(conn, "LISTEN lagbid");
+	res = PQexec(conn, tasks ? "LISTEN lagbid_tasks" : "LISTEN lagbid");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		fprintf(stderr, "listener: LISTEN failed: %s", PQerrorMessage(conn));
@@ -97,18 +103,24 @@ main(int argc, char **argv)
 			const char *id;
 
 			seen++;
-			/* the payload is jsonb text: {"id": 123, ..., "kind": "bid_won", ...} */
-			if (strstr(n->extra, "\"kind\": \"bid_won\"") != NULL &&
-				(id = strstr(n->extra, "\"id\": ")) != NULL)
+			/* lagbid_tasks: json text {"task_id" : 123, "owner" : ...} */
+			if (tasks && (id = strstr(n->extra, "\"task_id\" : ")) != NULL)
+			{
+				printf("%lld\t%lld\n", atoll(id + 12), t);
+				ids++;
+			}
+			/* lagbid: the payload names only the outbox id: {"id": 123} */
+			else if (!tasks && (id = strstr(n->extra, "\"id\": ")) != NULL)
 			{
 				printf("%lld\t%lld\n", atoll(id + 6), t);
-				won++;
+				ids++;
 			}
 			PQfreemem(n);
 		}
 	}
 	fflush(stdout);
-	fprintf(stderr, "listener: %ld notifications, %ld bid_won\n", seen, won);
+	fprintf(stderr, "listener: %ld notifications, %ld %s\n", seen, ids,
+			tasks ? "tasks" : "with an id");
 	PQfinish(conn);
 	return 0;
 }

@@ -33,7 +33,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Outer part: install, stage, then run the benchmark as the runner user.
 # ---------------------------------------------------------------------------
 if [ "${1:-}" != "--inner" ]; then
-	base=${BENCH_DIR:-/tmp/lagbid-bench.$(id -u)}
+	base=${BENCH_DIR:-/tmp/lagbid-bench.$(id -u).$(lagbid_slot)}
 	mkdir -p "$base"
 	install=${BENCH_INSTALL:-1}
 	if [ "$(readlink /proc/$$/fd/9 2>/dev/null)" = ${LAGBID_LOCK:-/tmp/lagbid-install.lock} ]; then
@@ -84,7 +84,7 @@ fi
 base=$BENCH_DIR
 cluster=$base/cluster
 results=$base/results
-port=${BENCH_PORT:-55600}
+port=${BENCH_PORT:-$((55600 + 3 * $(lagbid_slot)))}
 db=lagbid_bench
 cd "$here"
 
@@ -162,7 +162,10 @@ psql_ -v nproviders=$nproviders -v ntasks=$ntasks -v nowners=$nowners -v nhot=$n
 pgbench -h "$cluster" -p "$port" -U postgres -i -q -s $pgscale "$db" >"$results/pgbench-init.out" 2>&1
 say "lagbid $(val 'SELECT lagbid.version()'), tick() $( [ -n "$(val "SELECT to_regproc('lagbid.tick')")" ] && echo present || echo absent)"
 
-cc -O2 -Wall -o "$base/listener" bench/listener.c -I"$(pg_config --includedir)" \
+# (a relocated PostgreSQL copy may lack libpq's headers: then the system's)
+pq_inc=$(pg_config --includedir)
+[ -f "$pq_inc/libpq-fe.h" ] || pq_inc=$(pkg-config --variable=includedir libpq 2>/dev/null || echo /usr/include/postgresql)
+cc -O2 -Wall -o "$base/listener" bench/listener.c -I"$pq_inc" \
 	-L"$(pg_config --libdir)" -lpq
 
 vars=(-D ntasks=$ntasks -D nproviders=$nproviders)
@@ -254,16 +257,24 @@ m_hot_close=$(echo "$hot_close" | median)
 val "ALTER SYSTEM SET track_commit_timestamp = on" >/dev/null
 pg_ctl -D "$cluster" -l "$cluster/server.log" -w -t 60 restart >/dev/null 9>&-
 notify_secs=$secs
-"$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) \
-	>"$results/notify.recv" 2>"$results/listener.err" &
-lpid=$!
-for _ in $(seq 1 50); do grep -q ready "$results/listener.err" 2>/dev/null && break; sleep 0.1; done
+# listened_run NAME CHANNEL SCRIPT TABLE: pgbench SCRIPT at 200 transactions/s
+# while bench/listener.c, listening on CHANNEL, records what it receives
+# (copied into TABLE); prints the tps
+listened_run() {
+	local name=$1 channel=$2 script=$3 table=$4 lpid t
+	"$base/listener" "host=$cluster port=$port user=postgres dbname=$db" $((notify_secs + 30)) "$channel" \
+		>"$results/$name.recv" 2>"$results/$name.listener.err" &
+	lpid=$!
+	for _ in $(seq 1 50); do grep -q ready "$results/$name.listener.err" 2>/dev/null && break; sleep 0.1; done
+	t=$(pgbench_run "$name" -c 4 -j $jobs -R 200 -T "$notify_secs" "${vars[@]}" -f "$script")
+	sleep 1
+	kill "$lpid" 2>/dev/null || true
+	wait "$lpid" 2>/dev/null || true
+	psql_ -c "\\copy $table FROM '$results/$name.recv'" >/dev/null
+	echo "$t"
+}
 nfrom=$(val "SELECT coalesce(max(id), 0) FROM lagbid.notification")
-t=$(pgbench_run notify -c 4 -j $jobs -R 200 -T "$notify_secs" "${vars[@]}" -f bench/notify.sql)
-sleep 1
-kill "$lpid" 2>/dev/null || true
-wait "$lpid" 2>/dev/null || true
-psql_ -c "\\copy bench.notify_recv (id, received_us) FROM '$results/notify.recv'"
+t=$(listened_run notify lagbid bench/notify.sql bench.notify_recv)
 IFS='|' read -r n_sent n_recv n_p50 n_p99 n_max d_p50 d_p99 < <(val "
 	WITH sent AS (SELECT id, created_at, pg_xact_commit_timestamp(xmin) AS committed_at
 	                FROM lagbid.notification WHERE id > $nfrom AND kind = 'bid_won'),
@@ -279,6 +290,45 @@ IFS='|' read -r n_sent n_recv n_p50 n_p99 n_max d_p50 d_p99 < <(val "
 	  FROM lat")
 [ "$t" != ERROR ] || n_p99=ERROR
 say "notify: $n_recv of $n_sent bid_won notices received; outbox row -> listener: p50 $n_p50 ms, p99 $n_p99 ms, max $n_max ms; commit -> listener: p50 $d_p50 ms, p99 $d_p99 ms"
+
+# --------------------------------------------------------------- task push
+# NOTIFY lagbid_tasks (issue 13): a published task reaches a listening
+# provider; from the publishing transaction's start (task.created_at) and
+# from its commit
+tfrom=$(val "SELECT coalesce(max(id), 0) FROM lagbid.task")
+t=$(listened_run task_push lagbid_tasks bench/task_push.sql bench.task_push_recv)
+IFS='|' read -r p_sent p_recv p_p50 p_p99 p_dp99 < <(val "
+	WITH sent AS (SELECT id, created_at, pg_xact_commit_timestamp(xmin) AS committed_at
+	                FROM lagbid.task WHERE id > $tfrom AND state = 'accepting_bids'),
+	     lat AS (SELECT extract(epoch FROM to_timestamp(r.received_us / 1e6) - s.created_at) * 1000 AS ms,
+	                    extract(epoch FROM to_timestamp(r.received_us / 1e6) - s.committed_at) * 1000 AS delivery_ms
+	               FROM sent s JOIN bench.task_push_recv r ON r.task_id = s.id)
+	SELECT (SELECT count(*) FROM sent), count(*),
+	       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY delivery_ms)::numeric, 3)
+	  FROM lat")
+[ "$t" != ERROR ] || p_p99=ERROR
+say "task push: $p_recv of $p_sent published tasks received on lagbid_tasks; publish -> listener: p50 $p_p50 ms, p99 $p_p99 ms; commit -> listener p99 $p_dp99 ms"
+
+# ------------------------------------------------------------------ upload
+# upload_result with a 1 MB result (stored and hashed in the database)
+# against the same lifecycle with a claimed hash (submit_result), alternating
+up_tps=""; sub_tps=""
+for r in $(seq 1 "$rounds"); do
+	t=$(pgbench_run "submit.$r" -c 4 -j $jobs -T "$secs" "${vars[@]}" -f bench/submit.sql)
+	sub_tps="$sub_tps $t"
+	t=$(pgbench_run "upload.$r" -c 4 -j $jobs -T "$secs" "${vars[@]}" -f bench/upload.sql)
+	up_tps="$up_tps $t"
+	say "round $r upload: 1 MB upload_result $t tps, claimed submit_result ${sub_tps##* } tps (publish + bid + result, 4 clients)"
+done
+if [[ $up_tps == *ERROR* ]]; then m_up=ERROR; else m_up=$(echo "$up_tps" | median); fi
+if [[ $sub_tps == *ERROR* ]]; then m_sub=ERROR; else m_sub=$(echo "$sub_tps" | median); fi
+# the last 100 stored results: each job's hash is the blob's, as SQL computes it
+up_ok=$(val "SELECT count(*) FILTER (WHERE j.result_hash = 'sha256:' || encode(sha256(b.content), 'hex')
+                                      AND j.result_hash = 'sha256:' || r.sha256) || '/' || count(*)
+               FROM (SELECT job_id, sha256 FROM lagbid.result ORDER BY job_id DESC LIMIT 100) r
+               JOIN lagbid.job j ON j.id = r.job_id, bench.blob b")
 
 # ------------------------------------------------------------------ memory
 every=$((memory_calls / 10)); [ $every -ge 1 ] || every=1
@@ -440,6 +490,14 @@ if [ "$mem_growth" = ERROR ]; then j7=ERROR
 elif [ "$mem_growth" -le 1024 ] && [ "$rss_growth" -le 8192 ]; then j7=PASS; else j7=MISS; fi
 count "$j7"
 row "7 memory growth kB" "$memory_calls place_bid calls" "+$mem_growth" "rss +${rss_growth:-?}" "-" "flat" "$j7"
+# 8: information, no target; an upload that failed to run is an error
+r8=$(ratio "$m_up" "$m_sub")
+if [ "$r8" = ERROR ]; then j8=ERROR; count ERROR; else j8=info; fi
+row "8 upload_result 1 MB" "submit_result (claimed)" "$m_up" "$m_sub" "$r8" "-" "$j8 ($up_ok stored hashes verified)"
+if [ "$p_p99" = ERROR ] || [ -z "$p_p99" ] || [ "${p_recv:-0}" = 0 ]; then j9=ERROR; else j9=$(judge "$p_p99" "<" 5); fi
+[ "${p_recv:-0}" = "${p_sent:-x}" ] || [ "$j9" = ERROR ] || j9="$j9 (lost $((p_sent - p_recv)))"
+count "${j9%% *}"
+row "9 task push ms, p99" "lagbid_tasks, 200/s" "$p_p99" "p50 $p_p50" "-" "< 5 ms" "$j9 (commit->listener p99 $p_dp99)"
 
 {
 	echo
@@ -456,9 +514,9 @@ row "7 memory growth kB" "$memory_calls place_bid calls" "+$mem_growth" "rss +${
 
 if [ "$quick" = 1 ]; then
 	# TAP for the test suite: every workload ran and every correctness check held
-	n=0; echo "1..7"
+	n=0; echo "1..9"
 	for w in "simple_update $m_simple" "place_bid $m_bid" "app_bid $m_app" "lifecycle $m_life" \
-		"hot_task $j4" "notify $j6" "memory $j7"; do
+		"hot_task $j4" "notify $j6" "memory $j7" "upload $j8" "task_push $j9"; do
 		n=$((n + 1)); set -- $w
 		case $2 in ERROR*) echo "not ok $n - $1" ;; *) echo "ok $n - $1 ran" ;; esac
 	done

@@ -135,6 +135,12 @@ END $$;
 
 -- notify: what the listener received (bench/listener.c output)
 CREATE TABLE bench.notify_recv (id bigint, received_us bigint);  -- microseconds since the epoch
+-- task push (NOTIFY lagbid_tasks): the task ids the listener received
+CREATE TABLE bench.task_push_recv (task_id bigint, received_us bigint);
+-- upload: one 1 MB result (incompressible: 32768 SHA-256 digests)
+CREATE TABLE bench.blob AS
+    SELECT string_agg(sha256(i::text::bytea), ''::bytea ORDER BY i) AS content
+      FROM generate_series(1, 32768) i;
 
 -- ---------------------------------------------------------------- providers
 SELECT lagbid.register_provider(

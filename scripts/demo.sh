@@ -24,6 +24,8 @@ as_runner bash -c "
 	trap '[ -n \"\${LAGBID_DEMO_KEEP:-}\" ] || bash scripts/cluster.sh stop \"$stage/.cluster\"' EXIT
 	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
 		-v ON_ERROR_STOP=1 -f scripts/demo.sql
+	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
+		-v ON_ERROR_STOP=1 -f scripts/demo_work.sql
 	if [ -n \"\${LAGBID_DEMO_KEEP:-}\" ]; then
 		echo
 		echo \"cluster kept: psql -h $stage/.cluster -p $port -U postgres lagbid_demo\"

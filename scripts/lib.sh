@@ -10,7 +10,8 @@ export PATH="$PG_BINDIR:$PATH"
 # it owns (the checkout may live where that user cannot write, or even read).
 as_runner() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"
+		runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" \
+			${LAGBID_STAGE:+LAGBID_STAGE="$LAGBID_STAGE"} "$@"
 	else
 		"$@"
 	fi
@@ -37,5 +38,17 @@ build_and_install() {
 		make -C "$src" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 	else
 		sudo make -C "$src" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+	fi
+}
+
+# Several checkouts may test at once on one machine, each with its own
+# LAGBID_STAGE (and PG_CONFIG, LAGBID_LOCK): lagbid_slot prints a number
+# 1..40 for such a checkout (0 without LAGBID_STAGE) that the suites with
+# fixed scratch directories and ports (ubsan, contrib, bench) add to them.
+lagbid_slot() {
+	if [ -n "${LAGBID_STAGE:-}" ]; then
+		echo $(($(printf %s "$LAGBID_STAGE" | cksum | cut -d' ' -f1) % 40 + 1))
+	else
+		echo 0
 	fi
 }

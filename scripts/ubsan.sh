@@ -17,8 +17,8 @@ if [ -z "${LAGBID_LOCK_HELD:-}" ]; then
 	flock 9
 fi
 uid=$(id -u)
-build=/tmp/lagbid-ubsan-build.$uid
-stage=/tmp/lagbid-ubsan.$uid
+build=/tmp/lagbid-ubsan-build.$uid.$(lagbid_slot)
+stage=/tmp/lagbid-ubsan.$uid.$(lagbid_slot)
 trap 'build_and_install "$here"' EXIT
 
 stage_tree "$here" "$build"

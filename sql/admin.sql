@@ -67,7 +67,7 @@ SELECT * FROM lagbid.market_overview;
 \x off
 -- money adds up: what holders hold is what came in, minus escrowed, plus paid and refunded
 SELECT money_deposited - money_escrowed + money_paid + money_refunded AS holders_should_hold,
-       (SELECT sum(balance) FROM lagbid.account WHERE kind = 'holder') AS holders_hold,
+       (SELECT sum(balance) FROM lagbid.account WHERE kind IN ('owner', 'provider')) AS holders_hold,
        money_in_escrow = (SELECT sum(balance) FROM lagbid.account WHERE kind = 'escrow') AS escrow_agrees
   FROM lagbid.market_overview;
 SELECT provider_id, slots_used, utilization_pct, open_bids, bids_won, bids_lost, live_jobs,

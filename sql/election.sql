@@ -29,7 +29,8 @@ SELECT id, state, is_leader, paid, reason FROM lagbid.job ORDER BY id;
 SELECT state, leader_job_id, finished_at FROM lagbid.task WHERE id = 1;
 -- paid ask x duration_hours, exactly once; the rest refunded to alice
 SELECT account, amount, kind, job_id FROM lagbid.ledger WHERE task_id = 1 AND amount > 0 ORDER BY tx_id;
-SELECT lagbid.balance(node(1)) AS p1, lagbid.balance(node(2)) AS p2, lagbid.balance(node(3)) AS p3,
+SELECT lagbid.balance(node(1), 'provider') AS p1, lagbid.balance(node(2), 'provider') AS p2,
+       lagbid.balance(node(3), 'provider') AS p3,
        lagbid.balance('alice') AS alice;
 -- finalizing again changes nothing and returns the same leader
 SELECT lagbid.finalize(1) AS leader_again;

@@ -7,7 +7,7 @@ SELECT id, node_id = node(id::int) AS is_node, multiaddrs, region, cpu, memory_g
 SELECT lagbid.register_provider(node(1), ARRAY['/dns4/cp1.example.com/udp/4001/quic-v1', '/ip4/10.0.0.1/tcp/4001/p2p/' || node(1)],
                                 'eu-central', '{"cpu": 16}', max_concurrent => 4, chain_id => 'filecoin', chain_tx => '0xabc') AS p1_again;
 SELECT id, multiaddrs, region, cpu, memory_gb, max_concurrent, chain_id, chain_tx FROM lagbid.provider WHERE id = 1;
--- each provider has a holder account (where it is paid)
+-- each provider has a provider account (where it is paid)
 SELECT kind, name = node(1) OR name = node(2) AS is_provider, balance FROM lagbid.account ORDER BY id;
 -- refusals, each with its SQLSTATE; nothing written
 SELECT try(format($$SELECT lagbid.register_provider(%L, ARRAY['/ip4/1.2.3.4/tcp/1'], 'EU', '{}')$$, node(3)));

@@ -26,6 +26,18 @@
 #include "market.h"
 #include "states.h"
 
+/*
+ * the bid_won notice's run terms (a JSON object; its "{" is spliced off).
+ * The workload is read through to_jsonb so that the 0.2 schema, which has
+ * no such column, works with this library until ALTER EXTENSION UPDATE.
+ */
+static LagbidPlan run_terms_plan = {
+	"SELECT jsonb_build_object('workload', nullif(to_jsonb(t) -> 'workload', 'null'), "
+	"                          'resources', t.resources, 'duration_hours', t.duration_hours)::text "
+	"FROM lagbid.task t WHERE t.id = $1",
+	1, {INT8OID}
+};
+
 typedef struct OpenBid
 {
 	int64		id;
@@ -124,6 +136,7 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	int64	   *job_bid;
 	TimestampTz now = lagbid_clock_now();
 	TimestampTz deadline;
+	char	   *run_terms = "{}";
 
 	lagbid_connect();
 
@@ -237,6 +250,14 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	/* lock-order step 4: the losers' providers get their slots back */
 	lagbid_release_slots(lost_providers, nlost);
 
+	/* what the winners need to run their job: the task's workload and terms */
+	if (nwon > 0)
+	{
+		args[0] = Int64GetDatum(t->id);
+		lagbid_exec(&run_terms_plan, args, NULL, false, 1);
+		run_terms = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
+
 	for (i = 0; i < n; i++)
 	{
 		int64		job_id = 0;
@@ -245,12 +266,12 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 			if (job_bid[j] == bids[i].id)
 				job_id = jobs[j];
 		if (bids[i].won)
-			lagbid_notify(bids[i].node_id, "bid_won", t->id, bids[i].id, job_id,
-						  psprintf("{\"price\": %s, \"deadline\": \"%s\"}",
+			lagbid_notify(HOLDER_PROVIDER, bids[i].node_id, "bid_won", t->id, bids[i].id, job_id,
+						  psprintf("{\"price\": %s, \"deadline\": \"%s\", %s",
 								   lagbid_num_text(bids[i].price),
-								   timestamptz_to_str(deadline)));
+								   timestamptz_to_str(deadline), run_terms + 1));
 		else
-			lagbid_notify(bids[i].node_id, "bid_lost", t->id, bids[i].id, 0,
+			lagbid_notify(HOLDER_PROVIDER, bids[i].node_id, "bid_lost", t->id, bids[i].id, 0,
 						  "{\"reason\": \"not_allocated\"}");
 	}
 

@@ -8,6 +8,9 @@
  *	  fails the others, pays every completed job ask x duration_hours from
  *	  the task's escrow exactly once and refunds the rest.
  *
+ *	  Uploaded results (results.c) and claimed ones take the same submit
+ *	  path and count alike: the election compares result_hash strings only.
+ *
  *	  lagbid.submit_result, lagbid.fail_job, lagbid.finalize.
  *
  *-------------------------------------------------------------------------
@@ -107,27 +110,18 @@ checked_text(FunctionCallInfo fcinfo, int n, const char *name, int maxlen)
 	return s;
 }
 
-PG_FUNCTION_INFO_V1(lagbid_submit_result);
-
-/* lagbid.submit_result(job_id bigint, result_uri text, result_hash text) */
-Datum
-lagbid_submit_result(PG_FUNCTION_ARGS)
+/* market.h: the submit path of submit_result and upload_result */
+void
+lagbid_submit_job(int64 job_id, const char *uri, const char *hash,
+				  bytea *content, const char *sha256_hex)
 {
-	int64		job_id,
-				provider_id;
-	char	   *uri,
-			   *hash;
+	int64		provider_id;
 	LagbidTask	t;
 	Datum		args[4];
 
-	if (PG_ARGISNULL(0))
-		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "job_id must not be NULL");
-	job_id = PG_GETARG_INT64(0);
-	uri = checked_text(fcinfo, 1, "result_uri", MAX_URI_LEN);
-	hash = checked_text(fcinfo, 2, "result_hash", MAX_HASH_LEN);
-
-	lagbid_connect();
 	lock_job(job_id, &t, &provider_id, false);
+	if (content)
+		lagbid_store_result(job_id, content, sha256_hex);
 	args[0] = Int64GetDatum(job_id);
 	args[1] = CStringGetTextDatum(uri);
 	args[2] = CStringGetTextDatum(hash);
@@ -136,6 +130,34 @@ lagbid_submit_result(PG_FUNCTION_ARGS)
 	lagbid_exec(&submit_plan, args, NULL, false, 0);
 	args[0] = Int64GetDatum(t.id);
 	lagbid_exec(&pending_plan, args, NULL, false, 0);
+}
+
+PG_FUNCTION_INFO_V1(lagbid_submit_result);
+
+/*
+ * lagbid.submit_result(job_id bigint, result_uri text, result_hash text):
+ * a result kept elsewhere, its hash claimed by the bidder.  The lagbid:
+ * scheme is refused: it names results stored by upload_result.
+ */
+Datum
+lagbid_submit_result(PG_FUNCTION_ARGS)
+{
+	int64		job_id;
+	char	   *uri,
+			   *hash;
+
+	if (PG_ARGISNULL(0))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "job_id must not be NULL");
+	job_id = PG_GETARG_INT64(0);
+	uri = checked_text(fcinfo, 1, "result_uri", MAX_URI_LEN);
+	hash = checked_text(fcinfo, 2, "result_hash", MAX_HASH_LEN);
+	if (pg_strncasecmp(uri, "lagbid:", 7) == 0)
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL,
+					 "Upload the content with lagbid.upload_result() instead.",
+					 "result_uri must not use the lagbid: scheme, which names results stored by upload_result");
+
+	lagbid_connect();
+	lagbid_submit_job(job_id, uri, hash, NULL, NULL);
 	lagbid_finish();
 	PG_RETURN_VOID();
 }
@@ -323,7 +345,7 @@ lagbid_finalize_locked(LagbidTask *t)
 		args[2] = pay;
 		args[3] = TimestampTzGetDatum(now);
 		lagbid_exec(&complete_plan, args, NULL, false, 0);
-		legs[npaid].to_account = lagbid_account_id(ACCOUNT_HOLDER, jobs[i].node_id, true);
+		legs[npaid].to_account = lagbid_account_id(ACCOUNT_PROVIDER, jobs[i].node_id, true);
 		legs[npaid].amount = pay;
 		legs[npaid].kind = "payment";
 		legs[npaid].job_id = jobs[i].id;
@@ -349,16 +371,16 @@ lagbid_finalize_locked(LagbidTask *t)
 	for (i = 0; i < n; i++)
 	{
 		if (jobs[i].agrees)
-			lagbid_notify(jobs[i].node_id, "job_paid", t->id, 0, jobs[i].id,
+			lagbid_notify(HOLDER_PROVIDER, jobs[i].node_id, "job_paid", t->id, 0, jobs[i].id,
 						  psprintf("{\"amount\": %s, \"leader\": %s}",
 								   lagbid_num_text(lagbid_num_mul(jobs[i].price, t->duration_hours)),
 								   &jobs[i] == leader ? "true" : "false"));
 		else
-			lagbid_notify(jobs[i].node_id, "job_failed", t->id, 0, jobs[i].id,
+			lagbid_notify(HOLDER_PROVIDER, jobs[i].node_id, "job_failed", t->id, 0, jobs[i].id,
 						  jobs[i].state == JOB_PROCESSING ?
 						  "{\"reason\": \"deadline_passed\"}" : "{\"reason\": \"result_disagrees\"}");
 	}
-	lagbid_notify(t->owner, "task_completed", t->id, 0, leader_id, NULL);
+	lagbid_notify(HOLDER_OWNER, t->owner, "task_completed", t->id, 0, leader_id, NULL);
 	lagbid_finish();
 	return leader_id;
 }

@@ -12,6 +12,7 @@
  *	  lagbid.max_allocate_ids   SUSET   longest bid_ids array allocate() takes
  *	  lagbid.api_errors         USERSET set by lagbid_api functions: refusals
  *	                                    are raised in PostgREST's PGRST form
+ *	  lagbid.max_result_bytes   SUSET   largest content upload_result stores
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +31,7 @@ int			lagbid_processing_grace_minutes = 10;
 int			lagbid_tick_batch_size = 1000;
 bool		lagbid_api_errors = false;
 int			lagbid_max_allocate_ids = 1000;
+int			lagbid_max_result_bytes = 1024 * 1024;
 
 void		_PG_init(void);
 
@@ -80,6 +82,16 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/* issue 13: results stored in the database */
+	DefineCustomIntVariable("lagbid.max_result_bytes",
+							"Largest result content upload_result() stores; larger results use submit_result().",
+							NULL,
+							&lagbid_max_result_bytes,
+							1024 * 1024, 0, 64 * 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lagbid");

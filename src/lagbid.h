@@ -20,6 +20,7 @@ extern int	lagbid_processing_grace_minutes;	/* lagbid.processing_grace */
 extern int	lagbid_tick_batch_size; /* lagbid.tick_batch_size */
 extern bool lagbid_api_errors;	/* lagbid.api_errors */
 extern int	lagbid_max_allocate_ids;	/* lagbid.max_allocate_ids */
+extern int	lagbid_max_result_bytes;	/* lagbid.max_result_bytes */
 
 /* clock.c */
 extern TimestampTz lagbid_clock_now(void);

@@ -27,8 +27,6 @@
 
 #define MAX_REFERENCE 128
 
-static const char *const kind_names[] = {"holder", "escrow", "external"};
-
 static LagbidPlan find_account_plan = {
 	"SELECT id FROM lagbid.account WHERE kind = $1::lagbid.account_kind AND name = $2",
 	2, {TEXTOID, TEXTOID}
@@ -74,8 +72,8 @@ static LagbidPlan balance_plan = {
 };
 
 static LagbidPlan holder_balance_plan = {
-	"SELECT balance FROM lagbid.account WHERE kind = 'holder' AND name = $1",
-	1, {TEXTOID}
+	"SELECT balance FROM lagbid.account WHERE kind = $2::lagbid.account_kind AND name = $1",
+	2, {TEXTOID, TEXTOID}
 };
 
 static LagbidPlan deposit_tx_plan = {
@@ -85,12 +83,13 @@ static LagbidPlan deposit_tx_plan = {
 };
 
 static LagbidPlan deposit_again_plan = {
-	"SELECT t.id, t.kind = 'deposit' AND t.amount = $2 AND a.kind = 'holder' AND a.name = $3 "
+	"SELECT t.id, t.kind = 'deposit' AND t.amount = $2 "
+	"       AND a.kind = $4::lagbid.account_kind AND a.name = $3 "
 	"FROM lagbid.ledger_tx t "
 	"JOIN lagbid.ledger_entry e ON e.tx_id = t.id AND e.amount > 0 "
 	"JOIN lagbid.account a ON a.id = e.account_id "
 	"WHERE t.reference = $1",
-	3, {TEXTOID, NUMERICOID, TEXTOID}
+	4, {TEXTOID, NUMERICOID, TEXTOID, TEXTOID}
 };
 
 static int
@@ -113,7 +112,7 @@ lagbid_account_id(LagbidAccountKind kind, const char *name, bool create)
 	int64		id = 0;
 	bool		found;
 
-	args[0] = CStringGetTextDatum(kind_names[kind]);
+	args[0] = CStringGetTextDatum(lagbid_account_kind_label(kind));
 	args[1] = CStringGetTextDatum(name);
 	lagbid_connect();
 	lagbid_exec(&find_account_plan, args, NULL, false, 1);
@@ -303,9 +302,10 @@ lagbid_account_balance(int64 account_id)
 PG_FUNCTION_INFO_V1(lagbid_deposit);
 
 /*
- * lagbid.deposit(account text, amount numeric, reference text) RETURNS bigint
+ * lagbid.deposit(account text, amount numeric, reference text,
+ *				  holder_kind lagbid.holder_kind DEFAULT 'owner') RETURNS bigint
  *
- * Credits a holder account from outside.  The reference (a payment id of the
+ * Credits the account of the holder (holder_kind, account) from outside.  The reference (a payment id of the
  * outside world) makes it idempotent: the same reference for the same
  * account and amount returns the first transaction; for anything else it is
  * refused.  Concurrent duplicates wait on the unique reference and then see
@@ -317,8 +317,9 @@ lagbid_deposit(PG_FUNCTION_ARGS)
 	char	   *account;
 	char	   *reference;
 	Datum		amount;
-	Datum		args[3];
+	Datum		args[4];
 	int64		tx_id;
+	LagbidHolderKind holder_kind = HOLDER_OWNER;
 	int64		holder,
 				external;
 
@@ -333,13 +334,25 @@ lagbid_deposit(PG_FUNCTION_ARGS)
 					 "reference must not be NULL");
 	reference = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(2), MAX_REFERENCE, "reference");
 	lagbid_check_name(reference, "reference");
+	/* the 0.2 definition, until ALTER EXTENSION UPDATE, has no holder_kind */
+	if (PG_NARGS() > 3)
+	{
+		if (PG_ARGISNULL(3))
+			lagbid_raise(LB_INVALID_ARGUMENT, NULL, "A holder is an \"owner\" or a \"provider\".",
+						 "holder_kind must not be NULL");
+		holder_kind = lagbid_holder_kind_arg(PG_GETARG_DATUM(3));
+	}
+	/* a provider is named by its node id: a typo must not open a stray account */
+	if (holder_kind == HOLDER_PROVIDER)
+		lagbid_check_node_id(account, "account");
 
-	holder = lagbid_account_id(ACCOUNT_HOLDER, account, true);
+	holder = lagbid_account_id((LagbidAccountKind) holder_kind, account, true);
 	external = lagbid_account_id(ACCOUNT_EXTERNAL, "external", true);
 
 	args[0] = CStringGetTextDatum(reference);
 	args[1] = amount;
 	args[2] = CStringGetTextDatum(account);
+	args[3] = CStringGetTextDatum(lagbid_account_kind_label((LagbidAccountKind) holder_kind));
 	lagbid_connect();
 	lagbid_exec(&deposit_tx_plan, args, NULL, false, 0);
 	if (!lagbid_result_int64(1, &tx_id))
@@ -369,19 +382,29 @@ lagbid_deposit(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(lagbid_balance);
 
 /*
- * lagbid.balance(account text) RETURNS numeric — an owner's or provider's
- * balance; 0 for a name that never held money.
+ * lagbid.balance(account text, holder_kind lagbid.holder_kind DEFAULT 'owner')
+ * RETURNS numeric — the balance of an owner (by owner name) or of a provider
+ * (by node id); 0 for a holder that never held money.
  */
 Datum
 lagbid_balance(PG_FUNCTION_ARGS)
 {
-	Datum		args[1];
+	Datum		args[2];
 	Datum		result;
 	bool		isnull;
+	LagbidHolderKind holder_kind = HOLDER_OWNER;
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "account must not be NULL");
 	args[0] = CStringGetTextDatum(lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), 128, "account"));
+	if (PG_NARGS() > 1)
+	{
+		if (PG_ARGISNULL(1))
+			lagbid_raise(LB_INVALID_ARGUMENT, NULL, "A holder is an \"owner\" or a \"provider\".",
+						 "holder_kind must not be NULL");
+		holder_kind = lagbid_holder_kind_arg(PG_GETARG_DATUM(1));
+	}
+	args[1] = CStringGetTextDatum(lagbid_account_kind_label((LagbidAccountKind) holder_kind));
 	lagbid_connect();
 	lagbid_exec(&holder_balance_plan, args, NULL, true, 1);
 	if (SPI_processed == 0)

@@ -38,6 +38,7 @@
 
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "utils/jsonb.h"
 
 /*
@@ -97,6 +98,17 @@ extern void lagbid_check_price_range(Datum price_min, Datum price_max);
 /* An owner or account name: 1..128 bytes, no control characters */
 extern void lagbid_check_name(const char *name, const char *what);
 
+/* ---- workload.c: what a task runs (issue 13) ---- */
+
+/*
+ * Validate a workload object (caps in workload.c and docs/0.3/work.md):
+ * LB_INPUT_TOO_LARGE over 4 MiB, LB_INVALID_WORKLOAD naming the field.
+ */
+extern void lagbid_check_workload(Jsonb *jb);
+
+/* argument n as a validated workload; NULL when absent (PG_NARGS) or NULL */
+extern Jsonb *lagbid_workload_arg(FunctionCallInfo fcinfo, int n);
+
 /* ---- slots.c: market rule 1, the bidder's concurrency limit ---- */
 
 /*
@@ -112,12 +124,38 @@ extern void lagbid_release_slots(int64 *provider_ids, int n);
 
 /* ---- ledger.c: money ---- */
 
+/*
+ * Holders are typed (lagbid.holder_kind): an owner and a provider are
+ * different holders even when their names are equal, for money as for
+ * notifications.  A holder's account kind has the same number.
+ */
+typedef enum LagbidHolderKind
+{
+	HOLDER_OWNER,
+	HOLDER_PROVIDER
+} LagbidHolderKind;
+
 typedef enum LagbidAccountKind
 {
-	ACCOUNT_HOLDER,
+	ACCOUNT_OWNER = HOLDER_OWNER,	/* named by owner name */
+	ACCOUNT_PROVIDER = HOLDER_PROVIDER, /* named by node id */
 	ACCOUNT_ESCROW,
 	ACCOUNT_EXTERNAL
 } LagbidAccountKind;
+
+/* "owner" / "provider" (the labels of lagbid.holder_kind) */
+extern const char *lagbid_holder_kind_name(LagbidHolderKind kind);
+
+/* a lagbid.holder_kind argument (an enum datum) as LagbidHolderKind */
+extern LagbidHolderKind lagbid_holder_kind_arg(Datum value);
+
+/*
+ * The lagbid.account_kind label of kind in the installed schema ("holder"
+ * for owners and providers alike before ALTER EXTENSION UPDATE to 0.3),
+ * and whether that schema has typed holders (holders.c).
+ */
+extern const char *lagbid_account_kind_label(LagbidAccountKind kind);
+extern bool lagbid_holders_typed(void);
 
 /* id of the account (kind, name); creates it (balance 0) when create */
 extern int64 lagbid_account_id(LagbidAccountKind kind, const char *name, bool create);
@@ -158,15 +196,16 @@ extern Datum lagbid_account_balance(int64 account_id);
 /* ---- notify.c: NOTIFY lagbid + the durable outbox ---- */
 
 /*
- * Tell `recipient` (a node id or an owner name) about `kind` (bid_won,
- * bid_lost, task_cancelled, job_due, job_paid, ...).  extra_json, if not
- * NULL, is a JSON object whose keys are added to the payload.  Inserts the
- * outbox row and sends NOTIFY lagbid with the same payload (delivered at
- * commit).  Returns the outbox id.
+ * Tell the holder (recipient_kind, recipient) -- a provider by node id or an
+ * owner by owner name -- about `kind` (bid_won, bid_lost, task_cancelled,
+ * job_paid, ...).  extra_json, if not NULL, is a JSON object whose keys are
+ * added to the outbox row's payload.  Inserts the outbox row and sends
+ * NOTIFY lagbid with {"id": <outbox id>} only (delivered at commit).
+ * Returns the outbox id.
  */
-extern int64 lagbid_notify(const char *recipient, const char *kind,
-						   int64 task_id, int64 bid_id, int64 job_id,
-						   const char *extra_json);
+extern int64 lagbid_notify(LagbidHolderKind recipient_kind, const char *recipient,
+						   const char *kind, int64 task_id, int64 bid_id,
+						   int64 job_id, const char *extra_json);
 
 /* {"key": "value"}, JSON-escaped (notify.c) */
 extern char *lagbid_json_object1(const char *key, const char *value);
@@ -231,7 +270,7 @@ extern bool lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t);
  */
 extern bool lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t);
 
-/* what publishing needs; funding_account 0 = the owner's holder account */
+/* what publishing needs; funding_account 0 = the owner's own (owner-kind) account */
 typedef struct LagbidTaskSpec
 {
 	const char *owner;
@@ -249,6 +288,7 @@ typedef struct LagbidTaskSpec
 	int64		funding_account;
 	int64		space_id;		/* 0 when not from a space */
 	int32		space_version;
+	Jsonb	   *workload;		/* validated; NULL: nothing to run */
 } LagbidTaskSpec;
 
 /* validate price range, limits and hours of a spec (LB001, LB006) */
@@ -314,6 +354,7 @@ typedef struct LagbidSpace
 	TimestampTz reserved_until;
 	Datum		remaining_hours;	/* numeric, negative once past */
 	Datum		escrow_balance;
+	Datum		workload;		/* jsonb as stored; 0 when NULL */
 } LagbidSpace;
 
 /* lock the space row (before any task); skip_locked as for tasks */
@@ -349,5 +390,19 @@ extern void lagbid_prelock_accounts_nowait(int64 a, int64 b);
  * Returns the leader job id, 0 when no valid result (task failed).
  */
 extern int64 lagbid_finalize_locked(LagbidTask *t);
+
+/*
+ * The one submit path of submit_result and upload_result: lock the job's
+ * task then the job, check the job is processing (LB_JOB_NOT_ACTIVE), store
+ * content when not NULL (results.c), mark the job submitted with uri and
+ * hash.  Caller is inside SPI.
+ */
+extern void lagbid_submit_job(int64 job_id, const char *uri, const char *hash,
+							  bytea *content, const char *sha256_hex);
+
+/* ---- results.c: results stored in the database ---- */
+
+/* insert the lagbid.result row of a job (inside SPI, job locked) */
+extern void lagbid_store_result(int64 job_id, bytea *content, const char *sha256_hex);
 
 #endif							/* LAGBID_MARKET_H */

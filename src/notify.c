@@ -2,9 +2,10 @@
  *
  * notify.c
  *	  Telling bidders and owners what happened: a durable outbox row in
- *	  lagbid.notification (fetched and acknowledged later, so nothing is lost
- *	  while a provider is offline) and a NOTIFY on channel "lagbid" with the
- *	  same JSON payload for live listeners (sent at commit, not before).
+ *	  lagbid.notification addressed to a typed holder (fetched and
+ *	  acknowledged later, so nothing is lost while a provider is offline) and
+ *	  a NOTIFY on channel "lagbid" naming only the row's id, for live
+ *	  listeners (sent at commit, not before).
  *
  *-------------------------------------------------------------------------
  */
@@ -22,29 +23,39 @@
 #include "market.h"
 
 /*
- * The outbox row carries the whole payload (prices, amounts, reasons); the
- * NOTIFY carries only who, what and which ids.  LISTEN has no privilege
- * check, so anything sealed (a winning ask) must not travel on the channel:
- * a listener fetches the row (lagbid_api.notifications) for the rest.
+ * The outbox row carries the whole payload (prices, amounts, reasons) and
+ * its recipient; the NOTIFY carries only the row's id.  LISTEN has no
+ * privilege check, so any login may listen: who was told what (a bid won,
+ * by whom, on which task) is market intelligence between competitors.  A
+ * listener fetches what is its own (lagbid_api.notifications).
  */
 static LagbidPlan outbox_plan = {
+	"INSERT INTO lagbid.notification (recipient_kind, recipient, kind, task_id, bid_id, job_id, payload) "
+	"VALUES ($7::lagbid.holder_kind, $1, $2, $3, $4, $5, "
+	"        jsonb_strip_nulls(jsonb_build_object('recipient', $1, 'recipient_kind', $7, 'kind', $2, "
+	"            'task_id', $3, 'bid_id', $4, 'job_id', $5)) || coalesce($6::jsonb, '{}')) "
+	"RETURNING id",
+	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/* the outbox of a schema from before 0.3 (no recipient_kind; holders.c) */
+static LagbidPlan outbox_legacy_plan = {
 	"INSERT INTO lagbid.notification (recipient, kind, task_id, bid_id, job_id, payload) "
 	"VALUES ($1, $2, $3, $4, $5, "
 	"        jsonb_strip_nulls(jsonb_build_object('recipient', $1, 'kind', $2, "
 	"            'task_id', $3, 'bid_id', $4, 'job_id', $5)) || coalesce($6::jsonb, '{}')) "
-	"RETURNING id, jsonb_strip_nulls(jsonb_build_object('id', id, 'recipient', recipient, "
-	"          'kind', kind, 'task_id', task_id, 'bid_id', bid_id, 'job_id', job_id))::text",
+	"RETURNING id",
 	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID}
 };
 
 int64
-lagbid_notify(const char *recipient, const char *kind, int64 task_id,
-			  int64 bid_id, int64 job_id, const char *extra_json)
+lagbid_notify(LagbidHolderKind recipient_kind, const char *recipient,
+			  const char *kind, int64 task_id, int64 bid_id, int64 job_id,
+			  const char *extra_json)
 {
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		id;
-	char	   *payload;
 
 	args[0] = CStringGetTextDatum(recipient);
 	args[1] = CStringGetTextDatum(kind);
@@ -58,15 +69,15 @@ lagbid_notify(const char *recipient, const char *kind, int64 task_id,
 		args[5] = CStringGetTextDatum(extra_json);
 	else
 		nulls[5] = 'n';
+	args[6] = CStringGetTextDatum(lagbid_holder_kind_name(recipient_kind));
 
 	lagbid_connect();
-	lagbid_exec(&outbox_plan, args, nulls, false, 0);
+	lagbid_exec(lagbid_holders_typed() ? &outbox_plan : &outbox_legacy_plan,
+				args, nulls, false, 0);
 	if (!lagbid_result_int64(1, &id))
 		elog(ERROR, "lagbid: notification not stored");
-	/* recipient is at most 128 bytes: the payload stays far below NOTIFY's 8000 */
-	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	Async_Notify("lagbid", payload);
 	lagbid_finish();
+	Async_Notify("lagbid", psprintf("{\"id\": %lld}", (long long) id));
 	return id;
 }
 

@@ -165,8 +165,8 @@ lagbid_register_provider(PG_FUNCTION_ARGS)
 	if (!lagbid_result_int64(1, &id))
 		elog(ERROR, "lagbid: provider not registered");
 	lagbid_finish();
-	/* its holder account, where payments go */
-	lagbid_account_id(ACCOUNT_HOLDER, node_id, true);
+	/* its provider account, where payments go */
+	lagbid_account_id(ACCOUNT_PROVIDER, node_id, true);
 	PG_RETURN_INT64(id);
 }
 

@@ -43,7 +43,7 @@
 	"SELECT s.owner, s.resources, s.price_min, s.price_max, s.region, s.replicas, " \
 	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, " \
 	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), " \
-	"       a.balance " \
+	"       a.balance, nullif(to_jsonb(s) -> 'workload', 'null') " \
 	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id " \
 	"WHERE s.id = $1 "
 
@@ -98,6 +98,8 @@ lagbid_lock_space(int64 space_id, bool skip_locked, LagbidSpace *s)
 	s->reserved_until = DatumGetTimestampTz(lagbid_result_datum(0, 11, &isnull));
 	s->remaining_hours = SPI_datumTransfer(lagbid_result_datum(0, 12, &isnull), false, -1);
 	s->escrow_balance = SPI_datumTransfer(lagbid_result_datum(0, 13, &isnull), false, -1);
+	s->workload = lagbid_result_datum(0, 14, &isnull);
+	s->workload = isnull ? (Datum) 0 : SPI_datumTransfer(s->workload, false, -1);
 	lagbid_finish();
 	return true;
 }
@@ -170,7 +172,7 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 		lagbid_connect();
 		lagbid_exec(&unchanged_plan, args, NULL, false, 0);
 		lagbid_finish();
-		lagbid_notify(s->owner, "space_unfunded", 0, 0, 0,
+		lagbid_notify(HOLDER_OWNER, s->owner, "space_unfunded", 0, 0, 0,
 					  psprintf("{\"space_id\": %lld}", (long long) s->id));
 		return -1;
 	}
@@ -191,6 +193,8 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 	spec.funding_account = s->escrow_account_id;
 	spec.space_id = s->id;
 	spec.space_version = s->version;
+	/* the space's workload, validated when it was set, runs in each of its tasks */
+	spec.workload = s->workload ? DatumGetJsonbP(s->workload) : NULL;
 	task_id = lagbid_publish(&spec);
 
 	args[1] = Int64GetDatum(task_id);
@@ -230,7 +234,7 @@ lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked)
 			lagbid_end_task_locked(&t, TASK_CANCELLED, "space_expired");
 		}
 	}
-	owner_account = lagbid_account_id(ACCOUNT_HOLDER, s->owner, true);
+	owner_account = lagbid_account_id(ACCOUNT_OWNER, s->owner, true);
 	if (skip_locked)
 		lagbid_prelock_accounts_nowait(s->escrow_account_id, owner_account);
 	lagbid_transfer("refund", s->escrow_account_id, owner_account,
@@ -244,7 +248,7 @@ lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked)
 		lagbid_exec(&expire_plan, args, NULL, false, 0);
 		lagbid_finish();
 	}
-	lagbid_notify(s->owner, "space_expired", 0, 0, 0,
+	lagbid_notify(HOLDER_OWNER, s->owner, "space_expired", 0, 0, 0,
 				  psprintf("{\"space_id\": %lld}", (long long) s->id));
 	return true;
 }
@@ -270,13 +274,27 @@ space_id_arg(FunctionCallInfo fcinfo)
 	return PG_GETARG_INT64(0);
 }
 
+/*
+ * The workload column is named only when there is a workload, and read
+ * through to_jsonb (SPACE_COLUMNS), so that the 0.2 schema works with this
+ * library until ALTER EXTENSION UPDATE adds the column.
+ */
+#define CREATE_SPACE(workload_column, workload_value) \
+	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, " \
+	"    replicas, hours, reserved_from, reserved_until, created_at" workload_column ") " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9 + $8 * interval '1 hour', $9" \
+	workload_value ") ON CONFLICT (owner, name) DO NOTHING RETURNING id"
+
 static LagbidPlan create_plan = {
-	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, "
-	"    replicas, hours, reserved_from, reserved_until, created_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9 + $8 * interval '1 hour', $9) "
-	"ON CONFLICT (owner, name) DO NOTHING RETURNING id",
+	CREATE_SPACE("", ""),
 	9, {TEXTOID, TEXTOID, JSONBOID, TEXTOID, NUMERICOID, NUMERICOID, INT4OID,
 	NUMERICOID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan create_workload_plan = {
+	CREATE_SPACE(", workload", ", $10"),
+	10, {TEXTOID, TEXTOID, JSONBOID, TEXTOID, NUMERICOID, NUMERICOID, INT4OID,
+	NUMERICOID, TIMESTAMPTZOID, JSONBOID}
 };
 
 static LagbidPlan set_escrow_plan = {
@@ -288,7 +306,7 @@ PG_FUNCTION_INFO_V1(lagbid_create_space);
 
 /*
  * lagbid.create_space(owner, name, resources, price_min, price_max, hours,
- *     region, replicas) RETURNS bigint
+ *     region, replicas, workload) RETURNS bigint
  */
 Datum
 lagbid_create_space(PG_FUNCTION_ARGS)
@@ -306,8 +324,9 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	int64		owner_account,
 				escrow,
 				space_id;
-	Datum		values[9];
-	char		nulls[9];
+	Jsonb	   *workload;
+	Datum		values[10];
+	char		nulls[10];
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "owner must not be NULL");
@@ -334,10 +353,11 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	if (replicas < 1 || replicas > MAX_REPLICAS)
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
 					 "replicas must be between 1 and %d, not %d", MAX_REPLICAS, replicas);
+	workload = lagbid_workload_arg(fcinfo, 8);
 
 	/* the reservation: hours x price_max x replicas, refused before any write */
 	cost = lagbid_num_mul(lagbid_num_mul(hours, price_max), lagbid_num_int(replicas));
-	owner_account = lagbid_account_id(ACCOUNT_HOLDER, owner, true);
+	owner_account = lagbid_account_id(ACCOUNT_OWNER, owner, true);
 	lagbid_require_funds(owner_account, cost);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -353,8 +373,12 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	values[6] = Int32GetDatum(replicas);
 	values[7] = hours;
 	values[8] = TimestampTzGetDatum(lagbid_clock_now());
+	if (workload)
+		values[9] = JsonbPGetDatum(workload);
+	else
+		nulls[9] = 'n';
 	lagbid_connect();
-	lagbid_exec(&create_plan, values, nulls, false, 0);
+	lagbid_exec(workload ? &create_workload_plan : &create_plan, values, nulls, false, 0);
 	if (!lagbid_result_int64(1, &space_id))
 		lagbid_raise(LB_SPACE_EXISTS, NULL,
 					 "Update it with lagbid.update_space() or choose another name.",
@@ -375,11 +399,18 @@ static LagbidPlan update_plan = {
 	5, {INT8OID, JSONBOID, NUMERICOID, NUMERICOID, TEXTOID}
 };
 
+/* a new workload (an unchanged one is not rewritten, nor republished) */
+static LagbidPlan update_workload_plan = {
+	"UPDATE lagbid.space SET resources = $2, price_min = $3, price_max = $4, "
+	"       region = $5, workload = $6, updated_at = now() WHERE id = $1",
+	6, {INT8OID, JSONBOID, NUMERICOID, NUMERICOID, TEXTOID, JSONBOID}
+};
+
 PG_FUNCTION_INFO_V1(lagbid_update_space);
 
 /*
- * lagbid.update_space(space_id, resources, price_min, price_max, region):
- * NULL keeps a value.  Raising price_max tops the escrow up from the owner
+ * lagbid.update_space(space_id, resources, price_min, price_max, region,
+ * workload): NULL keeps a value; a workload of JSON null removes it.  Raising price_max tops the escrow up from the owner
  * for the reserved hours left.  The trigger marks the space changed.
  */
 Datum
@@ -391,13 +422,16 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 	Datum		price_min,
 				price_max;
 	char	   *region;
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	LagbidResources res;
+	bool		new_workload = PG_NARGS() > 5 && !PG_ARGISNULL(5);
+	Jsonb	   *workload = NULL;
 
-	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3) && PG_ARGISNULL(4))
+	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3) && PG_ARGISNULL(4) &&
+		!new_workload)
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL,
-					 "Pass at least one of resources, price_min, price_max, region.",
+					 "Pass at least one of resources, price_min, price_max, region, workload.",
 					 "update_space was given nothing to change");
 	lagbid_lock_space(space_id, false, &s);
 
@@ -411,6 +445,20 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 	region = PG_ARGISNULL(4) ? s.region
 		: lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(4), 64, "region");
 	lagbid_check_region(region, true);
+	if (new_workload)
+	{
+		/* JSON null removes the workload */
+		workload = PG_GETARG_JSONB_P(5);
+		if (JB_ROOT_IS_SCALAR(workload) && JB_ROOT_COUNT(workload) == 1)
+		{
+			JsonbValue	v;
+
+			if (JsonbExtractScalar(&workload->root, &v) && v.type == jbvNull)
+				workload = NULL;
+		}
+		if (workload)
+			lagbid_check_workload(workload);
+	}
 
 	/* a higher price_max is paid for the hours left */
 	if (!s.expired && lagbid_num_cmp(price_max, s.price_max) > 0 &&
@@ -419,7 +467,7 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 		Datum		topup = lagbid_num_mul(lagbid_num_mul(lagbid_num_sub(price_max, s.price_max),
 														  s.remaining_hours),
 										   lagbid_num_int(s.replicas));
-		int64		owner_account = lagbid_account_id(ACCOUNT_HOLDER, s.owner, true);
+		int64		owner_account = lagbid_account_id(ACCOUNT_OWNER, s.owner, true);
 
 		topup = DirectFunctionCall2(numeric_round, topup, Int32GetDatum(6));
 		lagbid_transfer("escrow", owner_account, s.escrow_account_id, topup, 0, space_id,
@@ -434,8 +482,12 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 		values[4] = CStringGetTextDatum(region);
 	else
 		nulls[4] = 'n';
+	if (workload)
+		values[5] = JsonbPGetDatum(workload);
+	else
+		nulls[5] = 'n';
 	lagbid_connect();
-	lagbid_exec(&update_plan, values, nulls, false, 0);
+	lagbid_exec(new_workload ? &update_workload_plan : &update_plan, values, nulls, false, 0);
 	lagbid_finish();
 	PG_RETURN_VOID();
 }
@@ -474,7 +526,7 @@ lagbid_extend_space(PG_FUNCTION_ARGS)
 
 	lagbid_lock_space(space_id, false, &s);
 	cost = lagbid_num_mul(lagbid_num_mul(hours, s.price_max), lagbid_num_int(s.replicas));
-	owner_account = lagbid_account_id(ACCOUNT_HOLDER, s.owner, true);
+	owner_account = lagbid_account_id(ACCOUNT_OWNER, s.owner, true);
 	lagbid_transfer("escrow", owner_account, s.escrow_account_id, cost, 0, space_id,
 					"space extended: hours x price_max x replicas");
 
@@ -520,7 +572,7 @@ PG_FUNCTION_INFO_V1(lagbid_space_changed);
 
 /*
  * BEFORE UPDATE trigger on lagbid.space: when what a task is made of
- * (resources, prices, region, replicas) changes, bump the version and mark
+ * (resources, prices, region, replicas, workload) changes, bump the version and mark
  * the space changed, so that the next tick publishes it.
  */
 Datum
@@ -530,7 +582,7 @@ lagbid_space_changed(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	oldtup,
 				newtup;
-	static const char *const watched[] = {"resources", "price_min", "price_max", "region", "replicas"};
+	static const char *const watched[] = {"resources", "price_min", "price_max", "region", "replicas", "workload"};
 	bool		changed = false;
 	int			i;
 	int			cols[2];
@@ -550,10 +602,15 @@ lagbid_space_changed(PG_FUNCTION_ARGS)
 		int			att = SPI_fnumber(desc, watched[i]);
 		bool		n1,
 					n2;
-		Datum		d1 = heap_getattr(oldtup, att, desc, &n1);
-		Datum		d2 = heap_getattr(newtup, att, desc, &n2);
-		Form_pg_attribute a = TupleDescAttr(desc, att - 1);
+		Datum		d1,
+					d2;
+		Form_pg_attribute a;
 
+		if (att <= 0)
+			continue;			/* workload: not in a 0.2 schema */
+		d1 = heap_getattr(oldtup, att, desc, &n1);
+		d2 = heap_getattr(newtup, att, desc, &n2);
+		a = TupleDescAttr(desc, att - 1);
 		if (n1 != n2 || (!n1 && !datumIsEqual(d1, d2, a->attbyval, a->attlen)))
 			changed = true;
 	}

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -178,15 +179,31 @@ lagbid_check_task_spec(LagbidTaskSpec *spec)
 	lagbid_check_region(spec->region, true);
 }
 
+#define INSERT_TASK \
+	"INSERT INTO lagbid.task (owner, resources, cpu, memory_gb, storage_gb, gpu, " \
+	"    gpu_count, region, price_min, price_max, duration_hours, bid_limit, " \
+	"    replicas, bidding_window, auto_allocate, space_id, space_version, created_at"
+#define INSERT_TASK_VALUES \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, " \
+	"        $16, $17, $18"
+
+/*
+ * Two statements: a task without a workload never names the column, so
+ * that the 0.2 schema keeps working with this library until ALTER
+ * EXTENSION UPDATE adds it.
+ */
 static LagbidPlan insert_task_plan = {
-	"INSERT INTO lagbid.task (owner, resources, cpu, memory_gb, storage_gb, gpu, "
-	"    gpu_count, region, price_min, price_max, duration_hours, bid_limit, "
-	"    replicas, bidding_window, auto_allocate, space_id, space_version, created_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-	"        $16, $17, $18) RETURNING id",
+	INSERT_TASK ") " INSERT_TASK_VALUES ") RETURNING id",
 	18, {TEXTOID, JSONBOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID,
 		INT4OID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, INT4OID, INT4OID,
 		INTERVALOID, BOOLOID, INT8OID, INT4OID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan insert_task_workload_plan = {
+	INSERT_TASK ", workload) " INSERT_TASK_VALUES ", $19) RETURNING id",
+	19, {TEXTOID, JSONBOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID,
+		INT4OID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, INT4OID, INT4OID,
+		INTERVALOID, BOOLOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID}
 };
 
 static LagbidPlan set_accounts_plan = {
@@ -194,18 +211,48 @@ static LagbidPlan set_accounts_plan = {
 	3, {INT8OID, INT8OID, INT8OID}
 };
 
+/*
+ * The one statement that puts a task in accepting_bids (publish, open,
+ * reopen, a space's republication): it returns the task's public terms,
+ * pushed to providers on channel lagbid_tasks.
+ */
 static LagbidPlan open_plan = {
 	"UPDATE lagbid.task SET state = 'accepting_bids', opened_at = $2, "
 	"       bidding_deadline = $2 + bidding_window, closed_at = NULL "
-	"WHERE id = $1",
+	"WHERE id = $1 "
+	"RETURNING json_build_object('task_id', id, 'owner', owner, 'region', region, "
+	"    'resources', resources, 'price_min', price_min, 'price_max', price_max, "
+	"    'duration_hours', duration_hours, 'replicas', replicas, "
+	"    'bidding_deadline', bidding_deadline)::text",
 	2, {INT8OID, TIMESTAMPTZOID}
 };
+
+/*
+ * Open bidding on a task (caller inside SPI, row locked) and tell providers
+ * with NOTIFY lagbid_tasks, delivered at commit like every NOTIFY.  Only
+ * public terms travel (never the workload); a payload that would pass
+ * NOTIFY's limit (long numbers in resources) shrinks to the task id.
+ */
+static void
+open_task(int64 task_id, TimestampTz now)
+{
+	Datum		args[2];
+	char	   *payload;
+
+	args[0] = Int64GetDatum(task_id);
+	args[1] = TimestampTzGetDatum(now);
+	lagbid_exec(&open_plan, args, NULL, false, 0);
+	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strlen(payload) >= BLCKSZ - NAMEDATALEN - 128)	/* async.c's limit */
+		payload = psprintf("{\"task_id\" : %lld}", (long long) task_id);
+	Async_Notify("lagbid_tasks", payload);
+}
 
 int64
 lagbid_publish(LagbidTaskSpec *spec)
 {
-	Datum		values[18];
-	char		nulls[18];
+	Datum		values[19];
+	char		nulls[19];
 	int64		task_id;
 	int64		escrow;
 	int64		funding;
@@ -239,17 +286,22 @@ lagbid_publish(LagbidTaskSpec *spec)
 	values[16] = Int32GetDatum(spec->space_version);
 	nulls[16] = spec->space_id ? ' ' : 'n';
 	values[17] = TimestampTzGetDatum(now);
+	if (spec->workload)
+		values[18] = JsonbPGetDatum(spec->workload);
+	else
+		nulls[18] = 'n';
 
 	/* refuse a budget the funding account cannot pay before writing anything */
 	funding = spec->funding_account ? spec->funding_account
-		: lagbid_account_id(ACCOUNT_HOLDER, spec->owner, true);
+		: lagbid_account_id(ACCOUNT_OWNER, spec->owner, true);
 	budget = lagbid_num_mul(lagbid_num_mul(spec->price_max, spec->duration_hours),
 							lagbid_num_int(spec->replicas));
 	lagbid_require_funds(funding, budget);
 
 	lagbid_event_reason(spec->space_id ? "published from space" : "published");
 	lagbid_connect();
-	lagbid_exec(&insert_task_plan, values, nulls, false, 0);
+	lagbid_exec(spec->workload ? &insert_task_workload_plan : &insert_task_plan,
+				values, nulls, false, 0);
 	if (!lagbid_result_int64(1, &task_id))
 		elog(ERROR, "lagbid: task not created");
 
@@ -264,9 +316,8 @@ lagbid_publish(LagbidTaskSpec *spec)
 
 	if (spec->open)
 	{
-		values[1] = TimestampTzGetDatum(now);
 		lagbid_event_reason("opened");
-		lagbid_exec(&open_plan, values, NULL, false, 0);
+		open_task(task_id, now);
 	}
 	lagbid_finish();
 	return task_id;
@@ -437,10 +488,10 @@ lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 
 	extra = lagbid_json_object1("reason", reason);
 	for (i = 0; i < nbids; i++)
-		lagbid_notify(bid_nodes[i], kind, t->id, bid_ids[i], 0, extra);
+		lagbid_notify(HOLDER_PROVIDER, bid_nodes[i], kind, t->id, bid_ids[i], 0, extra);
 	for (i = 0; i < njobs; i++)
-		lagbid_notify(job_nodes[i], kind, t->id, 0, job_ids[i], extra);
-	lagbid_notify(t->owner, kind, t->id, 0, 0, extra);
+		lagbid_notify(HOLDER_PROVIDER, job_nodes[i], kind, t->id, 0, job_ids[i], extra);
+	lagbid_notify(HOLDER_OWNER, t->owner, kind, t->id, 0, 0, extra);
 	lagbid_finish();
 }
 
@@ -467,8 +518,8 @@ PG_FUNCTION_INFO_V1(lagbid_publish_task);
 
 /*
  * lagbid.publish_task(owner, resources, price_min, price_max, duration_hours,
- *     region, bid_limit, replicas, bidding_window, auto_allocate, open)
- *     RETURNS bigint
+ *     region, bid_limit, replicas, bidding_window, auto_allocate, open,
+ *     workload) RETURNS bigint
  */
 Datum
 lagbid_publish_task(PG_FUNCTION_ARGS)
@@ -508,6 +559,7 @@ lagbid_publish_task(PG_FUNCTION_ARGS)
 	spec.bidding_window = IntervalPGetDatum(window);
 	spec.auto_allocate = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
 	spec.open = PG_ARGISNULL(10) ? true : PG_GETARG_BOOL(10);
+	spec.workload = lagbid_workload_arg(fcinfo, 11);
 	lagbid_check_task_spec(&spec);
 
 	PG_RETURN_INT64(lagbid_publish(&spec));
@@ -547,13 +599,12 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 		lagbid_exec(&lose_bids_plan, args, NULL, false, 0);
 		lagbid_release_slots(providers, n);
 		for (i = 0; i < n; i++)
-			lagbid_notify(nodes[i], "bid_lost", task_id, bid_ids[i], 0,
+			lagbid_notify(HOLDER_PROVIDER, nodes[i], "bid_lost", task_id, bid_ids[i], 0,
 						  "{\"reason\": \"bidding_reopened\"}");
 	}
 	args[0] = Int64GetDatum(task_id);
-	args[1] = TimestampTzGetDatum(lagbid_clock_now());
 	lagbid_event_reason(t.state == TASK_CREATED ? "opened" : "reopened");
-	lagbid_exec(&open_plan, args, NULL, false, 0);
+	open_task(task_id, lagbid_clock_now());
 	{
 		static LagbidPlan reset_plan = {
 			"UPDATE lagbid.task SET bid_count = 0 WHERE id = $1", 1, {INT8OID}

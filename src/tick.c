@@ -68,21 +68,23 @@ static LagbidPlan prelock_providers_plan = {
 static LagbidPlan prelock_accounts_plan = {
 	"SELECT id FROM lagbid.account WHERE id = ANY (ARRAY[$2, $3] || ARRAY "
 	"  (SELECT (SELECT a.id FROM lagbid.account a "
-	"            WHERE a.kind = 'holder' AND a.name = " LAGBID_NODE_OF("j") ") "
+	"            WHERE a.kind = $4::lagbid.account_kind AND a.name = " LAGBID_NODE_OF("j") ") "
 	"     FROM lagbid.job j "
 	"    WHERE j.task_id = $1 AND j.state IN ('processing', 'submitted'))) "
 	"ORDER BY id FOR NO KEY UPDATE NOWAIT",
-	3, {INT8OID, INT8OID, INT8OID}
+	4, {INT8OID, INT8OID, INT8OID, TEXTOID}
 };
 
 void
 lagbid_prelock_task_nowait(LagbidTask *t)
 {
-	Datum		args[3];
+	Datum		args[4];
 
 	args[0] = Int64GetDatum(t->id);
 	args[1] = Int64GetDatum(t->escrow_account_id);
 	args[2] = Int64GetDatum(t->funding_account_id);
+	/* the jobs' providers' accounts, which finalize pays */
+	args[3] = CStringGetTextDatum(lagbid_account_kind_label(ACCOUNT_PROVIDER));
 	lagbid_connect();
 	lagbid_exec(&prelock_providers_plan, args, NULL, false, 0);
 	lagbid_exec(&prelock_accounts_plan, args, NULL, false, 0);

@@ -21,9 +21,9 @@ main=$(cd "$here/../.." && pwd)
 . "$main/scripts/lib.sh"
 
 PY=/usr/bin/python3           # Debian's python3, which has the Debian packages
-PGPORT=${LAGBID_CELERY_PGPORT:-55620}
-REDIS_PORT=6390
-base=/tmp/lagbid-celery.$UID
+PGPORT=${LAGBID_CELERY_PGPORT:-$((55800 + $(lagbid_slot)))}
+REDIS_PORT=$((6390 + $(lagbid_slot)))
+base=/tmp/lagbid-celery.$UID.$(lagbid_slot)
 DB=lagbid
 TIMEOUT=${LAGBID_CELERY_TIMEOUT:-30}
 
@@ -124,9 +124,10 @@ if os.path.exists(path):
             seen[nid] += 1
             if nid in rows and d["payload"] != rows[nid]:
                 mismatched += 1
-            if last.get(d["recipient"], 0) > nid:
+            holder = (d.get("recipient_kind"), d["recipient"])
+            if last.get(holder, 0) > nid:
                 unordered += 1
-            last[d["recipient"]] = max(last.get(d["recipient"], 0), nid)
+            last[holder] = max(last.get(holder, 0), nid)
 print("total=%d delivered=%d missing=%d duplicated=%d extra=%d mismatched=%d unordered=%d" % (
     len(rows), sum(seen.values()), len(set(rows) - set(seen)),
     sum(1 for c in seen.values() if c > 1), len(set(seen) - set(rows)), mismatched, unordered))

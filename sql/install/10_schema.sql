@@ -19,9 +19,15 @@ COMMENT ON TYPE lagbid.provider_state IS 'only active providers may bid';
 CREATE TYPE lagbid.space_state AS ENUM ('active', 'expired');
 COMMENT ON TYPE lagbid.space_state IS 'an expired space (reserved hours used up) is not republished until extended and triggered';
 
-CREATE TYPE lagbid.account_kind AS ENUM ('holder', 'escrow', 'external');
+-- Holders are typed: an owner and a provider are different holders even when
+-- their names are equal (an owner may well call itself like a node id).
+CREATE TYPE lagbid.holder_kind AS ENUM ('owner', 'provider');
+COMMENT ON TYPE lagbid.holder_kind IS
+    'who holds money and receives notifications: an owner (named by owner name) or a provider (named by node id); the kind is part of the holder''s identity';
+
+CREATE TYPE lagbid.account_kind AS ENUM ('owner', 'provider', 'escrow', 'external');
 COMMENT ON TYPE lagbid.account_kind IS
-    'holder: an owner (named by owner name) or a provider (named by node id); escrow: one per task or space; external: the outside world (deposits)';
+    'owner: an owner''s account (named by owner name); provider: a provider''s account (named by node id); escrow: one per task or space; external: the outside world (deposits)';
 
 -- ---------------------------------------------------------------------------
 -- Money: a double-entry ledger.  Every ledger_tx has entries summing to zero;
@@ -37,7 +43,7 @@ CREATE TABLE lagbid.account (
     CONSTRAINT account_name_unique UNIQUE (kind, name),
     CONSTRAINT account_never_negative CHECK (kind = 'external' OR balance >= 0)
 );
-COMMENT ON TABLE lagbid.account IS 'ledger accounts; balances of holders and escrows never go negative';
+COMMENT ON TABLE lagbid.account IS 'ledger accounts, one per (kind, name); balances of owners, providers and escrows never go negative';
 
 CREATE TABLE lagbid.ledger_tx (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -117,10 +123,13 @@ CREATE TABLE lagbid.space (
     escrow_account_id   bigint REFERENCES lagbid.account (id),
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
+    -- 0.3: what each of its tasks runs (validated in C: src/workload.c)
+    workload            jsonb,
     CONSTRAINT space_owner_name UNIQUE (owner, name),
     CONSTRAINT space_price_range CHECK (price_min >= 0 AND price_min <= price_max)
 );
 COMMENT ON TABLE lagbid.space IS 'a user''s long-lived app; creating or updating it publishes a task at the next tick';
+COMMENT ON COLUMN lagbid.space.workload IS 'what each task of the space runs (copied into the task when it is published)';
 COMMENT ON COLUMN lagbid.space.changed IS 'set by a trigger when the space changes; the next tick publishes a task for it';
 -- the tick's work lists: changed spaces, reservations running out
 CREATE INDEX space_changed ON lagbid.space (id) WHERE changed AND state = 'active';
@@ -165,6 +174,8 @@ CREATE TABLE lagbid.task (
     allocated_at        timestamptz,
     processing_deadline timestamptz,
     finished_at         timestamptz,
+    -- 0.3: what the task runs (validated in C: src/workload.c); NULL: not said
+    workload            jsonb,
     CONSTRAINT task_price_range CHECK (price_min >= 0 AND price_min <= price_max),
     CONSTRAINT task_replicas CHECK (replicas >= 1 AND replicas <= bid_limit),
     CONSTRAINT task_bid_limit_held CHECK (bid_count >= 0 AND bid_count <= bid_limit),
@@ -172,6 +183,7 @@ CREATE TABLE lagbid.task (
 );
 COMMENT ON TABLE lagbid.task IS 'compute tasks published by owners (directly, or from a space by the minutely hook)';
 COMMENT ON COLUMN lagbid.task.bid_count IS 'open + won bids; the bid that reaches bid_limit closes bidding in its transaction';
+COMMENT ON COLUMN lagbid.task.workload IS 'what the task runs: command, env, inputs, timeout_s, output (docs/0.3/work.md); NULL when the task does not say';
 
 CREATE INDEX task_owner ON lagbid.task (owner, id);
 -- open tasks by region, best paying first, ties by id (lagbid_api.open_tasks
@@ -257,8 +269,9 @@ CREATE TABLE lagbid.notification (
     job_id      bigint,
     payload     jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-    acked_at    timestamptz
+    acked_at    timestamptz,
+    recipient_kind lagbid.holder_kind NOT NULL
 );
 COMMENT ON TABLE lagbid.notification IS
-    'durable outbox: what was also sent with NOTIFY lagbid; a recipient (node id or owner name) fetches and acknowledges';
-CREATE INDEX notification_pending ON lagbid.notification (recipient, id) WHERE acked_at IS NULL;
+    'durable outbox: the recipient (recipient_kind and recipient: an owner name or a node id) fetches and acknowledges; NOTIFY lagbid carries only the id';
+CREATE INDEX notification_pending ON lagbid.notification (recipient_kind, recipient, id) WHERE acked_at IS NULL;

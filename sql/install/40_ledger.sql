@@ -3,18 +3,20 @@
 -- payments and refunds are moved by the market functions themselves.
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION lagbid.deposit(account text, amount numeric, reference text)
+CREATE FUNCTION lagbid.deposit(account text, amount numeric, reference text,
+                               holder_kind lagbid.holder_kind DEFAULT 'owner')
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_deposit';
-COMMENT ON FUNCTION lagbid.deposit(text, numeric, text) IS
-    'credits an owner''s or provider''s account from outside; idempotent on the external reference; returns the ledger transaction id';
+COMMENT ON FUNCTION lagbid.deposit(text, numeric, text, lagbid.holder_kind) IS
+    'credits an owner''s account (holder_kind owner, the default) or a provider''s (holder_kind provider) from outside; idempotent on the external reference; returns the ledger transaction id';
 
-CREATE FUNCTION lagbid.balance(account text) RETURNS numeric
+CREATE FUNCTION lagbid.balance(account text, holder_kind lagbid.holder_kind DEFAULT 'owner')
+    RETURNS numeric
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'lagbid_balance';
-COMMENT ON FUNCTION lagbid.balance(text) IS
-    'the balance of an account: an owner''s is its owner name, a provider''s its node id; 0 if it never held money';
+COMMENT ON FUNCTION lagbid.balance(text, lagbid.holder_kind) IS
+    'the balance of an owner (holder_kind owner, the default: account is the owner name) or of a provider (holder_kind provider: account is its node id); 0 if it never held money';
 
 CREATE VIEW lagbid.ledger AS
     SELECT t.id AS tx_id, t.kind, t.reference, t.task_id, t.space_id, t.job_id, t.at,

@@ -56,18 +56,18 @@ CREATE FUNCTION lagbid.publish_task(
     owner text, resources jsonb, price_min numeric, price_max numeric,
     duration_hours numeric, region text DEFAULT NULL, bid_limit integer DEFAULT 10,
     replicas integer DEFAULT 1, bidding_window interval DEFAULT '10 minutes',
-    auto_allocate boolean DEFAULT true, open boolean DEFAULT true)
+    auto_allocate boolean DEFAULT true, open boolean DEFAULT true, workload jsonb DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_publish_task';
-COMMENT ON FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean) IS
-    'publishes a task: escrows price_max x duration_hours x replicas from the owner''s balance and opens bidding (unless open => false); returns the task id';
+COMMENT ON FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb) IS
+    'publishes a task (with the workload it runs, validated): escrows price_max x duration_hours x replicas from the owner''s balance and opens bidding (unless open => false), telling providers on channel lagbid_tasks; returns the task id';
 
 CREATE FUNCTION lagbid.open_bidding(task_id bigint) RETURNS void
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_open_bidding';
 COMMENT ON FUNCTION lagbid.open_bidding(bigint) IS
-    'opens bidding on a created task, or reopens a closed one (its open bids are declined and their slots released)';
+    'opens bidding on a created task, or reopens a closed one (its open bids are declined and their slots released); providers are told on channel lagbid_tasks';
 
 CREATE FUNCTION lagbid.close_bidding(task_id bigint) RETURNS void
     LANGUAGE c VOLATILE
@@ -107,7 +107,7 @@ CREATE FUNCTION lagbid.submit_result(job_id bigint, result_uri text, result_hash
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_submit_result';
 COMMENT ON FUNCTION lagbid.submit_result(bigint, text, text) IS
-    'the allocated bidder uploads its result (URI and hash) for a processing job';
+    'the allocated bidder submits the URI and claimed hash of a result kept elsewhere (larger than lagbid.max_result_bytes) for a processing job';
 
 CREATE FUNCTION lagbid.fail_job(job_id bigint, reason text) RETURNS void
     LANGUAGE c VOLATILE

@@ -6,28 +6,28 @@
 CREATE FUNCTION lagbid.space_changed() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'lagbid_space_changed';
 COMMENT ON FUNCTION lagbid.space_changed() IS
-    'trigger: a change of resources, prices, region or replicas bumps the space''s version and marks it changed';
+    'trigger: a change of resources, prices, region, replicas or workload bumps the space''s version and marks it changed';
 
 CREATE TRIGGER space_changed BEFORE UPDATE ON lagbid.space
     FOR EACH ROW EXECUTE FUNCTION lagbid.space_changed();
 
 CREATE FUNCTION lagbid.create_space(
     owner text, name text, resources jsonb, price_min numeric, price_max numeric,
-    hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1)
+    hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1, workload jsonb DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_create_space';
-COMMENT ON FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer) IS
-    'creates a space and pays hours x price_max x replicas into its escrow; the next tick publishes a task for it; returns the space id';
+COMMENT ON FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb) IS
+    'creates a space (with the workload its tasks run) and pays hours x price_max x replicas into its escrow; the next tick publishes a task for it; returns the space id';
 
 CREATE FUNCTION lagbid.update_space(
     space_id bigint, resources jsonb DEFAULT NULL, price_min numeric DEFAULT NULL,
-    price_max numeric DEFAULT NULL, region text DEFAULT NULL)
+    price_max numeric DEFAULT NULL, region text DEFAULT NULL, workload jsonb DEFAULT NULL)
     RETURNS void
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_update_space';
-COMMENT ON FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text) IS
-    'changes a space (NULL keeps a value); a higher price_max is paid for the hours left; the next tick republishes it';
+COMMENT ON FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb) IS
+    'changes a space (NULL keeps a value; workload => ''null'' removes the workload); a higher price_max is paid for the hours left; the next tick republishes it';
 
 CREATE FUNCTION lagbid.extend_space(space_id bigint, hours numeric) RETURNS void
     LANGUAGE c VOLATILE

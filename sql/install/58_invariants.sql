@@ -54,6 +54,56 @@ BEGIN ATOMIC
     HAVING count(x.id) <> CASE WHEN j.state = 'completed' AND j.price * t.duration_hours > 0 THEN 1 ELSE 0 END
         OR coalesce(sum(x.amount), 0) <> CASE WHEN j.state = 'completed' THEN j.price * t.duration_hours ELSE 0 END
     UNION ALL
+    -- holders are typed: a task is funded by its owner's own account (kind
+    -- owner), or by its space's escrow
+    SELECT 'task_funding_account', format('task %s of owner %s is funded by account %s (%s %s)',
+                                          t.id, t.owner, a.id, a.kind, a.name)
+      FROM lagbid.task t
+      JOIN lagbid.account a ON a.id = t.funding_account_id
+      LEFT JOIN lagbid.space s ON s.id = t.space_id
+     WHERE NOT CASE WHEN t.space_id IS NULL THEN a.kind = 'owner' AND a.name = t.owner
+                    ELSE a.id = s.escrow_account_id END
+    UNION ALL
+    -- holders are typed: an escrow is paid by, and a refund returns to, the
+    -- payer: a task's funding account, a space's owner (kind owner)
+    SELECT 'escrow_refund_payer', format('%s %s of %s %s account %s (%s %s)', x.kind, x.id,
+                                         coalesce('task ' || x.task_id, 'space ' || x.space_id),
+                                         CASE x.kind WHEN 'escrow' THEN 'debits' ELSE 'credits' END,
+                                         a.id, a.kind, a.name)
+      FROM lagbid.ledger_tx x
+      JOIN lagbid.ledger_entry e ON e.tx_id = x.id AND (e.amount < 0) = (x.kind = 'escrow')
+      JOIN lagbid.account a ON a.id = e.account_id
+      LEFT JOIN lagbid.task t ON t.id = x.task_id
+      LEFT JOIN lagbid.space s ON s.id = x.space_id
+     WHERE x.kind IN ('escrow', 'refund')
+       AND NOT CASE WHEN x.task_id IS NOT NULL THEN a.id = t.funding_account_id
+                    ELSE a.kind = 'owner' AND a.name = s.owner END
+    UNION ALL
+    -- holders are typed: a job's payment goes to its provider (kind provider)
+    SELECT 'payment_to_provider', format('payment %s for job %s credits account %s (%s %s), not provider %s',
+                                         x.id, x.job_id, a.id, a.kind, a.name, p.node_id)
+      FROM lagbid.ledger_tx x
+      JOIN lagbid.ledger_entry e ON e.tx_id = x.id AND e.amount > 0
+      JOIN lagbid.account a ON a.id = e.account_id
+      LEFT JOIN lagbid.job j ON j.id = x.job_id
+      LEFT JOIN lagbid.provider p ON p.id = j.provider_id
+     WHERE x.kind = 'payment' AND (a.kind <> 'provider' OR a.name IS DISTINCT FROM p.node_id)
+    UNION ALL
+    -- holders are typed: a notice about a bid or job goes to its provider
+    -- (kind provider); an owner's notice about a task to the task's owner
+    SELECT 'notification_recipient', format('notification %s (%s) is addressed to %s %s', n.id, n.kind,
+                                            n.recipient_kind, n.recipient)
+      FROM lagbid.notification n
+      LEFT JOIN lagbid.bid b ON b.id = n.bid_id
+      LEFT JOIN lagbid.job j ON j.id = n.job_id
+      LEFT JOIN lagbid.task t ON t.id = n.task_id
+     WHERE CASE n.recipient_kind
+               WHEN 'provider' THEN coalesce(b.provider_id, j.provider_id) IS NOT NULL
+                   AND n.recipient IS DISTINCT FROM
+                       (SELECT p.node_id FROM lagbid.provider p WHERE p.id = coalesce(b.provider_id, j.provider_id))
+               ELSE n.task_id IS NOT NULL AND n.recipient IS DISTINCT FROM t.owner
+           END
+    UNION ALL
     -- rule 1: the slot counter equals open bids plus live jobs
     SELECT 'provider_slots', format('provider %s counts %s slots, holds %s', p.id, p.slots_used,
                                     coalesce(b.n, 0) + coalesce(j.n, 0))

@@ -56,8 +56,10 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION lagbid.api_provider() IS 'the provider id of the calling provider (JWT sub = node id)';
 
--- the caller's subject for calls open to owners and providers alike
-CREATE FUNCTION lagbid.api_subject() RETURNS text
+-- the calling holder, for calls open to owners and providers alike: its kind
+-- from the claim's role (lagbid_provider: provider, else owner), its name
+-- from lagbid.api_identity (an owner named like a node id stays an owner)
+CREATE FUNCTION lagbid.api_holder(OUT kind lagbid.holder_kind, OUT name text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -69,8 +71,22 @@ BEGIN
     EXCEPTION WHEN others THEN
         r := NULL;
     END;
-    RETURN lagbid.api_identity(CASE WHEN r = 'lagbid_provider' THEN r ELSE 'lagbid_owner' END);
+    IF r = 'lagbid_provider' THEN
+        kind := 'provider';
+        name := lagbid.api_identity('lagbid_provider');
+    ELSE
+        kind := 'owner';
+        name := lagbid.api_identity('lagbid_owner');
+    END IF;
 END $$;
+COMMENT ON FUNCTION lagbid.api_holder() IS
+    'the calling owner or provider as a typed holder (kind, name): what its balance and notifications belong to';
+
+-- the caller's subject (name only: see lagbid.api_holder for its kind)
+CREATE FUNCTION lagbid.api_subject() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT h.name FROM lagbid.api_holder() h);
 COMMENT ON FUNCTION lagbid.api_subject() IS 'the sub of a calling owner or provider';
 
 -- ownership checks: LB201/LB102, LB202/LB203/LB103, LB205/LB104
@@ -201,7 +217,7 @@ COMMENT ON FUNCTION lagbid_api.fail_job(bigint, text) IS 'Gives up one of the ca
 CREATE FUNCTION lagbid_api.open_tasks(max_rows integer DEFAULT 100)
     RETURNS TABLE (task_id bigint, resources jsonb, region text, price_min numeric, price_max numeric,
                    duration_hours numeric, replicas integer, bid_limit integer, bid_count integer,
-                   bidding_deadline timestamptz)
+                   bidding_deadline timestamptz, owner text, workload jsonb)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
@@ -218,7 +234,7 @@ BEGIN
            generate_series(1, cardinality(s.parts)) AS i;
     RETURN QUERY
     SELECT t.id, t.resources, t.region, t.price_min, t.price_max, t.duration_hours, t.replicas,
-           t.bid_limit, t.bid_count, t.bidding_deadline
+           t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload
       FROM (SELECT m.*
               FROM unnest(prefixes) AS r(region)
              CROSS JOIN LATERAL (
@@ -245,7 +261,7 @@ BEGIN
      LIMIT lim;
 END $$;
 COMMENT ON FUNCTION lagbid_api.open_tasks(integer) IS
-    'The tasks the calling provider may bid on now (its region, resources, not yet bid on), best paying first; other bidders'' asks are never shown.';
+    'The tasks the calling provider may bid on now (its region, resources, not yet bid on), best paying first, with their owner and the workload they run; other bidders'' asks are never shown.';
 
 CREATE FUNCTION lagbid_api.my_bids()
     RETURNS TABLE (bid_id bigint, task_id bigint, price numeric, state lagbid.bid_state,
@@ -260,15 +276,17 @@ COMMENT ON FUNCTION lagbid_api.my_bids() IS 'The calling provider''s bids, newes
 
 CREATE FUNCTION lagbid_api.my_jobs()
     RETURNS TABLE (job_id bigint, task_id bigint, bid_id bigint, state lagbid.job_state, price numeric,
-                   is_leader boolean, deadline timestamptz, result_uri text, result_hash text, paid numeric)
+                   is_leader boolean, deadline timestamptz, result_uri text, result_hash text, paid numeric,
+                   workload jsonb, resources jsonb, duration_hours numeric)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 BEGIN ATOMIC
     SELECT j.id, j.task_id, j.bid_id, j.state, j.price, j.is_leader, j.deadline, j.result_uri,
-           j.result_hash, j.paid
-      FROM lagbid.job j WHERE j.provider_id = lagbid.api_provider() ORDER BY j.id DESC LIMIT 1000;
+           j.result_hash, j.paid, t.workload, t.resources, t.duration_hours
+      FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+     WHERE j.provider_id = lagbid.api_provider() ORDER BY j.id DESC LIMIT 1000;
 END;
-COMMENT ON FUNCTION lagbid_api.my_jobs() IS 'The calling provider''s jobs, newest first.';
+COMMENT ON FUNCTION lagbid_api.my_jobs() IS 'The calling provider''s jobs, newest first, with what each runs (workload, resources, duration_hours).';
 
 -- ---------------------------------------------------------------------------
 -- lagbid_api: calls of an owner
@@ -278,14 +296,14 @@ CREATE FUNCTION lagbid_api.publish_task(
     resources jsonb, price_min numeric, price_max numeric, duration_hours numeric,
     region text DEFAULT NULL, bid_limit integer DEFAULT 10, replicas integer DEFAULT 1,
     bidding_window interval DEFAULT '10 minutes', auto_allocate boolean DEFAULT true,
-    open boolean DEFAULT true)
+    open boolean DEFAULT true, workload jsonb DEFAULT NULL)
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
     RETURN lagbid.publish_task(lagbid.api_identity('lagbid_owner'), resources, price_min, price_max,
                                duration_hours, region, bid_limit, replicas, bidding_window,
-                               auto_allocate, open);
-COMMENT ON FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean) IS
-    'Publishes a task of the caller: escrows price_max x duration_hours x replicas from its balance and opens bidding. Returns the task id.';
+                               auto_allocate, open, workload);
+COMMENT ON FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb) IS
+    'Publishes a task of the caller, with the workload it runs: escrows price_max x duration_hours x replicas from its balance and opens bidding. Returns the task id.';
 
 CREATE FUNCTION lagbid_api.open_bidding(task_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -368,25 +386,26 @@ END $$;
 COMMENT ON FUNCTION lagbid_api.task_bids(bigint) IS 'The bids on one of the caller''s tasks, best first (only the task''s owner sees the asks).';
 
 CREATE FUNCTION lagbid_api.create_space(name text, resources jsonb, price_min numeric, price_max numeric,
-                                        hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1)
+                                        hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1,
+                                        workload jsonb DEFAULT NULL)
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
     RETURN lagbid.create_space(lagbid.api_identity('lagbid_owner'), name, resources, price_min,
-                               price_max, hours, region, replicas);
-COMMENT ON FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer) IS
-    'Creates a space of the caller and pays for its reserved hours; the next tick publishes it. Returns the space id.';
+                               price_max, hours, region, replicas, workload);
+COMMENT ON FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb) IS
+    'Creates a space of the caller (with the workload its tasks run) and pays for its reserved hours; the next tick publishes it. Returns the space id.';
 
 CREATE FUNCTION lagbid_api.update_space(space_id bigint, resources jsonb DEFAULT NULL,
                                         price_min numeric DEFAULT NULL, price_max numeric DEFAULT NULL,
-                                        region text DEFAULT NULL)
+                                        region text DEFAULT NULL, workload jsonb DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
 BEGIN
     PERFORM lagbid.api_own_space(space_id);
-    PERFORM lagbid.update_space(space_id, resources, price_min, price_max, region);
+    PERFORM lagbid.update_space(space_id, resources, price_min, price_max, region, workload);
 END $$;
-COMMENT ON FUNCTION lagbid_api.update_space(bigint, jsonb, numeric, numeric, text) IS 'Changes one of the caller''s spaces; the next tick republishes it.';
+COMMENT ON FUNCTION lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb) IS 'Changes one of the caller''s spaces (workload => ''null'' removes its workload); the next tick republishes it.';
 
 CREATE FUNCTION lagbid_api.extend_space(space_id bigint, hours numeric) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -428,7 +447,7 @@ COMMENT ON FUNCTION lagbid_api.my_spaces() IS 'The caller''s spaces.';
 CREATE FUNCTION lagbid_api.balance() RETURNS numeric
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
-    RETURN lagbid.balance(lagbid.api_subject());
+    RETURN (SELECT lagbid.balance(h.name, h.kind) FROM lagbid.api_holder() h);
 COMMENT ON FUNCTION lagbid_api.balance() IS 'The caller''s balance.';
 
 CREATE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_rows integer DEFAULT 100)
@@ -438,9 +457,9 @@ CREATE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 BEGIN ATOMIC
     SELECT n.id, n.kind, n.task_id, n.bid_id, n.job_id, n.payload, n.created_at, n.acked_at
-      FROM lagbid.notification n
-     WHERE n.recipient = lagbid.api_subject()
-       AND (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
+      FROM lagbid.api_holder() h
+      JOIN lagbid.notification n ON n.recipient_kind = h.kind AND n.recipient = h.name
+     WHERE (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
      ORDER BY n.id
      LIMIT least(greatest(coalesce(max_rows, 100), 1), 1000);
 END;
@@ -452,14 +471,16 @@ CREATE FUNCTION lagbid_api.acknowledge(ids bigint[]) RETURNS integer
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
 DECLARE
-    me text := lagbid.api_subject();
+    me lagbid.holder_kind;
+    my_name text;
     n integer;
 BEGIN
+    SELECT h.kind, h.name INTO me, my_name FROM lagbid.api_holder() h;
     IF ids IS NULL OR cardinality(ids) > 1000 THEN
         PERFORM lagbid.raise('LB001', 'ids must be an array of at most 1000 notification ids');
     END IF;
     UPDATE lagbid.notification SET acked_at = clock_timestamp()
-     WHERE id = ANY (ids) AND recipient = me AND acked_at IS NULL;
+     WHERE id = ANY (ids) AND recipient_kind = me AND recipient = my_name AND acked_at IS NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END $$;
@@ -487,7 +508,7 @@ COMMENT ON FUNCTION lagbid_api.market_stats() IS 'Public market statistics: open
 ALTER FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_bid_limit(bigint, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_provider_state(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.open_bidding(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.close_bidding(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.cancel_task(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -497,12 +518,12 @@ ALTER FUNCTION lagbid.allocate(bigint, bigint[]) SECURITY DEFINER SET search_pat
 ALTER FUNCTION lagbid.submit_result(bigint, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.fail_job(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.finalize(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.extend_space(bigint, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.trigger_space(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.deposit(text, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.balance(text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.deposit(text, numeric, text, lagbid.holder_kind) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.balance(text, lagbid.holder_kind) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.tick() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.check_invariants() SECURITY DEFINER;
 
@@ -528,7 +549,7 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.my_jobs()
     TO lagbid_provider;
 GRANT EXECUTE ON FUNCTION
-    lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean),
+    lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb),
     lagbid_api.open_bidding(bigint),
     lagbid_api.close_bidding(bigint),
     lagbid_api.allocate(bigint, bigint[]),
@@ -536,8 +557,8 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.finalize(bigint),
     lagbid_api.my_tasks(),
     lagbid_api.task_bids(bigint),
-    lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer),
-    lagbid_api.update_space(bigint, jsonb, numeric, numeric, text),
+    lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb),
+    lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb),
     lagbid_api.extend_space(bigint, numeric),
     lagbid_api.trigger_space(bigint),
     lagbid_api.my_spaces()

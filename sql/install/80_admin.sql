@@ -32,11 +32,11 @@ SELECT lagbid.now() AS as_of,
        (SELECT count(*) FILTER (WHERE state = 'active') AS providers_active,
                count(*) FILTER (WHERE state = 'suspended') AS providers_suspended
           FROM lagbid.provider) AS p,
-       (SELECT coalesce(sum(e.amount) FILTER (WHERE x.kind = 'deposit' AND a.kind = 'holder'), 0) AS money_deposited,
-               coalesce(-sum(e.amount) FILTER (WHERE x.kind = 'escrow' AND a.kind = 'holder'), 0) AS money_escrowed,
+       (SELECT coalesce(sum(e.amount) FILTER (WHERE x.kind = 'deposit' AND a.kind IN ('owner', 'provider')), 0) AS money_deposited,
+               coalesce(-sum(e.amount) FILTER (WHERE x.kind = 'escrow' AND a.kind IN ('owner', 'provider')), 0) AS money_escrowed,
                (SELECT coalesce(sum(balance), 0) FROM lagbid.account WHERE kind = 'escrow') AS money_in_escrow,
-               coalesce(sum(e.amount) FILTER (WHERE x.kind = 'payment' AND a.kind = 'holder'), 0) AS money_paid,
-               coalesce(sum(e.amount) FILTER (WHERE x.kind = 'refund' AND a.kind = 'holder'), 0) AS money_refunded
+               coalesce(sum(e.amount) FILTER (WHERE x.kind = 'payment' AND a.kind IN ('owner', 'provider')), 0) AS money_paid,
+               coalesce(sum(e.amount) FILTER (WHERE x.kind = 'refund' AND a.kind IN ('owner', 'provider')), 0) AS money_refunded
           FROM lagbid.ledger_tx x
           JOIN lagbid.ledger_entry e ON e.tx_id = x.id
           JOIN lagbid.account a ON a.id = e.account_id) AS m;
@@ -119,12 +119,13 @@ CREATE VIEW lagbid.notification_backlog AS
 SELECT n.recipient,
        count(*) AS pending,
        min(n.created_at) AS oldest,
-       pg_catalog.now() - min(n.created_at) AS oldest_age
+       pg_catalog.now() - min(n.created_at) AS oldest_age,
+       n.recipient_kind
   FROM lagbid.notification n
  WHERE n.acked_at IS NULL
- GROUP BY n.recipient;
+ GROUP BY n.recipient_kind, n.recipient;
 COMMENT ON VIEW lagbid.notification_backlog IS
-    'unacknowledged notifications per recipient (node id or owner name), with the oldest one''s age on the wall clock';
+    'unacknowledged notifications per recipient (recipient_kind provider: a node id; owner: an owner name), with the oldest one''s age on the wall clock';
 
 REVOKE ALL ON lagbid.market_overview, lagbid.provider_utilization, lagbid.stuck_tasks,
     lagbid.notification_backlog FROM PUBLIC;

@@ -63,11 +63,23 @@ my $current = $node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WH
 
 # a small market, made with the old version's functions (run by the new
 # library, as after a package upgrade before ALTER EXTENSION UPDATE)
-my $market = q{
+my ($p1, $p2) = ('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
+	'12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE');
+# task 1 processing (alice); task 2 completed: bob paid the escrow, provider
+# p2 was paid 5 x 2 and bob refunded the rest; 3 deposited to p1's name
+# (holders were untyped then: that was p1's account)
+my $market = qq{
 	SELECT lagbid.deposit('alice', 100, 'u-1');
-	SELECT lagbid.register_provider('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}');
+	SELECT lagbid.register_provider('$p1', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}');
 	SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
 	SELECT lagbid.place_bid(1, 1, 4);
+	SELECT lagbid.deposit('bob', 50, 'u-2');
+	SELECT lagbid.register_provider('$p2', ARRAY['/ip4/10.0.0.2/tcp/4001'], 'eu', '{}');
+	SELECT lagbid.publish_task('bob', '{}', 1, 10, 2, bid_limit => 1);
+	SELECT lagbid.place_bid(2, 2, 5);
+	SELECT lagbid.submit_result(2, 's3://out/2', 'sha256:aaa');
+	SELECT lagbid.finalize(2);
+	SELECT lagbid.deposit('$p1', 3, 'u-0');
 };
 
 # every released version is updated, through the chain of upgrade scripts,
@@ -96,6 +108,25 @@ for my $from ('0.1', '0.2')
 	}
 	is($node->safe_psql($db, q{SELECT state FROM lagbid.task WHERE id = 1}), 'processing', "the market came through from $from");
 	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', "and is consistent after the update from $from");
+
+	# holders are typed now: the money and the notices landed on the right ones
+	is($node->safe_psql($db, q{SELECT string_agg(kind || ' ' || name || ' ' || balance, ', ' ORDER BY kind, name)
+	                             FROM lagbid.account WHERE kind IN ('owner', 'provider')}),
+		"owner alice 90, owner bob 40, provider $p1 3, provider $p2 10",
+		"accounts from $from became typed holders with their balances");
+	is($node->safe_psql($db, qq{SELECT lagbid.balance('bob') || ' ' || lagbid.balance('$p2', holder_kind => 'provider')
+	                              || ' ' || lagbid.balance('$p2')}),
+		'40 10 0', "balance() reads the owner's and the provider's accounts apart after the update from $from");
+	is($node->safe_psql($db, q{SELECT string_agg(recipient_kind || ' ' || recipient || ' ' || kind
+	                                             || ' ' || (payload->>'recipient_kind'), ', ' ORDER BY id)
+	                             FROM lagbid.notification WHERE acked_at IS NULL}),
+		"provider $p1 bid_won provider, provider $p2 bid_won provider, provider $p2 job_paid provider, owner bob task_completed owner",
+		"pending notifications from $from are addressed to typed holders");
+	# and the market goes on with typed holders
+	$node->safe_psql($db, qq{SELECT lagbid.deposit('$p2', 7, 'u-3'); SELECT lagbid.deposit('$p2', 3, 'u-4', holder_kind => 'provider');});
+	is($node->safe_psql($db, qq{SELECT lagbid.balance('$p2') || ' ' || lagbid.balance('$p2', holder_kind => 'provider')}),
+		'7 13', "after the update from $from an owner named like a node id is another holder");
+	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', "still consistent after the update from $from");
 }
 
 $node->stop;

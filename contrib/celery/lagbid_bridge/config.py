@@ -22,7 +22,8 @@ NOTIFY_QUEUE = _env("LAGBID_NOTIFY_QUEUE", "celery")
 DELIVERY_LOG = _env("LAGBID_DELIVERY_LOG", "lagbid-deliveries.jsonl")
 
 # optional webhook: each notification is POSTed there as JSON before it is
-# logged; "{recipient}" in the URL is replaced by the (URL-quoted) recipient
+# logged; "{recipient}" and "{recipient_kind}" ("provider" or "owner") in the
+# URL are replaced by the (URL-quoted) recipient and its kind
 WEBHOOK_URL = _env("LAGBID_WEBHOOK_URL")
 WEBHOOK_TIMEOUT = float(_env("LAGBID_WEBHOOK_TIMEOUT", "10"))
 

@@ -14,10 +14,9 @@ the two publishes again (at-least-once; deliver_notification is idempotent by
 notification id) and never loses one.  The bridge never sets acked_at: that
 is the recipient's acknowledgement, not the bridge's.
 
-A NOTIFY is only a wake-up carrying the notification id: the payload sent to
-Celery is always read from the outbox row, so a notification whose payload was
-too large for NOTIFY (lagbid then sends only id, recipient and kind) is
-delivered in full.
+A NOTIFY is only a wake-up carrying the notification id (lagbid sends nothing
+else on the channel, which any login may LISTEN to): the payload sent to Celery
+is always read from the outbox row.
 
 One listener is active at a time (a session advisory lock); a second one waits
 as a hot standby and takes over when the first one's session ends.

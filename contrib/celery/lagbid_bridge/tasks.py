@@ -64,6 +64,7 @@ def _dedup():
 
 def _post_webhook(payload):
     url = config.WEBHOOK_URL.replace(
+        "{recipient_kind}", urllib.parse.quote(str(payload.get("recipient_kind", "")), safe="")).replace(
         "{recipient}", urllib.parse.quote(str(payload.get("recipient", "")), safe=""))
     req = urllib.request.Request(
         url, data=json.dumps(payload).encode(), method="POST",
@@ -111,6 +112,7 @@ def deliver_notification(self, payload):
         _append_log(json.dumps({
             "id": nid,
             "recipient": payload.get("recipient"),
+            "recipient_kind": payload.get("recipient_kind"),
             "kind": payload.get("kind"),
             "payload": payload,
             "delivered_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -17,7 +17,8 @@
 # lagbid-agent on PATH).  Runs as the postgres user when started as root.
 # Environment: BENCH_ROUNDS=3  BENCH_AGENTS=8  BENCH_LATENCY_TASKS=100  BENCH_LATENCY_GAP=0.1 (s)
 #   BENCH_BURST_TASKS=200  BENCH_SLOTS=4 (max_concurrent of each agent)
-#   BENCH_PORT=55700  BENCH_DIR=/tmp/lagbid-bench-agents.$UID  BENCH_KEEP=1
+#   BENCH_PORT=55700+slot  BENCH_DIR=/tmp/lagbid-bench-agents.$UID.slot  BENCH_KEEP=1
+#   (slot: scripts/lib.sh lagbid_slot, 0 unless LAGBID_STAGE is set)
 #   BENCH_PRELUDE=FILE (SQL run after CREATE EXTENSION, e.g. settings)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +31,7 @@ agent=${LAGBID_AGENT:-}
 
 if [ "$(id -u)" -eq 0 ]; then
 	# PostgreSQL refuses root: copy what we need where postgres can read it
-	stage=/tmp/lagbid-bench-agents.stage
+	stage=/tmp/lagbid-bench-agents.stage.$(lagbid_slot)
 	rm -rf "$stage"; mkdir -p "$stage/bench" "$stage/scripts" "$stage/agent"
 	cp "$here/bench/agents.sh" "$here/bench/listener.c" "$stage/bench/"; cp "$here/scripts/lib.sh" "$stage/scripts/"
 	cp "$agent" "$stage/agent/lagbid-agent"
@@ -39,7 +40,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	exec runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" LAGBID_AGENT="$stage/agent/lagbid-agent" \
 		BENCH_ROUNDS="${BENCH_ROUNDS:-3}" BENCH_AGENTS="${BENCH_AGENTS:-8}" \
 		BENCH_LATENCY_TASKS="${BENCH_LATENCY_TASKS:-100}" BENCH_BURST_TASKS="${BENCH_BURST_TASKS:-200}" \
-		BENCH_SLOTS="${BENCH_SLOTS:-4}" BENCH_PORT="${BENCH_PORT:-55700}" BENCH_KEEP="${BENCH_KEEP:-}" \
+		BENCH_SLOTS="${BENCH_SLOTS:-4}" BENCH_PORT="${BENCH_PORT:-}" BENCH_KEEP="${BENCH_KEEP:-}" \
+		LAGBID_STAGE="${LAGBID_STAGE:-}" \
 		BENCH_PRELUDE="${BENCH_PRELUDE:-}" bash "$stage/bench/agents.sh"
 fi
 
@@ -48,8 +50,10 @@ nagents=${BENCH_AGENTS:-8}
 nlat=${BENCH_LATENCY_TASKS:-100}
 nburst=${BENCH_BURST_TASKS:-200}
 slots=${BENCH_SLOTS:-4}
-port=${BENCH_PORT:-55700}
-dir=${BENCH_DIR:-/tmp/lagbid-bench-agents.$(id -u)}
+# parallel checkouts (LAGBID_STAGE) get their own port and directory
+slot=$(lagbid_slot)
+port=${BENCH_PORT:-$((55700 + slot))}
+dir=${BENCH_DIR:-/tmp/lagbid-bench-agents.$(id -u).$slot}
 pids=()
 
 cleanup() {

@@ -19,6 +19,8 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" lagbid.contr
 MODULE_big  = lagbid
 # every C file under src/ is one module (one concern per file)
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
+# Ed25519 signatures of registrations (src/registration.c): OpenSSL's libcrypto
+SHLIB_LINK  = -lcrypto
 
 DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.2--0.3.sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))

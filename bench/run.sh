@@ -424,7 +424,8 @@ if [ "${BENCH_SCALE:-}" = 1 ]; then
 	            WHERE v.region = 'eu-west-1' AND v.gpu IS NULL ORDER BY v.cpu DESC, v.id LIMIT 1")
 	logsize=$(stat -c %s "$cluster/server.log")
 	if [ "$use_api" = true ]; then
-		call="SELECT set_config('request.jwt.claims', json_build_object('role', 'lagbid_provider', 'sub', '$node')::text, true);
+		call="SELECT set_config('lagbid.authenticators', session_user, true),
+		             set_config('request.jwt.claims', json_build_object('role', 'lagbid_provider', 'sub', '$node')::text, true);
 		      SET LOCAL ROLE lagbid_provider; SELECT count(*) FROM lagbid_api.open_tasks(50);"
 	else
 		call="SELECT count(*) FROM lagbid.provider v, bench.open_tasks_plain(v, 50) o WHERE v.node_id = '$node';"

@@ -117,6 +117,8 @@ BEGIN
         EXIT WHEN clock_timestamp() > started + make_interval(secs => max_seconds);
         p := ps[1 + floor(random() * cardinality(ps))::int];
         IF use_api THEN
+            -- this session plays PostgREST's login (lagbid.authenticators)
+            PERFORM set_config('lagbid.authenticators', session_user, true);
             PERFORM set_config('request.jwt.claims',
                                json_build_object('role', 'lagbid_provider', 'sub', p.node_id)::text, true);
             EXECUTE 'SET LOCAL ROLE lagbid_provider';

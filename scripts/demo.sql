@@ -384,6 +384,8 @@ SELECT entity, entity_id, from_state, to_state, reason FROM lagbid.task_timeline
 \echo
 \echo '-- what a provider sees through the PostgREST API (lagbid_api, identity from the JWT claims)'
 SELECT node_id AS api_node FROM lagbid.provider p JOIN demo.cp d ON d.id = p.id WHERE d.n = 7 \gset
+-- this psql session plays PostgREST's login (lagbid.authenticators)
+SELECT set_config('lagbid.authenticators', session_user, false) \g /dev/null
 SELECT set_config('request.jwt.claims', json_build_object('role', 'lagbid_provider', 'sub', :'api_node')::text, false) \g /dev/null
 SET ROLE lagbid_provider;
 SELECT job_id, task_id, state, is_leader, round(paid, 2) AS paid FROM lagbid_api.my_jobs() ORDER BY job_id LIMIT 5;
@@ -391,6 +393,7 @@ SELECT kind, count(*) AS notifications FROM lagbid_api.notifications(max_rows =>
 SELECT round(lagbid_api.balance(), 2) AS "its balance";
 RESET ROLE;
 RESET request.jwt.claims;
+RESET lagbid.authenticators;
 
 \echo
 \echo '-- tasks the tick should have handled, and invariants (0 = consistent)'

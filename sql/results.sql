@@ -3,6 +3,8 @@
 -- task_result gives the owner the leader's content, purge_results deletes.
 SELECT fresh_market();
 SET lagbid.clock = '2030-01-01 00:00:00+00';
+-- this session plays PostgREST's login: claims are trusted only from lagbid.authenticators
+DO $$ BEGIN PERFORM set_config('lagbid.authenticators', 'authenticator, ' || quote_ident(session_user), false); END $$;
 SELECT lagbid.deposit('alice', 100000, 'res-1');
 SELECT lagbid.deposit('bob', 100000, 'res-2');
 SELECT cp(1, 'eu') AS p1, cp(2, 'eu') AS p2, cp(3, 'eu') AS p3;

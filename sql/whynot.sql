@@ -5,6 +5,8 @@
 -- task's price_min places a new bid.
 SELECT fresh_market();
 SET lagbid.clock = '2030-01-01 00:00:00+00';
+-- this session plays PostgREST's login: claims are trusted only from lagbid.authenticators
+DO $$ BEGIN PERFORM set_config('lagbid.authenticators', 'authenticator, ' || quote_ident(session_user), false); END $$;
 SELECT lagbid.deposit('alice', 100000, 'whynot-1');
 SELECT cp(1, 'eu-west', max_concurrent => 1) AS p1,                       -- matches task 1
        cp(2, 'us-east', '{"cpu": 1, "memory_gb": 2}') AS p2,              -- wrong region, small

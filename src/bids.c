@@ -7,9 +7,11 @@
  *	  lagbid.place_bid checks, in this order: the task exists; a live bid
  *	  of this provider on the task (rule 5: the same price returns its id,
  *	  another price is refused); the task accepts bids and its window is
- *	  open; the ask lies in [price_min, price_max] (rule 3); the provider
- *	  exists, its region and resources match (rule 4); it has a free slot
- *	  (rule 1, slots.c).  Then the bid is inserted, the task's bid count
+ *	  open; the provider exists, its region and resources match (rule 4);
+ *	  it has a free slot (rule 1, slots.c); the ask lies in [price_min,
+ *	  price_max] (rule 3: after rule 4, so that a provider the task is not
+ *	  open to cannot probe its price range).  Refusals say no more about
+ *	  the task than lagbid_api.open_tasks() shows that provider.  Then the bid is inserted, the task's bid count
  *	  goes up, and the bid that reaches bid_limit closes bidding (rule 2),
  *	  allocating at once when the task has auto_allocate.
  *
@@ -70,29 +72,26 @@ check_match(LagbidTask *t, int64 provider_id)
 	char	   *gpu;
 	int32		gpu_count;
 	const char *missing = NULL;
-	Datum		have = 0,
-				need = 0;
+	Datum		have = 0;
 
 	region = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (!lagbid_region_matches(t->region, region))
 		lagbid_raise(LB_REGION_MISMATCH,
-					 psprintf("The task runs in region \"%s\"; the provider is in \"%s\".",
-							  t->region, region),
-					 NULL,
+					 psprintf("The provider is in region \"%s\".", region),
+					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
 					 "provider %lld may not bid on task %lld: region mismatch",
 					 (long long) provider_id, (long long) t->id);
 
 	if (lagbid_num_cmp(lagbid_result_datum(0, 2, &isnull), t->cpu) < 0)
-		missing = "cpu", have = lagbid_result_datum(0, 2, &isnull), need = t->cpu;
+		missing = "cpu", have = lagbid_result_datum(0, 2, &isnull);
 	else if (lagbid_num_cmp(lagbid_result_datum(0, 3, &isnull), t->memory_gb) < 0)
-		missing = "memory_gb", have = lagbid_result_datum(0, 3, &isnull), need = t->memory_gb;
+		missing = "memory_gb", have = lagbid_result_datum(0, 3, &isnull);
 	else if (lagbid_num_cmp(lagbid_result_datum(0, 4, &isnull), t->storage_gb) < 0)
-		missing = "storage_gb", have = lagbid_result_datum(0, 4, &isnull), need = t->storage_gb;
+		missing = "storage_gb", have = lagbid_result_datum(0, 4, &isnull);
 	if (missing)
 		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
-					 psprintf("The task needs %s %s; the provider has %s.", missing,
-							  lagbid_num_text(need), lagbid_num_text(have)),
-					 NULL,
+					 psprintf("The provider has %s %s.", missing, lagbid_num_text(have)),
+					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
 					 "provider %lld may not bid on task %lld: not enough %s",
 					 (long long) provider_id, (long long) t->id, missing);
 
@@ -100,16 +99,15 @@ check_match(LagbidTask *t, int64 provider_id)
 	gpu_count = DatumGetInt32(lagbid_result_datum(0, 6, &isnull));
 	if (t->gpu && (gpu == NULL || pg_strcasecmp(gpu, t->gpu) != 0))
 		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
-					 psprintf("The task needs gpu \"%s\"; the provider has %s%s%s.", t->gpu,
+					 psprintf("The provider has gpu %s%s%s.",
 							  gpu ? "\"" : "", gpu ? gpu : "none", gpu ? "\"" : ""),
-					 NULL,
+					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
 					 "provider %lld may not bid on task %lld: wrong gpu",
 					 (long long) provider_id, (long long) t->id);
 	if (gpu_count < t->gpu_count)
 		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
-					 psprintf("The task needs %d gpus; the provider has %d.",
-							  t->gpu_count, gpu_count),
-					 NULL,
+					 psprintf("The provider has %d gpus.", gpu_count),
+					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
 					 "provider %lld may not bid on task %lld: not enough gpu_count",
 					 (long long) provider_id, (long long) t->id);
 }
@@ -174,25 +172,13 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 
 	now = lagbid_clock_now();
 	if (t.state != TASK_ACCEPTING_BIDS)
-		lagbid_raise(LB_BIDDING_NOT_OPEN, NULL, NULL,
-					 "task %lld is not accepting bids (it is %s)",
-					 (long long) task_id, lagbid_state_name(MACHINE_TASK, t.state));
+		lagbid_raise(LB_BIDDING_NOT_OPEN, NULL,
+					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
+					 "task %lld is not accepting bids", (long long) task_id);
 	if (t.has_bidding_deadline && now >= t.bidding_deadline)
-		lagbid_raise(LB_BIDDING_NOT_OPEN,
-					 psprintf("Bidding ended at %s.", timestamptz_to_str(t.bidding_deadline)),
-					 NULL,
-					 "task %lld is not accepting bids (its bidding window has passed)",
-					 (long long) task_id);
-
-	/* rule 3 */
-	if (lagbid_num_cmp(price, t.price_min) < 0 || lagbid_num_cmp(price, t.price_max) > 0)
-		lagbid_raise(LB_PRICE_OUT_OF_RANGE,
-					 psprintf("The ask is %s; the task pays between %s and %s per hour.",
-							  lagbid_num_text(price), lagbid_num_text(t.price_min),
-							  lagbid_num_text(t.price_max)),
-					 NULL,
-					 "bid on task %lld is outside its price range",
-					 (long long) task_id);
+		lagbid_raise(LB_BIDDING_NOT_OPEN, NULL,
+					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
+					 "task %lld is not accepting bids", (long long) task_id);
 
 
 	/*
@@ -224,6 +210,17 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 		check_match(&t, provider_id);
 		lagbid_take_slot(provider_id);
 	}
+
+	/*
+	 * Rule 3, once rule 4 has said the provider may see the task: a provider
+	 * the task is not open to learns nothing of its price range (issue 16).
+	 */
+	if (lagbid_num_cmp(price, t.price_min) < 0 || lagbid_num_cmp(price, t.price_max) > 0)
+		lagbid_raise(LB_PRICE_OUT_OF_RANGE,
+					 psprintf("The ask is %s.", lagbid_num_text(price)),
+					 "lagbid_api.open_tasks() shows the price range of the tasks this provider may bid on.",
+					 "bid on task %lld is outside its price range",
+					 (long long) task_id);
 	args[0] = Int64GetDatum(task_id);
 	args[1] = Int64GetDatum(provider_id);
 

@@ -367,6 +367,8 @@ lagbid_finalize_locked(LagbidTask *t)
 	legs[npaid].kind = "refund";
 	legs[npaid].job_id = 0;
 	lagbid_payout(t->escrow_account_id, legs, npaid + 1, t->id, t->space_id);
+	/* after the accounts: the owner's live task count */
+	lagbid_owner_task_done(t);
 
 	for (i = 0; i < n; i++)
 	{
@@ -391,7 +393,8 @@ PG_FUNCTION_INFO_V1(lagbid_finalize);
  * lagbid.finalize(task_id bigint) RETURNS bigint — the leader job id.
  * Due when every job has reported or the processing deadline has passed.
  * Finalizing a completed task again returns its leader (idempotent); a
- * task that failed for want of a valid result returns NULL.
+ * failed task (whatever made it fail: no valid result, every job failed
+ * through fail_job, no bids) returns NULL.
  */
 Datum
 lagbid_finalize(PG_FUNCTION_ARGS)
@@ -406,6 +409,9 @@ lagbid_finalize(PG_FUNCTION_ARGS)
 	lagbid_lock_task(task_id, false, &t);
 	if (t.state == TASK_COMPLETED)
 		PG_RETURN_INT64(t.leader_job_id);
+	/* a failed task has no leader, however it failed (fail_job, no bids...) */
+	if (t.state == TASK_FAILED)
+		PG_RETURN_NULL();
 	if (t.state != TASK_PROCESSING)
 		lagbid_raise(LB_INVALID_TRANSITION, NULL, NULL,
 					 "task %lld cannot be finalized: it is %s",

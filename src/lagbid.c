@@ -13,6 +13,15 @@
  *	  lagbid.api_errors         USERSET set by lagbid_api functions: refusals
  *	                                    are raised in PostgREST's PGRST form
  *	  lagbid.max_result_bytes   SUSET   largest content upload_result stores
+ *	  lagbid.authenticators     SUSET   the logins whose request.jwt.claims
+ *	                                    are trusted (PostgREST's)
+ *	  lagbid.require_signed_registration SUSET  registration must prove the
+ *	                                    node's key
+ *	  lagbid.market_name        SUSET   names the market in registration
+ *	                                    challenges
+ *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
+ *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
+ *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +41,12 @@ int			lagbid_tick_batch_size = 1000;
 bool		lagbid_api_errors = false;
 int			lagbid_max_allocate_ids = 1000;
 int			lagbid_max_result_bytes = 1024 * 1024;
+char	   *lagbid_authenticators = NULL;
+bool		lagbid_require_signed_registration = false;
+char	   *lagbid_market_name = NULL;
+char	   *lagbid_min_task_budget_setting = NULL;
+int			lagbid_max_open_tasks_per_owner = 10000;
+int			lagbid_max_spaces_per_owner = 10000;
 
 void		_PG_init(void);
 
@@ -91,6 +106,62 @@ _PG_init(void)
 							1024 * 1024, 0, 64 * 1024 * 1024,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	/* identity: who may speak for whom, and proof of key (docs/0.3/identity.md) */
+	DefineCustomStringVariable("lagbid.authenticators",
+							   "Logins whose request.jwt.claims are trusted (comma-separated role names).",
+							   "Claims from any other login are refused; such a login acts as the provider or owner bound to it.",
+							   &lagbid_authenticators,
+							   "authenticator",
+							   PGC_SUSET,
+							   GUC_LIST_INPUT,
+							   lagbid_check_authenticators, NULL, NULL);
+
+	DefineCustomBoolVariable("lagbid.require_signed_registration",
+							 "Refuse provider registrations without a signature of the node's key.",
+							 NULL,
+							 &lagbid_require_signed_registration,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("lagbid.market_name",
+							   "Names this market in registration challenges.",
+							   "Empty means the cluster's system identifier and the database name.",
+							   &lagbid_market_name,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   lagbid_check_market_name, NULL, NULL);
+
+	/* market safety (issue 16): what one owner may put on the market */
+	DefineCustomStringVariable("lagbid.min_task_budget",
+							   "Least budget (price_max x hours x replicas) of a task or space.",
+							   "A numeric >= 0; publishing below it is refused (LB008).",
+							   &lagbid_min_task_budget_setting,
+							   "0.01",
+							   PGC_SUSET,
+							   0,
+							   lagbid_check_min_task_budget, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_open_tasks_per_owner",
+							"Live tasks (not completed, failed or cancelled) one owner may hold.",
+							NULL,
+							&lagbid_max_open_tasks_per_owner,
+							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.max_spaces_per_owner",
+							"Active spaces one owner may hold.",
+							NULL,
+							&lagbid_max_spaces_per_owner,
+							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 /* settings (lagbid.c) */
@@ -21,6 +22,21 @@ extern int	lagbid_tick_batch_size; /* lagbid.tick_batch_size */
 extern bool lagbid_api_errors;	/* lagbid.api_errors */
 extern int	lagbid_max_allocate_ids;	/* lagbid.max_allocate_ids */
 extern int	lagbid_max_result_bytes;	/* lagbid.max_result_bytes */
+extern char *lagbid_authenticators;	/* lagbid.authenticators */
+extern bool lagbid_require_signed_registration; /* lagbid.require_signed_registration */
+extern char *lagbid_market_name;	/* lagbid.market_name */
+
+/* api.c: check hook of lagbid.authenticators (a list of role names) */
+extern bool lagbid_check_authenticators(char **newval, void **extra, GucSource source);
+
+/* registration.c: check hook of lagbid.market_name (one line of the challenge) */
+extern bool lagbid_check_market_name(char **newval, void **extra, GucSource source);
+extern char *lagbid_min_task_budget_setting;	/* lagbid.min_task_budget */
+extern int	lagbid_max_open_tasks_per_owner;	/* lagbid.max_open_tasks_per_owner */
+extern int	lagbid_max_spaces_per_owner;	/* lagbid.max_spaces_per_owner */
+
+/* market_limits.c: GUC check hook of lagbid.min_task_budget */
+extern bool lagbid_check_min_task_budget(char **newval, void **extra, GucSource source);
 
 /* clock.c */
 extern TimestampTz lagbid_clock_now(void);

@@ -39,6 +39,7 @@
 #include "postgres.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /*
@@ -218,11 +219,32 @@ extern Datum lagbid_num_sub(Datum a, Datum b);
 extern Datum lagbid_num_mul(Datum a, Datum b);
 extern Datum lagbid_num_int(int64 v);
 extern char *lagbid_num_text(Datum a);
+/* a / b truncated to scale decimals, exactly (b x result <= a for a, b > 0) */
+extern Datum lagbid_num_div_floor(Datum a, Datum b, int scale);
 
 /* ---- identity.c: node ids and multiaddrs (LB002, LB003) ---- */
 
 extern void lagbid_check_node_id(const char *node_id, const char *what);
 extern void lagbid_check_multiaddr(const char *addr, const char *node_id);
+
+/* ---- providers.c / registration.c: registration and its proof of key ---- */
+
+/*
+ * A provider's multiaddrs argument: 1..32 valid addresses (LB003, LB007),
+ * returned as C strings; addrs NULL raises LB003.
+ */
+extern char **lagbid_parse_multiaddrs(ArrayType *addrs, const char *node_id, int *naddrs);
+
+/* the provider's registration_seq, 0 when it is not registered */
+extern int64 lagbid_registration_seq(const char *node_id);
+
+/*
+ * Refuse (LB108) unless signature is the node's Ed25519 signature of its
+ * registration challenge for these addresses and seq, in the current or
+ * the previous window.
+ */
+extern void lagbid_verify_registration(const char *node_id, char **addrs, int naddrs,
+									   int64 seq, bytea *signature);
 
 /* ---- task.c: the task row and its bidding window ---- */
 
@@ -370,6 +392,31 @@ extern int64 lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool 
 
 /* expire a locked space whose reservation ended; false when it must wait */
 extern bool lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked);
+
+/* ---- market_limits.c: what one owner may put on the market ---- */
+
+/* budget >= lagbid.min_task_budget, and > 0 unless that minimum is 0 */
+extern bool lagbid_budget_allowed(Datum budget);
+
+/* refuse (LB_BUDGET_TOO_SMALL) a task's or space's budget below the minimum */
+extern void lagbid_check_budget(Datum budget, const char *what, const char *owner);
+
+/*
+ * lagbid.owner_load, the live tasks an owner published with publish_task
+ * (not from spaces): count one more, refusing (LB_OWNER_LIMIT_REACHED)
+ * past lagbid.max_open_tasks_per_owner; count one less when the task
+ * completes, fails or is cancelled.  The row is the last lock taken (after
+ * lock-order step 5); the tick takes it first with NOWAIT.
+ */
+extern void lagbid_owner_task_added(const char *owner);
+extern void lagbid_owner_task_done(LagbidTask *t);
+extern void lagbid_prelock_owner_nowait(LagbidTask *t);
+
+/*
+ * Refuse (LB_OWNER_LIMIT_REACHED) one more active space of the owner;
+ * locks the owner's holder account (lock-order step 5) to count.
+ */
+extern void lagbid_check_owner_spaces(const char *owner, int64 owner_account);
 
 /* ---- tick.c ---- */
 

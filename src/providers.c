@@ -26,20 +26,48 @@
 #define MAX_CONCURRENT		100000
 #define MAX_CHAIN_TEXT		128
 
+/*
+ * The upsert, shared by the three statements below: registering again
+ * updates the addresses, region, resources and limit.
+ */
+#define REGISTER_INSERT \
+	"INSERT INTO lagbid.provider AS p (node_id, multiaddrs, region, resources, cpu, " \
+	"    memory_gb, storage_gb, gpu, gpu_count, max_concurrent, chain_id, chain_tx"
+#define REGISTER_VALUES "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12"
+#define REGISTER_UPDATE \
+	"ON CONFLICT (node_id) DO UPDATE SET multiaddrs = excluded.multiaddrs, " \
+	"    region = excluded.region, resources = excluded.resources, cpu = excluded.cpu, " \
+	"    memory_gb = excluded.memory_gb, storage_gb = excluded.storage_gb, " \
+	"    gpu = excluded.gpu, gpu_count = excluded.gpu_count, " \
+	"    max_concurrent = excluded.max_concurrent, " \
+	"    chain_id = coalesce(excluded.chain_id, p.chain_id), " \
+	"    chain_tx = coalesce(excluded.chain_tx, p.chain_tx), updated_at = now()"
+#define REGISTER_TYPES \
+	TEXTOID, TEXTARRAYOID, TEXTOID, JSONBOID, NUMERICOID, NUMERICOID, NUMERICOID, \
+	TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID
+
+/* an unsigned registration: the addresses are no longer proven */
 static LagbidPlan register_plan = {
-	"INSERT INTO lagbid.provider AS p (node_id, multiaddrs, region, resources, cpu, "
-	"    memory_gb, storage_gb, gpu, gpu_count, max_concurrent, chain_id, chain_tx) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-	"ON CONFLICT (node_id) DO UPDATE SET multiaddrs = excluded.multiaddrs, "
-	"    region = excluded.region, resources = excluded.resources, cpu = excluded.cpu, "
-	"    memory_gb = excluded.memory_gb, storage_gb = excluded.storage_gb, "
-	"    gpu = excluded.gpu, gpu_count = excluded.gpu_count, "
-	"    max_concurrent = excluded.max_concurrent, "
-	"    chain_id = coalesce(excluded.chain_id, p.chain_id), "
-	"    chain_tx = coalesce(excluded.chain_tx, p.chain_tx), updated_at = now() "
-	"RETURNING id",
-	12, {TEXTOID, TEXTARRAYOID, TEXTOID, JSONBOID, NUMERICOID, NUMERICOID, NUMERICOID,
-	TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTOID}
+	REGISTER_INSERT ", verified) VALUES (" REGISTER_VALUES ", false) "
+	REGISTER_UPDATE ", verified = false RETURNING id",
+	12, {REGISTER_TYPES}
+};
+
+/*
+ * A signed registration, checked against sequence $13: a concurrent signed
+ * registration that used it first makes this one update nothing.
+ */
+static LagbidPlan register_signed_plan = {
+	REGISTER_INSERT ", verified, registration_seq) VALUES (" REGISTER_VALUES ", true, 1) "
+	REGISTER_UPDATE ", verified = true, registration_seq = p.registration_seq + 1 "
+	"WHERE p.registration_seq = $13 RETURNING id",
+	13, {REGISTER_TYPES, INT8OID}
+};
+
+/* the 0.2 definition of register_provider, before ALTER EXTENSION UPDATE */
+static LagbidPlan register_0_2_plan = {
+	REGISTER_INSERT ") VALUES (" REGISTER_VALUES ") " REGISTER_UPDATE " RETURNING id",
+	12, {REGISTER_TYPES}
 };
 
 static void
@@ -64,12 +92,50 @@ optional_text(FunctionCallInfo fcinfo, int n, const char *name)
 	return s;
 }
 
+char	  **
+lagbid_parse_multiaddrs(ArrayType *addrs, const char *node_id, int *naddrs)
+{
+	Datum	   *elems;
+	bool	   *enulls;
+	char	  **out;
+	int			i;
+
+	if (addrs == NULL)
+		lagbid_raise(LB_INVALID_MULTIADDR, NULL,
+					 "Give at least one address the platform can reach the provider at.",
+					 "multiaddrs must not be NULL");
+	if (ARR_NDIM(addrs) > 1)
+		lagbid_raise(LB_INVALID_MULTIADDR, NULL, NULL, "multiaddrs must be a one-dimensional array");
+	if (ArrayGetNItems(ARR_NDIM(addrs), ARR_DIMS(addrs)) > MAX_MULTIADDRS)
+		lagbid_raise(LB_INPUT_TOO_LARGE, NULL, NULL,
+					 "multiaddrs holds more than %d addresses", MAX_MULTIADDRS);
+	deconstruct_array(addrs, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, naddrs);
+	if (*naddrs == 0)
+		lagbid_raise(LB_INVALID_MULTIADDR, NULL,
+					 "Give at least one address the platform can reach the provider at.",
+					 "multiaddrs must not be empty");
+	out = palloc(sizeof(char *) * *naddrs);
+	for (i = 0; i < *naddrs; i++)
+	{
+		if (enulls[i])
+			lagbid_raise(LB_INVALID_MULTIADDR, NULL, NULL, "multiaddrs must not contain NULL");
+		out[i] = lagbid_text_to_cstring_limited(DatumGetTextPP(elems[i]), LB_MULTIADDR_MAX_LEN, "a multiaddr");
+		lagbid_check_multiaddr(out[i], node_id);
+	}
+	return out;
+}
+
 PG_FUNCTION_INFO_V1(lagbid_register_provider);
 
 /*
  * lagbid.register_provider(node_id text, multiaddrs text[], region text,
  *     resources jsonb, max_concurrent int DEFAULT 1, chain_id text DEFAULT
- *     NULL, chain_tx text DEFAULT NULL) RETURNS bigint
+ *     NULL, chain_tx text DEFAULT NULL, signature bytea DEFAULT NULL)
+ *     RETURNS bigint
+ *
+ * With a signature (registration.c) the provider is marked verified and its
+ * registration_seq moves on; without one it is not verified (refused with
+ * LB109 under lagbid.require_signed_registration).
  */
 Datum
 lagbid_register_provider(PG_FUNCTION_ARGS)
@@ -77,17 +143,18 @@ lagbid_register_provider(PG_FUNCTION_ARGS)
 	char	   *node_id;
 	char	   *region;
 	ArrayType  *addrs;
-	Datum	   *elems;
-	bool	   *enulls;
-	int			naddrs,
-				i;
+	char	  **addr_texts;
+	int			naddrs;
+	bytea	   *signature = NULL;
+	int64		seq = 0;
+	LagbidPlan *plan;
 	Jsonb	   *resources;
 	LagbidResources res;
 	int32		max_concurrent;
 	char	   *chain_id,
 			   *chain_tx;
-	Datum		values[12];
-	char		nulls[12];
+	Datum		values[13];
+	char		nulls[13];
 	int64		id;
 
 	if (PG_ARGISNULL(0))
@@ -95,30 +162,8 @@ lagbid_register_provider(PG_FUNCTION_ARGS)
 	node_id = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), LB_PEERID_MAX_LEN, "node_id");
 	lagbid_check_node_id(node_id, "node_id");
 
-	if (PG_ARGISNULL(1))
-		lagbid_raise(LB_INVALID_MULTIADDR, NULL,
-					 "Give at least one address the platform can reach the provider at.",
-					 "multiaddrs must not be NULL");
-	addrs = PG_GETARG_ARRAYTYPE_P(1);
-	if (ARR_NDIM(addrs) > 1)
-		lagbid_raise(LB_INVALID_MULTIADDR, NULL, NULL, "multiaddrs must be a one-dimensional array");
-	if (ArrayGetNItems(ARR_NDIM(addrs), ARR_DIMS(addrs)) > MAX_MULTIADDRS)
-		lagbid_raise(LB_INPUT_TOO_LARGE, NULL, NULL,
-					 "multiaddrs holds more than %d addresses", MAX_MULTIADDRS);
-	deconstruct_array(addrs, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &naddrs);
-	if (naddrs == 0)
-		lagbid_raise(LB_INVALID_MULTIADDR, NULL,
-					 "Give at least one address the platform can reach the provider at.",
-					 "multiaddrs must not be empty");
-	for (i = 0; i < naddrs; i++)
-	{
-		char	   *a;
-
-		if (enulls[i])
-			lagbid_raise(LB_INVALID_MULTIADDR, NULL, NULL, "multiaddrs must not contain NULL");
-		a = lagbid_text_to_cstring_limited(DatumGetTextPP(elems[i]), LB_MULTIADDR_MAX_LEN, "a multiaddr");
-		lagbid_check_multiaddr(a, node_id);
-	}
+	addrs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	addr_texts = lagbid_parse_multiaddrs(addrs, node_id, &naddrs);
 
 	if (PG_ARGISNULL(2))
 		lagbid_raise(LB_INVALID_REGION, NULL, NULL, "region must not be NULL");
@@ -136,6 +181,22 @@ lagbid_register_provider(PG_FUNCTION_ARGS)
 	check_limit(max_concurrent);
 	chain_id = optional_text(fcinfo, 5, "chain_id");
 	chain_tx = optional_text(fcinfo, 6, "chain_tx");
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+		signature = PG_GETARG_BYTEA_PP(7);
+
+	if (signature)
+	{
+		seq = lagbid_registration_seq(node_id);
+		lagbid_verify_registration(node_id, addr_texts, naddrs, seq, signature);
+		plan = &register_signed_plan;
+	}
+	else if (lagbid_require_signed_registration)
+		lagbid_raise(LB_SIGNATURE_REQUIRED, NULL,
+					 "Sign lagbid.registration_challenge(node_id, multiaddrs) with the node's ed25519 key and pass it as signature.",
+					 "registration of node \"%s\" must be signed (lagbid.require_signed_registration)",
+					 node_id);
+	else
+		plan = PG_NARGS() > 7 ? &register_plan : &register_0_2_plan;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(node_id);
@@ -159,11 +220,19 @@ lagbid_register_provider(PG_FUNCTION_ARGS)
 		values[11] = CStringGetTextDatum(chain_tx);
 	else
 		nulls[11] = 'n';
+	values[12] = Int64GetDatum(seq);
 
 	lagbid_connect();
-	lagbid_exec(&register_plan, values, nulls, false, 0);
+	lagbid_exec(plan, values, nulls, false, 0);
 	if (!lagbid_result_int64(1, &id))
+	{
+		if (signature)
+			lagbid_raise(LB_INVALID_SIGNATURE, NULL,
+						 "Request a new challenge and sign it again.",
+						 "a concurrent signed registration of node \"%s\" used this challenge first",
+						 node_id);
 		elog(ERROR, "lagbid: provider not registered");
+	}
 	lagbid_finish();
 	/* its provider account, where payments go */
 	lagbid_account_id(ACCOUNT_PROVIDER, node_id, true);

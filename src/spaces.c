@@ -159,14 +159,15 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 	per_hour = lagbid_num_mul(s->price_max, lagbid_num_int(s->replicas));
 	if (lagbid_num_cmp(per_hour, zero) > 0)
 	{
-		Datum		affordable = numeric_trunc4(DirectFunctionCall2(numeric_div,
-																   s->escrow_balance, per_hour));
+		/* rounded down, exactly: the budget never exceeds the escrow (issue 16) */
+		Datum		affordable = lagbid_num_div_floor(s->escrow_balance, per_hour, 4);
 
 		if (lagbid_num_cmp(affordable, duration) < 0)
 			duration = affordable;
 	}
 	args[0] = Int64GetDatum(s->id);
-	if (lagbid_num_cmp(duration, zero) <= 0)
+	if (lagbid_num_cmp(duration, zero) <= 0 ||
+		!lagbid_budget_allowed(lagbid_num_mul(per_hour, duration)))
 	{
 		/* nothing left to run on: wait for extend_space */
 		lagbid_connect();
@@ -357,7 +358,9 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 
 	/* the reservation: hours x price_max x replicas, refused before any write */
 	cost = lagbid_num_mul(lagbid_num_mul(hours, price_max), lagbid_num_int(replicas));
+	lagbid_check_budget(cost, "space", owner);
 	owner_account = lagbid_account_id(ACCOUNT_OWNER, owner, true);
+	lagbid_check_owner_spaces(owner, owner_account);
 	lagbid_require_funds(owner_account, cost);
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -459,6 +462,10 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 		if (workload)
 			lagbid_check_workload(workload);
 	}
+	/* a space that pays nothing per hour would publish free tasks */
+	if (lagbid_num_cmp(price_max, s.price_max) != 0 &&
+		lagbid_num_cmp(price_max, lagbid_num_int(0)) == 0)
+		lagbid_check_budget(price_max, "space", s.owner);
 
 	/* a higher price_max is paid for the hours left */
 	if (!s.expired && lagbid_num_cmp(price_max, s.price_max) > 0 &&
@@ -469,7 +476,8 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 										   lagbid_num_int(s.replicas));
 		int64		owner_account = lagbid_account_id(ACCOUNT_OWNER, s.owner, true);
 
-		topup = DirectFunctionCall2(numeric_round, topup, Int32GetDatum(6));
+		/* rounded down: the owner never pays more than the exact top-up */
+		topup = DirectFunctionCall2(numeric_trunc, topup, Int32GetDatum(6));
 		lagbid_transfer("escrow", owner_account, s.escrow_account_id, topup, 0, space_id,
 						"space price_max raised: top-up for the hours left");
 	}

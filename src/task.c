@@ -485,6 +485,8 @@ lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 	/* lock-order step 4: providers; step 5: the accounts */
 	lagbid_release_slots(providers, nbids + njobs);
 	refund_escrow(t, psprintf("task %s: %s", lagbid_state_name(MACHINE_TASK, to_state), reason));
+	/* after the accounts: the owner's live task count */
+	lagbid_owner_task_done(t);
 
 	extra = lagbid_json_object1("reason", reason);
 	for (i = 0; i < nbids; i++)
@@ -528,6 +530,7 @@ lagbid_publish_task(PG_FUNCTION_ARGS)
 	Interval   *window;
 	Interval	zero = {0};
 	Interval	month = {0, 31, 0};
+	int64		task_id;
 
 	memset(&spec, 0, sizeof(spec));
 	if (PG_ARGISNULL(0))
@@ -561,8 +564,13 @@ lagbid_publish_task(PG_FUNCTION_ARGS)
 	spec.open = PG_ARGISNULL(10) ? true : PG_GETARG_BOOL(10);
 	spec.workload = lagbid_workload_arg(fcinfo, 11);
 	lagbid_check_task_spec(&spec);
-
-	PG_RETURN_INT64(lagbid_publish(&spec));
+	lagbid_check_budget(lagbid_num_mul(lagbid_num_mul(spec.price_max, spec.duration_hours),
+									   lagbid_num_int(spec.replicas)),
+						"task", spec.owner);
+	task_id = lagbid_publish(&spec);
+	/* after the escrow (lock-order step 5): the owner's live tasks, capped */
+	lagbid_owner_task_added(spec.owner);
+	PG_RETURN_INT64(task_id);
 }
 
 PG_FUNCTION_INFO_V1(lagbid_open_bidding);

@@ -9,13 +9,26 @@
  *	  through partial indexes on exactly the rows that are due, so an idle
  *	  tick costs a few index probes whatever the size of the tables.
  *
- *	  Safe alongside everything else: one tick at a time (a transaction
- *	  advisory lock; a second concurrent tick returns at once), rows locked
+ *	  Fair: each work list goes round the owners that have due rows (an
+ *	  equal share of the batch each, earliest first within an owner), so
+ *	  one owner's backlog cannot delay another owner's rows.
+ *
+ *	  Safe alongside everything else: one tick at a time (the row of
+ *	  lagbid.tick_state, which only the extension may lock; a second
+ *	  concurrent tick returns at once and the skip is recorded in
+ *	  lagbid.tick_skip, with a WARNING from the third in a row), rows locked
  *	  by others are skipped (SKIP LOCKED) and provider and account rows are
- *	  taken with NOWAIT, each task in a subtransaction, so the tick never
+ *	  taken with NOWAIT, each row in a subtransaction, so the tick never
  *	  waits on a user's transaction and can never be part of a deadlock.
  *	  What it skipped is counted as "deferred" and done by the next tick.
  *	  On a standby it does nothing.
+ *
+ *	  One row never stops the tick: a row whose action fails rolls back
+ *	  alone, is counted as "failed", logged (WARNING, an event for a task)
+ *	  and recorded in lagbid.tick_failure, and is left alone until its
+ *	  next_retry_at (1, 2, 4 ... minutes, at most a day); every other row
+ *	  proceeds.  Only cancellation, shutdown and resource exhaustion
+ *	  (classes 57 and 53) abort the tick.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,8 +50,10 @@
 #include "market.h"
 #include "states.h"
 
-/* "lagbid" + "tick" as a 64-bit advisory lock key */
-#define TICK_LOCK_KEY	INT64CONST(0x6c616762696474)
+/* a WARNING from this many consecutive skipped ticks on */
+#define TICK_SKIP_WARN	3
+/* longest wait before a failing row is tried again: a day, in minutes */
+#define TICK_MAX_BACKOFF_MINUTES	"1440"
 
 typedef struct TickCounts
 {
@@ -52,6 +67,7 @@ typedef struct TickCounts
 	int			finalized;
 	int			failed_no_result;
 	int			deferred;
+	int			failed;
 } TickCounts;
 
 /* ---- locks taken without waiting ---- */
@@ -89,6 +105,7 @@ lagbid_prelock_task_nowait(LagbidTask *t)
 	lagbid_exec(&prelock_providers_plan, args, NULL, false, 0);
 	lagbid_exec(&prelock_accounts_plan, args, NULL, false, 0);
 	lagbid_finish();
+	lagbid_prelock_owner_nowait(t);
 }
 
 void
@@ -108,17 +125,101 @@ lagbid_prelock_accounts_nowait(int64 a, int64 b)
 
 typedef bool (*TickAction) (int64 id, TimestampTz now, TickCounts *c);
 
+static LagbidPlan record_failure_plan = {
+	"INSERT INTO lagbid.tick_failure AS f (entity, entity_id, action, failures, sqlstate, "
+	"    error, first_failed_at, last_failed_at, next_retry_at) "
+	"VALUES ($1, $2, $3, 1, $4, $5, $6, $6, $6 + interval '1 minute') "
+	"ON CONFLICT (entity, entity_id) DO UPDATE SET action = EXCLUDED.action, "
+	"    failures = f.failures + 1, sqlstate = EXCLUDED.sqlstate, error = EXCLUDED.error, "
+	"    last_failed_at = EXCLUDED.last_failed_at, "
+	"    next_retry_at = EXCLUDED.last_failed_at "
+	"        + least(power(2, f.failures), " TICK_MAX_BACKOFF_MINUTES ") * interval '1 minute' "
+	"RETURNING failures, next_retry_at",
+	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
+
+/* the task's log says the tick could not handle it (no transition: from = to) */
+static LagbidPlan failure_event_plan = {
+	"INSERT INTO lagbid.event (entity, entity_id, from_state, to_state, actor, reason, at) "
+	"SELECT 'task', t.id, t.state::text, t.state::text, 'lagbid.tick', $2, $3 "
+	"FROM lagbid.task t WHERE t.id = $1",
+	3, {INT8OID, TEXTOID, TIMESTAMPTZOID}
+};
+
+static LagbidPlan clear_failure_plan = {
+	"DELETE FROM lagbid.tick_failure WHERE entity = $1 AND entity_id = $2",
+	2, {TEXTOID, INT8OID}
+};
+
+/* whether lagbid.tick_failure had rows when this tick started (or has now) */
+static bool tick_has_failures = false;
+
+/* errors that are about the session or the server, not about the row */
+static bool
+aborts_tick(int sqlerrcode)
+{
+	int			class = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return class == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+		class == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES);
+}
+
 /*
- * Run fn in a subtransaction.  A lock that is not available (NOWAIT) rolls
- * the subtransaction back and counts the row as deferred; any other error
- * is a real one and aborts the tick.
+ * A row's action failed: record it (lagbid.tick_failure, the task's event
+ * log) and say so, in the tick's own transaction.
  */
 static void
-run_guarded(TickAction fn, int64 id, TimestampTz now, TickCounts *total)
+record_failure(const char *entity, const char *action, int64 id,
+			   ErrorData *edata, TimestampTz now)
+{
+	Datum		args[6];
+	const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+	const char *message = edata->message ? edata->message : "(no message)";
+	int32		failures;
+	TimestampTz next_retry;
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(entity);
+	args[1] = Int64GetDatum(id);
+	args[2] = CStringGetTextDatum(action);
+	args[3] = CStringGetTextDatum(sqlstate);
+	args[4] = CStringGetTextDatum(message);
+	args[5] = TimestampTzGetDatum(now);
+	lagbid_connect();
+	lagbid_exec(&record_failure_plan, args, NULL, false, 0);
+	failures = DatumGetInt32(lagbid_result_datum(0, 1, &isnull));
+	next_retry = DatumGetTimestampTz(lagbid_result_datum(0, 2, &isnull));
+	if (strcmp(entity, "task") == 0)
+	{
+		args[0] = Int64GetDatum(id);
+		args[1] = CStringGetTextDatum(psprintf("tick_failed: %s: %s", sqlstate, message));
+		args[2] = TimestampTzGetDatum(now);
+		lagbid_exec(&failure_event_plan, args, NULL, false, 0);
+	}
+	lagbid_finish();
+	ereport(WARNING,
+			(errmsg("lagbid.tick could not %s %s %lld: %s", action, entity,
+					(long long) id, message),
+			 errdetail("SQLSTATE %s; failure %d of this row; the tick leaves it until %s.",
+					   sqlstate, failures, timestamptz_to_str(next_retry)),
+			 errhint("lagbid.tick_failures lists the rows the tick could not handle.")));
+}
+
+/*
+ * Run fn in a subtransaction.  A lock that is not available (NOWAIT) or a
+ * serialization failure rolls the subtransaction back and counts the row
+ * as deferred; any other error rolls back this row alone, counts it as
+ * failed and records it (record_failure); only errors about the session
+ * or the server (aborts_tick) are raised again.
+ */
+static void
+run_guarded(TickAction fn, const char *entity, const char *action, int64 id,
+			TimestampTz now, TickCounts *total)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	TickCounts	c;
+	ErrorData  *edata = NULL;
 
 	memset(&c, 0, sizeof(c));
 	BeginInternalSubTransaction(NULL);
@@ -135,21 +236,40 @@ run_guarded(TickAction fn, int64 id, TimestampTz now, TickCounts *total)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		if (aborts_tick(edata->sqlerrcode))
 			ReThrowError(edata);
-		FreeErrorData(edata);
 		memset(&c, 0, sizeof(c));
-		c.deferred = 1;
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK)
+			c.deferred = 1;
+		else
+		{
+			c.failed = 1;
+			record_failure(entity, action, id, edata, now);
+			tick_has_failures = true;
+		}
+		FreeErrorData(edata);
+		edata = NULL;
 	}
 	PG_END_TRY();
+
+	if (c.failed == 0 && c.deferred == 0 && tick_has_failures)
+	{
+		Datum		args[2];
+
+		/* handled: whatever failed before is forgiven */
+		args[0] = CStringGetTextDatum(entity);
+		args[1] = Int64GetDatum(id);
+		lagbid_connect();
+		lagbid_exec(&clear_failure_plan, args, NULL, false, 0);
+		lagbid_finish();
+	}
 
 	total->spaces_published += c.spaces_published;
 	total->tasks_superseded += c.tasks_superseded;
@@ -161,6 +281,7 @@ run_guarded(TickAction fn, int64 id, TimestampTz now, TickCounts *total)
 	total->finalized += c.finalized;
 	total->failed_no_result += c.failed_no_result;
 	total->deferred += c.deferred;
+	total->failed += c.failed;
 }
 
 static bool
@@ -245,34 +366,64 @@ finalize_task(int64 id, TimestampTz now, TickCounts *c)
 
 /* ---- the work lists ---- */
 
+/*
+ * A fair work list over table TBL (alias x; its rows have an owner): the
+ * rows matching PRED ($1 = now), at most $2 of them, shared round the
+ * owners.  The owners that have such rows are found by a skip scan (one
+ * index probe per owner, at most $2 owners, in name order); each gets an
+ * equal share of the batch, its rows earliest by KEY first; rows in
+ * backoff after a failure (lagbid.tick_failure) are left out.  Each list
+ * has a partial index on (owner, KEY, id) WHERE PRED's state part, so the
+ * cost is bounded by the batch and the number of owners, not by anybody's
+ * backlog.
+ */
+#define FAIR_LIST(TBL, ENTITY, PRED, KEY) \
+	"WITH RECURSIVE o(owner, n) AS ( " \
+	"    (SELECT x.owner, 1 FROM " TBL " x WHERE " PRED " ORDER BY x.owner LIMIT 1) " \
+	"  UNION ALL " \
+	"    SELECT (SELECT x.owner FROM " TBL " x WHERE " PRED " AND x.owner > o.owner " \
+	"             ORDER BY x.owner LIMIT 1), o.n + 1 " \
+	"      FROM o WHERE o.owner IS NOT NULL AND o.n < $2), " \
+	"share AS (SELECT (($2 + count(*) - 1) / greatest(count(*), 1))::int AS per " \
+	"            FROM o WHERE o.owner IS NOT NULL) " \
+	"SELECT w.id FROM o CROSS JOIN share CROSS JOIN LATERAL ( " \
+	"    SELECT x.id, x." KEY " AS k, row_number() OVER (ORDER BY x." KEY ", x.id) AS rank " \
+	"      FROM " TBL " x " \
+	"     WHERE x.owner = o.owner AND " PRED \
+	"       AND NOT EXISTS (SELECT 1 FROM lagbid.tick_failure f WHERE f.entity = '" ENTITY "' " \
+	"                         AND f.entity_id = x.id AND f.next_retry_at > $1) " \
+	"     ORDER BY x." KEY ", x.id LIMIT share.per) w " \
+	"WHERE o.owner IS NOT NULL " \
+	"ORDER BY w.rank, w.k, w.id LIMIT $2"
+
 static LagbidPlan expiring_plan = {
-	"SELECT id FROM lagbid.space WHERE state = 'active' AND reserved_until <= $1 "
-	"ORDER BY reserved_until LIMIT $2",
+	FAIR_LIST("lagbid.space", "space", "x.state = 'active' AND x.reserved_until <= $1",
+			  "reserved_until"),
 	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static LagbidPlan changed_plan = {
-	"SELECT id FROM lagbid.space WHERE changed AND state = 'active' AND $1 IS NOT NULL "
-	"ORDER BY id LIMIT $2",
+	FAIR_LIST("lagbid.space", "space", "x.changed AND x.state = 'active'", "id"),
 	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static LagbidPlan deadline_plan = {
-	"SELECT id FROM lagbid.task WHERE state = 'accepting_bids' AND bidding_deadline <= $1 "
-	"ORDER BY bidding_deadline LIMIT $2",
+	FAIR_LIST("lagbid.task", "task", "x.state = 'accepting_bids' AND x.bidding_deadline <= $1",
+			  "bidding_deadline"),
 	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
+/* due: every job reported, or the processing deadline passed */
 static LagbidPlan due_plan = {
-	"(SELECT id FROM lagbid.task WHERE state = 'processing' AND jobs_pending = 0 ORDER BY id LIMIT $2) "
-	"UNION "
-	"(SELECT id FROM lagbid.task WHERE state = 'processing' AND processing_deadline <= $1 "
-	" ORDER BY processing_deadline LIMIT $2)",
+	FAIR_LIST("lagbid.task", "task",
+			  "x.state = 'processing' AND (x.jobs_pending = 0 OR x.processing_deadline <= $1)",
+			  "processing_deadline"),
 	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
 };
 
 static void
-run_list(LagbidPlan *list, TickAction fn, TimestampTz now, TickCounts *c)
+run_list(LagbidPlan *list, TickAction fn, const char *entity, const char *action,
+		 TimestampTz now, TickCounts *c)
 {
 	Datum		args[2];
 	int64	   *ids;
@@ -294,8 +445,97 @@ run_list(LagbidPlan *list, TickAction fn, TimestampTz now, TickCounts *c)
 	lagbid_finish();
 
 	for (i = 0; i < n; i++)
-		run_guarded(fn, ids[i], now, c);
+		run_guarded(fn, entity, action, ids[i], now, c);
 	pfree(ids);
+}
+
+/* ---- one tick at a time ---- */
+
+static LagbidPlan schema_plan = {
+	"SELECT pg_catalog.to_regclass('lagbid.tick_state') IS NOT NULL",
+	0, {InvalidOid}
+};
+
+static LagbidPlan tick_lock_plan = {
+	"SELECT 1 FROM lagbid.tick_state WHERE id = 1 FOR NO KEY UPDATE SKIP LOCKED",
+	0, {InvalidOid}
+};
+
+/* the row, locked or not (a plain read never waits) */
+static LagbidPlan tick_row_exists_plan = {
+	"SELECT EXISTS (SELECT 1 FROM lagbid.tick_state WHERE id = 1)",
+	0, {InvalidOid}
+};
+
+/* the row is gone (a TRUNCATE): make it, holding it as its inserter */
+static LagbidPlan tick_row_plan = {
+	"INSERT INTO lagbid.tick_state (id) VALUES (1) ON CONFLICT (id) DO NOTHING RETURNING id",
+	0, {InvalidOid}
+};
+
+/* a plain insert (never waits); returns the skips in a row and the last run */
+static LagbidPlan record_skip_plan = {
+	"WITH s AS (INSERT INTO lagbid.tick_skip (at) VALUES ($1)) "
+	"SELECT (SELECT count(*) FROM lagbid.tick_skip)::int + 1, "
+	"       (SELECT last_run_at FROM lagbid.tick_state WHERE id = 1)",
+	1, {TIMESTAMPTZOID}
+};
+
+static LagbidPlan any_failure_plan = {
+	"SELECT EXISTS (SELECT 1 FROM lagbid.tick_failure)",
+	0, {InvalidOid}
+};
+
+static LagbidPlan ran_plan = {
+	"WITH gone AS (DELETE FROM lagbid.tick_skip) "
+	"UPDATE lagbid.tick_state SET last_run_at = $1, last_result = $2 WHERE id = 1",
+	2, {TIMESTAMPTZOID, JSONBOID}
+};
+
+static Datum
+json_result(const char *json)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+/*
+ * Take the tick's lock, the row of lagbid.tick_state (which no role but the
+ * extension's owner may lock), without waiting.  When another transaction
+ * holds it, record the skip and return false; from the TICK_SKIP_WARN-th
+ * skip in a row on, say so with a WARNING.  Caller is inside SPI.
+ */
+static bool
+take_tick_lock(TimestampTz now)
+{
+	Datum		args[1];
+	int32		skips;
+	bool		isnull;
+	TimestampTz last_run;
+
+	lagbid_exec(&tick_lock_plan, NULL, NULL, false, 0);
+	if (SPI_processed == 1)
+		return true;
+	lagbid_exec(&tick_row_exists_plan, NULL, NULL, true, 0);
+	if (!DatumGetBool(lagbid_result_datum(0, 1, &isnull)))
+	{
+		lagbid_exec(&tick_row_plan, NULL, NULL, false, 0);
+		if (SPI_processed == 1)
+			return true;
+	}
+
+	args[0] = TimestampTzGetDatum(now);
+	lagbid_exec(&record_skip_plan, args, NULL, false, 0);
+	skips = DatumGetInt32(lagbid_result_datum(0, 1, &isnull));
+	last_run = DatumGetTimestampTz(lagbid_result_datum(0, 2, &isnull));
+	if (skips >= TICK_SKIP_WARN)
+		ereport(WARNING,
+				(errmsg("lagbid.tick skipped %d times in a row: another transaction holds the tick lock",
+						skips),
+				 errdetail("The last completed tick ran at %s.",
+						   isnull ? "(never)" : timestamptz_to_str(last_run)),
+				 errhint("Look for a long transaction that called lagbid.tick() in pg_stat_activity; "
+						 "lagbid.tick_status shows the skips.")));
+	return false;
 }
 
 PG_FUNCTION_INFO_V1(lagbid_tick);
@@ -307,27 +547,53 @@ lagbid_tick(PG_FUNCTION_ARGS)
 	TickCounts	c;
 	TimestampTz now = lagbid_clock_now();
 	char	   *json;
+	Datum		result;
+	Datum		args[2];
+	bool		isnull;
 
 	if (RecoveryInProgress())
-		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
-											CStringGetDatum("{\"standby\": true}")));
-	if (!DatumGetBool(DirectFunctionCall1(pg_try_advisory_xact_lock_int8,
-										  Int64GetDatum(TICK_LOCK_KEY))))
-		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in,
-											CStringGetDatum("{\"skipped\": \"another tick is running\"}")));
+		PG_RETURN_DATUM(json_result("{\"standby\": true}"));
+
+	lagbid_connect();
+	/* the 0.3 library under 0.2's SQL objects: wait for the update */
+	lagbid_exec(&schema_plan, NULL, NULL, true, 0);
+	if (!DatumGetBool(lagbid_result_datum(0, 1, &isnull)))
+	{
+		lagbid_finish();
+		ereport(WARNING,
+				(errmsg("lagbid.tick does nothing until the extension is updated"),
+				 errhint("Run ALTER EXTENSION lagbid UPDATE.")));
+		PG_RETURN_DATUM(json_result("{\"skipped\": \"extension not updated\"}"));
+	}
+	if (!take_tick_lock(now))
+	{
+		lagbid_finish();
+		PG_RETURN_DATUM(json_result("{\"skipped\": \"another tick is running\"}"));
+	}
+	lagbid_exec(&any_failure_plan, NULL, NULL, true, 0);
+	tick_has_failures = DatumGetBool(lagbid_result_datum(0, 1, &isnull));
+	lagbid_finish();
 
 	memset(&c, 0, sizeof(c));
-	run_list(&expiring_plan, expire_space, now, &c);
-	run_list(&changed_plan, publish_space, now, &c);
-	run_list(&deadline_plan, close_task, now, &c);
-	run_list(&due_plan, finalize_task, now, &c);
+	run_list(&expiring_plan, expire_space, "space", "expire", now, &c);
+	run_list(&changed_plan, publish_space, "space", "publish", now, &c);
+	run_list(&deadline_plan, close_task, "task", "close", now, &c);
+	run_list(&due_plan, finalize_task, "task", "finalize", now, &c);
 
 	json = psprintf("{\"spaces_expired\": %d, \"spaces_published\": %d, \"tasks_superseded\": %d, "
 					"\"spaces_unfunded\": %d, \"bidding_closed\": %d, \"allocated\": %d, "
 					"\"failed_no_bids\": %d, \"finalized\": %d, \"failed_no_result\": %d, "
-					"\"deferred\": %d}",
+					"\"deferred\": %d, \"failed\": %d}",
 					c.spaces_expired, c.spaces_published, c.tasks_superseded,
 					c.spaces_unfunded, c.bidding_closed, c.allocated,
-					c.failed_no_bids, c.finalized, c.failed_no_result, c.deferred);
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+					c.failed_no_bids, c.finalized, c.failed_no_result, c.deferred,
+					c.failed);
+	result = json_result(json);
+
+	args[0] = TimestampTzGetDatum(now);
+	args[1] = result;
+	lagbid_connect();
+	lagbid_exec(&ran_plan, args, NULL, false, 0);
+	lagbid_finish();
+	PG_RETURN_DATUM(result);
 }

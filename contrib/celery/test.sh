@@ -177,6 +177,8 @@ find "$base/py" -name __pycache__ -prune -exec rm -rf {} +
 as_runner "$main/scripts/cluster.sh" start "$base/data" "$PGPORT" "$DB" >/dev/null 2>&1 ||
 	bail "cannot start PostgreSQL (see $base/data/server.log)"
 q "CREATE EXTENSION lagbid" >/dev/null || bail "CREATE EXTENSION lagbid failed"
+# the bridge sets JWT claims like PostgREST: its login must be an authenticator
+q "ALTER DATABASE $DB SET lagbid.authenticators = 'authenticator, postgres'" >/dev/null
 # node(n): a valid libp2p peer id made from n (as in sql/setup.sql)
 q "$(cat <<'SQL'
 CREATE FUNCTION public.b58(b bytea) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$

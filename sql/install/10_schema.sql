@@ -93,11 +93,15 @@ CREATE TABLE lagbid.provider (
     chain_id        text,
     chain_tx        text,
     registered_at   timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    verified        boolean NOT NULL DEFAULT false,
+    registration_seq bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE lagbid.provider IS 'computing providers (CPs), identified by their libp2p node id';
 COMMENT ON COLUMN lagbid.provider.max_concurrent IS 'how many bids the provider processes at once (market rule 1)';
 COMMENT ON COLUMN lagbid.provider.slots_used IS 'open bids + processing/submitted jobs; place_bid refuses past max_concurrent';
+COMMENT ON COLUMN lagbid.provider.verified IS 'the last registration carried a valid signature of the node''s key over its addresses';
+COMMENT ON COLUMN lagbid.provider.registration_seq IS 'signed registrations so far; part of the challenge, so a signature serves once';
 
 -- ---------------------------------------------------------------------------
 -- Spaces: long-lived apps converted to tasks by the minutely hook

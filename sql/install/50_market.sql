@@ -31,12 +31,19 @@ COMMENT ON FUNCTION lagbid.multiaddr_problem(text, text) IS
 
 CREATE FUNCTION lagbid.register_provider(
     node_id text, multiaddrs text[], region text, resources jsonb,
-    max_concurrent integer DEFAULT 1, chain_id text DEFAULT NULL, chain_tx text DEFAULT NULL)
+    max_concurrent integer DEFAULT 1, chain_id text DEFAULT NULL, chain_tx text DEFAULT NULL,
+    signature bytea DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_register_provider';
-COMMENT ON FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text, text) IS
-    'registers a computing provider by its libp2p node id (idempotent: registering again updates addresses, region, resources and limit); returns the provider id';
+COMMENT ON FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text, text, bytea) IS
+    'registers a computing provider by its libp2p node id (idempotent: registering again updates addresses, region, resources and limit); with a signature of registration_challenge() by the node''s key it is verified; returns the provider id';
+
+CREATE FUNCTION lagbid.registration_challenge(node_id text, multiaddrs text[]) RETURNS bytea
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_registration_challenge';
+COMMENT ON FUNCTION lagbid.registration_challenge(text, text[]) IS
+    'the bytes a provider signs with its node''s ed25519 key to register these addresses now (valid for 5 to 10 minutes, once, for the calling login, on this market)';
 
 CREATE FUNCTION lagbid.set_bid_limit(provider_id bigint, max_concurrent integer) RETURNS void
     LANGUAGE c VOLATILE

@@ -168,19 +168,24 @@ COMMENT ON FUNCTION lagbid.check_invariants() IS
     'one row per broken market rule (money, limits, counters, allocation, election); no row when the market is consistent';
 
 -- ---------------------------------------------------------------------------
--- Outbox retention: acknowledged notifications older than a period go.
+-- Outbox retention: acknowledged notifications older than a period go, and
+-- so do unacknowledged ones older than a (longer) period: a recipient that
+-- never comes back (or a flood of failed tasks' notices) cannot keep rows
+-- forever.
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION lagbid.purge_notifications(older_than interval DEFAULT '30 days')
+CREATE FUNCTION lagbid.purge_notifications(older_than interval DEFAULT '30 days',
+                                           unacked_older_than interval DEFAULT '90 days')
     RETURNS bigint
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     WITH gone AS (
         DELETE FROM lagbid.notification
-         WHERE acked_at IS NOT NULL AND acked_at < clock_timestamp() - older_than
+         WHERE (acked_at IS NOT NULL AND acked_at < clock_timestamp() - older_than)
+            OR (acked_at IS NULL AND created_at < clock_timestamp() - unacked_older_than)
         RETURNING 1)
     SELECT count(*) FROM gone;
 END;
-COMMENT ON FUNCTION lagbid.purge_notifications(interval) IS
-    'deletes acknowledged notifications acknowledged longer ago than older_than; returns how many (schedule it with pg_cron)';
+COMMENT ON FUNCTION lagbid.purge_notifications(interval, interval) IS
+    'deletes notifications acknowledged longer ago than older_than, and unacknowledged ones created longer ago than unacked_older_than (NULL keeps them); returns how many (schedule it with pg_cron)';

@@ -29,7 +29,32 @@ CREATE FUNCTION lagbid.api_identity(expected_role text) RETURNS text
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'lagbid_api_identity';
 COMMENT ON FUNCTION lagbid.api_identity(text) IS
-    'the caller''s sub from request.jwt.claims, refused (LB101/LB105) unless its role claim is expected_role and matches the session''s role';
+    'the caller''s identity: its login''s binding, or the sub of request.jwt.claims from one of lagbid.authenticators under exactly the claimed role; refused with LB101/LB105/LB106';
+
+-- who may speak for whom (C, src/api.c; docs/0.3/identity.md)
+CREATE FUNCTION lagbid.api_role() RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'lagbid_api_role';
+COMMENT ON FUNCTION lagbid.api_role() IS
+    'lagbid_provider when the caller speaks as a provider (its binding or its claims), else lagbid_owner';
+
+CREATE FUNCTION lagbid.api_node_id(node_id text DEFAULT NULL) RETURNS text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'lagbid_api_node_id';
+COMMENT ON FUNCTION lagbid.api_node_id(text) IS
+    'the node a provider call speaks for: its binding''s or claims'' (node_id must agree: LB107/LB106), or node_id for an unbound direct login';
+
+CREATE FUNCTION lagbid.api_signup(node_id text, signed boolean) RETURNS text
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'lagbid_api_signup';
+COMMENT ON FUNCTION lagbid.api_signup(text, boolean) IS
+    'the node a registration speaks for; an unbound direct login (easy signup) must sign (LB109) a node no other login holds (LB107) and is bound to it';
+
+CREATE FUNCTION lagbid.is_authenticator(login regrole) RETURNS boolean
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'lagbid_is_authenticator';
+COMMENT ON FUNCTION lagbid.is_authenticator(regrole) IS
+    'true when login is one of lagbid.authenticators (its request.jwt.claims are trusted)';
 
 CREATE FUNCTION lagbid.raise(sqlstate text, message text, detail text DEFAULT NULL, hint text DEFAULT NULL)
     RETURNS void
@@ -57,27 +82,18 @@ END $$;
 COMMENT ON FUNCTION lagbid.api_provider() IS 'the provider id of the calling provider (JWT sub = node id)';
 
 -- the calling holder, for calls open to owners and providers alike: its kind
--- from the claim's role (lagbid_provider: provider, else owner), its name
--- from lagbid.api_identity (an owner named like a node id stays an owner)
+-- from lagbid.api_role (the login's binding or the claim's role: a bound
+-- login sends no claims), its name from lagbid.api_identity (an owner named
+-- like a node id stays an owner)
 CREATE FUNCTION lagbid.api_holder(OUT kind lagbid.holder_kind, OUT name text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r text;
+    r text := lagbid.api_role();
 BEGIN
-    BEGIN
-        r := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role';
-    EXCEPTION WHEN others THEN
-        r := NULL;
-    END;
-    IF r = 'lagbid_provider' THEN
-        kind := 'provider';
-        name := lagbid.api_identity('lagbid_provider');
-    ELSE
-        kind := 'owner';
-        name := lagbid.api_identity('lagbid_owner');
-    END IF;
+    kind := CASE WHEN r = 'lagbid_provider' THEN 'provider' ELSE 'owner' END;
+    name := lagbid.api_identity(r);
 END $$;
 COMMENT ON FUNCTION lagbid.api_holder() IS
     'the calling owner or provider as a typed holder (kind, name): what its balance and notifications belong to';
@@ -161,12 +177,21 @@ END $$;
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION lagbid_api.register_provider(multiaddrs text[], region text, resources jsonb,
-                                             max_concurrent integer DEFAULT 1)
+                                             max_concurrent integer DEFAULT 1, signature bytea DEFAULT NULL,
+                                             node_id text DEFAULT NULL)
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
-    RETURN lagbid.register_provider(lagbid.api_identity('lagbid_provider'), multiaddrs, region, resources, max_concurrent);
-COMMENT ON FUNCTION lagbid_api.register_provider(text[], text, jsonb, integer) IS
-    'Registers the calling provider (its node id is the JWT sub) with its multiaddrs, region, resources and concurrency limit; again to update. Returns the provider id.';
+    RETURN lagbid.register_provider(lagbid.api_signup(node_id, signature IS NOT NULL), multiaddrs, region,
+                                    resources, max_concurrent, signature => signature);
+COMMENT ON FUNCTION lagbid_api.register_provider(text[], text, jsonb, integer, bytea, text) IS
+    'Registers the calling provider (its node id is the JWT sub or its login''s binding) with its multiaddrs, region, resources and concurrency limit; again to update. A signature of registration_challenge() by the node''s key marks it verified; an unbound login signs up by passing node_id and a signature, which binds it to the node. Returns the provider id.';
+
+CREATE FUNCTION lagbid_api.registration_challenge(multiaddrs text[], node_id text DEFAULT NULL)
+    RETURNS bytea LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
+    RETURN lagbid.registration_challenge(lagbid.api_node_id(node_id), multiaddrs);
+COMMENT ON FUNCTION lagbid_api.registration_challenge(text[], text) IS
+    'The bytes to sign with the node''s ed25519 key to register these addresses now (node_id only for an unbound login signing up). Valid 5 to 10 minutes, once.';
 
 CREATE FUNCTION lagbid_api.set_bid_limit(max_concurrent integer) RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER
@@ -453,16 +478,21 @@ COMMENT ON FUNCTION lagbid_api.balance() IS 'The caller''s balance.';
 CREATE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_rows integer DEFAULT 100)
     RETURNS TABLE (id bigint, kind text, task_id bigint, bid_id bigint, job_id bigint,
                    payload jsonb, created_at timestamptz, acked_at timestamptz)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
-BEGIN ATOMIC
+AS $$
+DECLARE
+    -- the caller first: a refused identity is refused even with no rows
+    me record := lagbid.api_holder();
+BEGIN
+    RETURN QUERY
     SELECT n.id, n.kind, n.task_id, n.bid_id, n.job_id, n.payload, n.created_at, n.acked_at
-      FROM lagbid.api_holder() h
-      JOIN lagbid.notification n ON n.recipient_kind = h.kind AND n.recipient = h.name
-     WHERE (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
+      FROM lagbid.notification n
+     WHERE n.recipient_kind = me.kind AND n.recipient = me.name
+       AND (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
      ORDER BY n.id
      LIMIT least(greatest(coalesce(max_rows, 100), 1), 1000);
-END;
+END $$;
 COMMENT ON FUNCTION lagbid_api.notifications(boolean, integer) IS
     'The caller''s notifications (bid won or lost, task cancelled, job paid, ...), oldest first; pending ones by default.';
 
@@ -505,7 +535,8 @@ COMMENT ON FUNCTION lagbid_api.market_stats() IS 'Public market statistics: open
 -- search_path, so that the platform needs no write privilege on any table.
 -- ---------------------------------------------------------------------------
 
-ALTER FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text, text, bytea) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.registration_challenge(text, text[]) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_bid_limit(bigint, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_provider_state(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -538,7 +569,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA lagbid FROM PUBLIC;
 GRANT USAGE ON SCHEMA lagbid_api TO lagbid_anon, lagbid_owner, lagbid_provider, lagbid_platform;
 GRANT EXECUTE ON FUNCTION lagbid_api.market_stats() TO lagbid_anon, lagbid_owner, lagbid_provider, lagbid_platform;
 GRANT EXECUTE ON FUNCTION
-    lagbid_api.register_provider(text[], text, jsonb, integer),
+    lagbid_api.register_provider(text[], text, jsonb, integer, bytea, text),
+    lagbid_api.registration_challenge(text[], text),
     lagbid_api.set_bid_limit(integer),
     lagbid_api.place_bid(bigint, numeric),
     lagbid_api.withdraw_bid(bigint),

@@ -43,6 +43,19 @@ extern int	lb_base58_encode(const unsigned char *src, size_t len, char *out, siz
  */
 extern const char *lb_peerid_check(const char *s, size_t len);
 
+/* length of an ed25519 public key, and of a signature made with it */
+#define LB_ED25519_KEY_LEN	32
+#define LB_ED25519_SIG_LEN	64
+
+/*
+ * The ed25519 public key embedded in a peer id ("12D3KooW..."): copies its
+ * 32 bytes into key and returns NULL, or says why there is none (an invalid
+ * peer id, a sha2-256 "Qm..." id which holds only a hash of its key, or a
+ * key of another type).
+ */
+extern const char *lb_peerid_ed25519_key(const char *s, size_t len,
+										 unsigned char key[LB_ED25519_KEY_LEN]);
+
 /*
  * A multiaddr in text form: "/proto/value/proto/value...".  Known
  * protocols: ip4, ip6, dns, dns4, dns6, dnsaddr, tcp, udp, quic, quic-v1,

@@ -155,3 +155,25 @@ lb_peerid_check(const char *s, size_t len)
 
 	return NULL;
 }
+
+/*
+ * The ed25519 key of a peer id, or why it has none.
+ */
+const char *
+lb_peerid_ed25519_key(const char *s, size_t len, unsigned char key[LB_ED25519_KEY_LEN])
+{
+	unsigned char buf[LB_PEERID_MAX_LEN];
+	const char *why = lb_peerid_check(s, len);
+	int			n;
+
+	if (why != NULL)
+		return why;
+	/* valid, so it decodes; the checks above fixed its layout */
+	n = lb_base58_decode(s, len, buf, sizeof(buf));
+	if (n < 2 || buf[0] == MH_SHA2_256)
+		return "is a sha2-256 peer id, which holds only a hash of its public key";
+	if (n != 6 + LB_ED25519_KEY_LEN || buf[3] != KEY_TYPE_ED25519)
+		return "holds a public key that is not ed25519";
+	memcpy(key, buf + 6, LB_ED25519_KEY_LEN);
+	return NULL;
+}

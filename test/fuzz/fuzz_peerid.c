@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_peerid.c
- *	  libFuzzer harness of lb_peerid_check() and lb_base58_decode().
+ *	  libFuzzer harness of lb_peerid_check(), lb_peerid_ed25519_key() and
+ *	  lb_base58_decode().
  *
  * Besides looking for memory errors and undefined behaviour, it checks a few
  * invariants and aborts when one breaks: every error is a non-empty string;
  * a valid peer id decodes to a 7..44-byte multihash and is accepted as a
- * "/p2p/<id>" multiaddr, both with and without itself as the node id.
+ * "/p2p/<id>" multiaddr, both with and without itself as the node id; a
+ * key is extracted only from a valid id, and re-encodes to the same text.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +40,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	err = lb_peerid_check(s, size);
+	{
+		unsigned char key[LB_ED25519_KEY_LEN];
+		const char *kerr = lb_peerid_ed25519_key(s, size, key);
+
+		if (err != NULL && (kerr == NULL || strcmp(err, kerr) != 0))
+			abort();
+		if (kerr == NULL)
+		{
+			unsigned char mh[6 + LB_ED25519_KEY_LEN] = {0x00, 0x24, 0x08, 0x01, 0x12, 0x20};
+			char		back[LB_PEERID_MAX_LEN + 1];
+
+			memcpy(mh + 6, key, sizeof(key));
+			if (lb_base58_encode(mh, sizeof(mh), back, sizeof(back)) != (int) size ||
+				memcmp(back, s, size) != 0)
+				abort();
+		}
+	}
 	if (err != NULL)
 	{
 		if (err[0] == '\0')

@@ -339,7 +339,7 @@ api() { # api NODE ROLE SUB SQL: prints the result, or the SQLSTATE of the error
 	[ "$2" = lagbid_anon ] && claims='{"role": "lagbid_anon"}' || claims="{\"role\": \"$2\", \"sub\": \"$3\"}"
 	"$PSQL" -X -qAt -v VERBOSITY=sqlstate -h 127.0.0.1 -p "${PG_PORT[$1]}" -U postgres -d market 2>&1 <<SQL | tr '\n' ' ' | sed 's/ *$//'
 BEGIN;
-SELECT set_config('role', '$2', true), set_config('request.jwt.claims', '$claims', true) \\g /dev/null
+SELECT set_config('lagbid.authenticators', session_user, true), set_config('role', '$2', true), set_config('request.jwt.claims', '$claims', true) \\g /dev/null
 $4;
 COMMIT;
 SQL

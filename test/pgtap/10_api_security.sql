@@ -1,7 +1,8 @@
 -- pgTAP: the authorization matrix of the PostgREST API, played exactly the
--- way PostgREST drives the database: in a transaction, SET LOCAL ROLE to the
--- JWT's role, set_config('request.jwt.claims', ..., true), the call, and
--- rollback.  Each call is checked to succeed or to be refused as designed:
+-- way PostgREST drives the database: logged in as its NOINHERIT login
+-- "authenticator" (lagbid.authenticators), in a transaction, SET LOCAL ROLE
+-- to the JWT's role, set_config('request.jwt.claims', ..., true), the call,
+-- and rollback.  Each call is checked to succeed or to be refused as designed:
 --   'ok'            the call went through
 --   '<http> <code>' a lagbid refusal in PostgREST form (SQLSTATE PGRST)
 --   '42501'         PostgreSQL refused the privilege (PostgREST: 401 for
@@ -121,7 +122,7 @@ SELECT pg_temp.call('lagbid_provider', jsonb_build_object('role', 'lagbid_owner'
                     $q$SELECT lagbid_api.publish_task('{}', 1, 2, 1)$q$), '42501', 'owner claims under the provider role: no owner call'
 UNION ALL
 SELECT pg_temp.call('lagbid_provider', jsonb_build_object('role', 'lagbid_owner', 'sub', n2),
-                    'SELECT lagbid_api.place_bid(2, 5)'), '403 LB105', 'a claim of another role is refused by the provider call' FROM ids
+                    'SELECT lagbid_api.place_bid(2, 5)'), '403 LB106', 'a claim of another role than the session''s is not trusted' FROM ids
 UNION ALL
 SELECT pg_temp.call('lagbid_owner', jsonb_build_object('role', 'lagbid_owner', 'sub', n1),
                     'SELECT lagbid_api.place_bid(2, 5)'), '42501', 'a node id as owner sub still cannot bid' FROM ids

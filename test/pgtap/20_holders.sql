@@ -7,6 +7,9 @@
 -- the next call; everything is rolled back at the end.
 BEGIN;
 
+-- this session plays PostgREST's login: claims are trusted only from lagbid.authenticators
+SELECT set_config('lagbid.authenticators', 'authenticator, ' || quote_ident(session_user), true) IS NOT NULL AS gateway \gset
+
 -- run(db_role, sub, sql): the first column of sql's first row, as text, run
 -- as that role with matching claims; a refusal as '<http> <code>' or SQLSTATE
 CREATE FUNCTION pg_temp.run(db_role text, sub text, q text) RETURNS text

@@ -57,10 +57,10 @@ SELECT pg_temp.as_(r, sub, q), want, what FROM ids, LATERAL (VALUES
 -- a claim of another role under the provider's database role
 INSERT INTO cases (got, want, what)
 SELECT pg_temp.call('lagbid_provider', jsonb_build_object('role', 'lagbid_owner', 'sub', 'alice'),
-                    'SELECT * FROM lagbid_api.why_not(1)'), '403 LB105', 'owner claims cannot ask why_not'
+                    'SELECT * FROM lagbid_api.why_not(1)'), '403 LB106', 'owner claims under the provider role are not trusted'
 UNION ALL
 SELECT pg_temp.call('lagbid_owner', jsonb_build_object('role', 'lagbid_provider', 'sub', n1),
-                    'SELECT * FROM lagbid_api.eligible_providers(1)'), '403 LB105', 'provider claims cannot count providers' FROM ids;
+                    'SELECT * FROM lagbid_api.eligible_providers(1)'), '403 LB106', 'provider claims under the owner role are not trusted' FROM ids;
 
 SELECT plan((SELECT count(*)::int FROM cases) + 5);
 SELECT is(got, want, what) FROM cases ORDER BY n;

@@ -75,11 +75,14 @@ my %sample = (
 	open_tasks => [qw(provider n1), '{"max_rows": 10}'],
 	place_bid => [qw(provider n1), '{"task_id": 2, "price": 5}'],
 	publish_task => [qw(owner alice), '{"resources": {"cpu": 2}, "price_min": 1, "price_max": 2, "duration_hours": 1, "region": "eu", "bidding_window": "5 minutes"}'],
+	registration_challenge => [qw(provider n1), '{"multiaddrs": ["/ip4/10.0.0.1/tcp/4001"]}'],
 	register_provider => [qw(provider n3), '{"multiaddrs": ["/ip4/10.0.0.3/tcp/4001"], "region": "eu", "resources": {"cpu": 4}, "max_concurrent": 2}'],
 	set_bid_limit => [qw(provider n1), '{"max_concurrent": 3}'],
 	submit_result => [qw(provider n1), '{"job_id": 1, "result_uri": "s3://bucket/r1", "result_hash": "sha256:ab"}'],
 	task_bids => [qw(owner alice), '{"task_id": 1}'],
+	task_result => [qw(owner alice), '{"task_id": 7}'],
 	trigger_space => [qw(owner alice), '{"space_id": 1}'],
+	upload_result => [qw(provider n1), '{"job_id": 1, "content": "\\\\x6869"}'],
 	update_space => [qw(owner alice), '{"space_id": 1, "price_max": 3}'],
 	why_not => [qw(provider n2), '{"task_id": 1}'],
 	withdraw_bid => [qw(provider n1), '{"bid_id": 1}'],
@@ -150,6 +153,7 @@ SELECT lagbid.register_provider('$who{n1}', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu
 -- 1: alice, open, bids of p1 (4) and p2 (6)    2: bob, open
 -- 3: alice, p1 won it: job 1 processing        4: alice, never opened
 -- 5: alice, p2 won it and submitted: job 2     6: alice, open in us
+-- 7: alice, p1 won it, uploaded its result (job 3) and was elected
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 5, auto_allocate => false);
 SELECT lagbid.publish_task('bob', '{}', 1, 10, 1, bid_limit => 5);
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
@@ -159,6 +163,10 @@ SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, region => 'us');
 SELECT lagbid.place_bid(1, 1, 4), lagbid.place_bid(1, 2, 6), lagbid.place_bid(3, 1, 5), lagbid.place_bid(5, 2, 5);
 SELECT lagbid.submit_result(2, 's3://bucket/r2', 'sha256:cd');
 SELECT lagbid.create_space('alice', 'app', '{}', 1, 2, 3);
+SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
+SELECT lagbid.place_bid(7, 1, 5);
+SELECT lagbid.upload_result(3, 'the leader''s output');
+SELECT lagbid.finalize(7);
 });
 
 # ---------------------------------------------------------------------------

@@ -656,6 +656,46 @@ test_multiaddr(void)
 	}
 }
 
+/* tests of lb_peerid_ed25519_key */
+static void
+test_ed25519_key(void)
+{
+	static const unsigned char ed25519[] = {0x00, 0x24, 0x08, 0x01, 0x12, 0x20};
+	static const unsigned char secp[] = {0x00, 0x25, 0x08, 0x02, 0x12, 0x21};
+	unsigned char key[LB_ED25519_KEY_LEN];
+	unsigned char want[LB_ED25519_KEY_LEN];
+	char		id[300];
+	char		back[300];
+	unsigned char mh[6 + LB_ED25519_KEY_LEN];
+	int			i;
+
+	/* a generated id gives back exactly the key it was made of */
+	make_id(ed25519, sizeof(ed25519), 32, 3, id, sizeof(id));
+	for (i = 0; i < LB_ED25519_KEY_LEN; i++)
+		want[i] = (unsigned char) (3 + i * 7);
+	memset(key, 0, sizeof(key));
+	expect(lb_peerid_ed25519_key(id, strlen(id), key), NULL, "ed25519 key: of a generated id");
+	record(memcmp(key, want, sizeof(key)) == 0, "ed25519 key: the bytes the id was made of", id);
+
+	/* a real id: the key re-encodes to the same text */
+	expect(lb_peerid_ed25519_key(ID_ED1, strlen(ID_ED1), key), NULL, "ed25519 key: of a real id");
+	memcpy(mh, ed25519, sizeof(ed25519));
+	memcpy(mh + sizeof(ed25519), key, sizeof(key));
+	b58_encode(mh, sizeof(mh), back, sizeof(back));
+	record(strcmp(back, ID_ED1) == 0, "ed25519 key: re-encodes to the real id", back);
+
+	expect(lb_peerid_ed25519_key(ID_QM1, strlen(ID_QM1), key),
+		   "is a sha2-256 peer id, which holds only a hash of its public key",
+		   "ed25519 key: none in a Qm id");
+	make_id(secp, sizeof(secp), 33, 9, id, sizeof(id));
+	expect(lb_peerid_ed25519_key(id, strlen(id), key),
+		   "holds a public key that is not ed25519", "ed25519 key: none in a secp256k1 id");
+	expect(lb_peerid_ed25519_key("12D3KooW", 8, key),
+		   lb_peerid_check("12D3KooW", 8), "ed25519 key: an invalid id says why");
+	expect(lb_peerid_ed25519_key("", 0, key), "is empty", "ed25519 key: empty");
+	expect(lb_peerid_ed25519_key(NULL, 0, key), "is empty", "ed25519 key: NULL");
+}
+
 int
 main(void)
 {
@@ -664,6 +704,7 @@ main(void)
 
 	test_base58();
 	test_peerid();
+	test_ed25519_key();
 	test_multiaddr();
 
 	printf("1..%d\n", ntests);

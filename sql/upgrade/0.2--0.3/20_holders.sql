@@ -88,20 +88,10 @@ CREATE FUNCTION lagbid.api_holder(OUT kind lagbid.holder_kind, OUT name text)
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r text;
+    r text := lagbid.api_role();
 BEGIN
-    BEGIN
-        r := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role';
-    EXCEPTION WHEN others THEN
-        r := NULL;
-    END;
-    IF r = 'lagbid_provider' THEN
-        kind := 'provider';
-        name := lagbid.api_identity('lagbid_provider');
-    ELSE
-        kind := 'owner';
-        name := lagbid.api_identity('lagbid_owner');
-    END IF;
+    kind := CASE WHEN r = 'lagbid_provider' THEN 'provider' ELSE 'owner' END;
+    name := lagbid.api_identity(r);
 END $$;
 COMMENT ON FUNCTION lagbid.api_holder() IS
     'the calling owner or provider as a typed holder (kind, name): what its balance and notifications belong to';
@@ -125,16 +115,21 @@ GRANT EXECUTE ON FUNCTION lagbid_api.balance() TO lagbid_owner, lagbid_provider;
 CREATE OR REPLACE FUNCTION lagbid_api.notifications(pending_only boolean DEFAULT true, max_rows integer DEFAULT 100)
     RETURNS TABLE (id bigint, kind text, task_id bigint, bid_id bigint, job_id bigint,
                    payload jsonb, created_at timestamptz, acked_at timestamptz)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
-BEGIN ATOMIC
+AS $$
+DECLARE
+    -- the caller first: a refused identity is refused even with no rows
+    me record := lagbid.api_holder();
+BEGIN
+    RETURN QUERY
     SELECT n.id, n.kind, n.task_id, n.bid_id, n.job_id, n.payload, n.created_at, n.acked_at
-      FROM lagbid.api_holder() h
-      JOIN lagbid.notification n ON n.recipient_kind = h.kind AND n.recipient = h.name
-     WHERE (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
+      FROM lagbid.notification n
+     WHERE n.recipient_kind = me.kind AND n.recipient = me.name
+       AND (n.acked_at IS NULL OR NOT coalesce(pending_only, true))
      ORDER BY n.id
      LIMIT least(greatest(coalesce(max_rows, 100), 1), 1000);
-END;
+END $$;
 COMMENT ON FUNCTION lagbid_api.notifications(boolean, integer) IS
     'The caller''s notifications (bid won or lost, task cancelled, job paid, ...), oldest first; pending ones by default.';
 

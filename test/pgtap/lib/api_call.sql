@@ -1,5 +1,15 @@
 -- Helpers for the pgTAP files that play API calls the way PostgREST drives
 -- the database (included with \ir; this directory is not a test).
+
+-- PostgREST's login (rolled back with the rest)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
+        CREATE ROLE authenticator LOGIN NOINHERIT;
+    END IF;
+END $$;
+GRANT lagbid_anon, lagbid_owner, lagbid_provider, lagbid_platform TO authenticator;
+
 -- call(db_role, claims, sql): run sql as PostgREST would, report the outcome
 CREATE FUNCTION pg_temp.call(db_role text, claims jsonb, q text) RETURNS text
     LANGUAGE plpgsql AS $$
@@ -9,6 +19,7 @@ DECLARE
     det text;
 BEGIN
     BEGIN
+        SET LOCAL SESSION AUTHORIZATION authenticator;
         EXECUTE format('SET LOCAL ROLE %I', db_role);
         PERFORM set_config('request.jwt.claims', coalesce(claims::text, ''), true);
         EXECUTE q;

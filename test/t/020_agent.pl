@@ -186,7 +186,7 @@ is(sql(qq{SELECT string_agg(b.price::text, ',' ORDER BY b.price) FROM lagbid.bid
 	'2.00,2.50,3.00', 'the asks came from each agent\'s rates');
 for my $i (1 .. 3)
 {
-	is(sql("SELECT lagbid.balance('$node_id{$i}') = (SELECT b.price * t.duration_hours FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id JOIN lagbid.provider p ON p.id = b.provider_id WHERE b.task_id = $t1 AND p.node_id = '$node_id{$i}')"),
+	is(sql("SELECT lagbid.balance('$node_id{$i}', 'provider') = (SELECT b.price * t.duration_hours FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id JOIN lagbid.provider p ON p.id = b.provider_id WHERE b.task_id = $t1 AND p.node_id = '$node_id{$i}')"),
 		't', "agent $i: its balance is its ask x hours");
 }
 invariants_ok('after three replicas');
@@ -212,7 +212,7 @@ sql("SELECT lagbid.finalize($t2)");
 is(sql("SELECT rtrim(convert_from(lagbid.task_result($t2), 'UTF8'), E'\\n')"), 'agreed', 'the majority result leads');
 is(sql("SELECT state || ',' || is_leader || ',' || coalesce(paid, 0) FROM lagbid.job WHERE id = $job4"), 'failed,false,0',
 	'the fourth provider lost the election and was not paid');
-is(sql("SELECT lagbid.balance('$node4')"), '0', 'its balance is zero');
+is(sql("SELECT lagbid.balance('$node4', 'provider')"), '0', 'its balance is zero');
 invariants_ok('after the disagreeing provider');
 
 # ---- 4. declines ----

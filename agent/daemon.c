@@ -361,11 +361,12 @@ agent_run(Agent *a)
 				market_reconcile(a);
 			if (a->m.conn && !a->stopping && (now >= a->next_scan || a->want_scan))
 			{
-				int			capacity_before = a->capacity_declined;
+				int			capacity = market_capacity_declined(a);
 
-				if (a->want_scan && now < a->next_scan && capacity_before > 0)
-					log_info("scan", "a slot may have freed: looking again at %d task(s) declined for capacity",
-							 capacity_before);
+				if (a->want_scan && now < a->next_scan && capacity > 0 &&
+					a->slots_used < a->cfg.max_concurrent)
+					log_info("scan", "a slot is free (%d of %d used): looking again at %d task(s) declined for capacity",
+							 a->slots_used, a->cfg.max_concurrent, capacity);
 				a->want_scan = false;
 				if (now >= a->next_scan)
 				{

@@ -83,7 +83,6 @@ typedef struct Agent
 	double		next_scan;
 	bool		want_reconcile;
 	bool		want_scan;
-	int			capacity_declined;	/* since the last scan */
 
 	Decided		decided[DECIDED_SLOTS];
 	int			ndecided;
@@ -106,6 +105,7 @@ extern void agent_write_state(Agent *a);
 
 /* market.c */
 extern void market_scan(Agent *a);
+extern int	market_capacity_declined(Agent *a);
 extern void market_on_task_notify(Agent *a, const char *payload);
 extern void market_on_notification(Agent *a);
 extern void market_reconcile(Agent *a);

@@ -83,8 +83,6 @@ consider(Agent *a, const TaskTerms *t, const char *source)
 	{
 		remember(a, t->task_id, d);
 		agent_note_decline(a, d);
-		if (d == DECLINE_CAPACITY)
-			a->capacity_declined++;
 		log_info("decline", "task %lld declined (%s): %s", t->task_id, decision_name(d), why);
 		return;
 	}
@@ -109,10 +107,7 @@ consider(Agent *a, const TaskTerms *t, const char *source)
 			remember(a, t->task_id, d);
 			agent_note_decline(a, d);
 			if (d == DECLINE_CAPACITY)
-			{
-				a->capacity_declined++;
 				a->want_reconcile = true;
-			}
 			log_info("decline", "task %lld declined (%s): the market refused the bid at %s/h: %s (SQLSTATE %s)",
 					 t->task_id, decision_name(d), price, msg, state);
 			PQclear(res);
@@ -144,13 +139,24 @@ copy_text(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
+/* tasks whose last decision was "no free slot" */
+int
+market_capacity_declined(Agent *a)
+{
+	int			n = 0;
+
+	for (int i = 0; i < DECIDED_SLOTS; i++)
+		if (a->decided[i].task_id != 0 && a->decided[i].decision == DECLINE_CAPACITY)
+			n++;
+	return n;
+}
+
 void
 market_scan(Agent *a)
 {
 	PGresult   *res;
 	int			n;
 
-	a->capacity_declined = 0;
 	res = market_query(&a->m,
 					   "SELECT task_id, resources::text, region, price_min::text, price_max::text, "
 					   "duration_hours::float8, owner, workload::text, workload IS NULL "

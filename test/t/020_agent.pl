@@ -314,6 +314,27 @@ is(slurp($file), "over-the-cap\n", 'the file holds the output');
 is($hash, 'sha256:' . sql("SELECT encode(sha256(convert_to(E'over-the-cap\\n', 'UTF8')), 'hex')"),
 	'the submitted hash is the sha256 of the output');
 
+sql("SELECT lagbid.finalize($t5)");    # its slot frees
+
+# capacity: agent 3 alone has 2 slots; a third task is declined for
+# capacity, and bid on once a finalized task frees a slot
+my @tc = map { publish('{"command": ["sh", "-c", "sleep 1; echo cap"]}') } 1 .. 3;
+my $tc_list = join ',', @tc;
+my $tc_alt = join '|', @tc;
+ok(wait_for("SELECT count(*) = 2 FROM lagbid.bid WHERE task_id IN ($tc_list)", 'two bids'), 'agent 3 bids on two tasks');
+{
+	my $deadline = time + 10;
+	usleep(100_000) until time > $deadline || agent_log(3) =~ /declined \(capacity\): all 2 slots are taken/;
+}
+like(agent_log(3), qr/LOG:  task ($tc_alt) declined \(capacity\): all 2 slots are taken/, 'the third is declined for capacity');
+is(sql("SELECT count(*) FROM lagbid.provider WHERE node_id = '$node_id{3}' AND slots_used <= 2"), 1, 'never above its limit');
+ok(wait_for("SELECT count(*) = 2 FROM lagbid.job WHERE task_id IN ($tc_list) AND state = 'submitted'", 'two submitted'), 'two jobs submitted');
+sql("SELECT lagbid.finalize(task_id) FROM lagbid.job WHERE task_id IN ($tc_list) AND state = 'submitted'");
+ok(wait_for("SELECT count(*) = 3 FROM lagbid.job WHERE task_id IN ($tc_list) AND state IN ('submitted', 'completed')", 'third submitted'),
+	'once a slot frees, the task declined for capacity is bid on and run');
+like(agent_log(3), qr/LOG:  a slot is free \(\d of 2 used\): looking again at 1 task\(s\) declined for capacity/, 'the second look is logged');
+sql("SELECT lagbid.finalize(task_id) FROM lagbid.job WHERE task_id IN ($tc_list) AND state = 'submitted'");
+
 my $t6 = publish('{"command": ["sleep", "60"]}');
 ok(wait_for("SELECT count(*) = 1 FROM lagbid.job WHERE task_id = $t6 AND state = 'processing'", 'long job'), 'a long job runs');
 {

@@ -8,6 +8,7 @@
 #   make fuzz       libFuzzer on the identity parsers
 #   make bench      benchmarks (bench/run.sh; BENCH_QUICK=1 for a smoke)
 #   make ha-test    Patroni + etcd failover test
+#   make check-agent  lagbid-agent's unit and sandbox tests (agent/)
 #
 # The install script is generated: the numbered parts under sql/install/ are
 # concatenated in name order, so each part documents one concern of the schema.
@@ -57,6 +58,20 @@ include $(PGXS)
 # after PGXS, which resets it: verbose, so the harness can count the tests
 PROVE_FLAGS = -v
 
+# lagbid-agent, the provider's daemon (agent/, its own Makefile), built,
+# installed into pg_config's bindir and cleaned with the extension
+all: agent
+install: install-agent
+clean: clean-agent
+agent:
+	$(MAKE) -C agent PG_CONFIG=$(PG_CONFIG)
+install-agent: agent
+	$(MAKE) -C agent PG_CONFIG=$(PG_CONFIG) install
+clean-agent:
+	$(MAKE) -C agent clean
+check-agent: agent
+	$(MAKE) -C agent PG_CONFIG=$(PG_CONFIG) check
+
 # PGXS here tracks no header dependencies: every object depends on every header
 $(OBJS): $(wildcard src/*.h src/identity/*.h)
 # the library reports the version it was built as
@@ -70,7 +85,7 @@ lagbid--0.2--0.3.sql: $(UPGRADE_0_3) sql/upgrade/0.2--0.3.list
 	   for f in $(UPGRADE_0_3); do cat $$f; echo; done; } > $@
 
 .PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
-	lint torture fuzz bench ha-test docs ubsan
+	lint torture fuzz bench ha-test docs ubsan agent install-agent clean-agent check-agent
 
 deps:
 	bash scripts/deps.sh

@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libssl-dev
       postgresql-15-pgtap pgtap libipc-run-perl make gcc cppcheck
-      python3-celery python3-psycopg python3-redis redis-server)
+      python3-celery python3-psycopg python3-redis redis-server
+      bubblewrap libssl-dev libpq-dev bc)
 PKGS+=("$@")
 
 missing=()

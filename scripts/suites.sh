@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test suite of lagbid against throwaway clusters and prints a
 # summary.  Called by scripts/test.sh as a non-root user in a staged tree.
-# Arguments (optional): the suites to run, among lint unit regress isolation pgtap tap torture contrib bench.
+# Arguments (optional): the suites to run, among lint unit agent regress isolation pgtap tap torture contrib bench.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 . scripts/lib.sh
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lint unit regress isolation pgtap tap torture contrib bench)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit agent regress isolation pgtap tap torture contrib bench)
 
 logdir=test/log
 rm -rf "$logdir"; mkdir -p "$logdir"
@@ -57,6 +57,7 @@ for s in "${suites[@]}"; do
 	case $s in
 	lint)      run_suite lint tap bash scripts/lint.sh ;;
 	unit)      run_suite unit tap make -s check-unit ;;
+	agent)     run_suite agent tap make -s check-agent ;;
 	regress)   run_suite regress pg_regress make -s check-regress ;;
 	isolation) run_suite isolation pg_regress make -s check-isolation ;;
 	pgtap)     run_suite pgtap tap make -s check-pgtap ;;

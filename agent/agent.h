@@ -1,0 +1,286 @@
+/*-------------------------------------------------------------------------
+ *
+ * agent.h
+ *	  Declarations shared by the modules of lagbid-agent, the computing
+ *	  provider's daemon.
+ *
+ * The pure modules (json.c, workload.c, base58.c, policy.c's pricing,
+ * config.c's parser) include only this header and the C library, so that
+ * the unit tests and the fuzzer can link them without libpq.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAGBID_AGENT_H
+#define LAGBID_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define AGENT_VERSION "0.3"
+
+/* ---- log.c ---- */
+typedef enum
+{
+	LOG_LEVEL_DEBUG = 0,
+	LOG_LEVEL_LOG,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_FATAL
+} LogLevel;
+
+extern void log_init(bool json, LogLevel min_level);
+extern void log_msg(LogLevel level, const char *event, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+#define log_debug(ev, ...)	 log_msg(LOG_LEVEL_DEBUG, ev, __VA_ARGS__)
+#define log_info(ev, ...)	 log_msg(LOG_LEVEL_LOG, ev, __VA_ARGS__)
+#define log_warning(ev, ...) log_msg(LOG_LEVEL_WARNING, ev, __VA_ARGS__)
+#define log_error(ev, ...)	 log_msg(LOG_LEVEL_ERROR, ev, __VA_ARGS__)
+
+/* ---- util (log.c) ---- */
+extern double now_seconds(void);
+extern void *xmalloc(size_t n);
+extern void *xcalloc(size_t n, size_t m);
+extern char *xstrdup(const char *s);
+extern char *xstrndup(const char *s, size_t n);
+extern char *read_file(const char *path, size_t max, size_t *len_out);
+extern int	write_file_atomic(const char *path, const char *data, size_t len, int mode,
+							  bool durable);
+extern int	mkdir_p(const char *path, int mode);
+extern int	rm_rf(const char *path);
+
+/* ---- json.c: a small strict JSON reader (pure) ---- */
+typedef enum
+{
+	JV_NULL,
+	JV_BOOL,
+	JV_NUMBER,
+	JV_STRING,
+	JV_ARRAY,
+	JV_OBJECT
+} JsonType;
+
+typedef struct JsonValue
+{
+	JsonType	type;
+	bool		boolean;
+	double		number;
+	char	   *num_text;		/* the number as written */
+	char	   *str;			/* decoded, NUL-terminated (may hold NULs) */
+	size_t		str_len;
+	size_t		count;			/* array items or object members */
+	struct JsonValue **items;
+	char	  **keys;			/* object member names (decoded) */
+	size_t	   *key_lens;
+} JsonValue;
+
+#define JSON_MAX_DEPTH 64
+#define JSON_MAX_INPUT (32 * 1024 * 1024)
+
+extern JsonValue *json_parse(const char *text, size_t len, char *err, size_t errlen);
+extern void json_free(JsonValue *v);
+extern const JsonValue *json_get(const JsonValue *obj, const char *key);
+extern const char *json_get_str(const JsonValue *obj, const char *key);
+extern bool json_get_num(const JsonValue *obj, const char *key, double *out);
+/* appends s as a JSON string literal (with quotes) to buf of size cap */
+extern void json_escape(const char *s, char *buf, size_t cap);
+
+/* ---- workload.c: the workload contract, validated defensively (pure) ---- */
+#define WL_MAX_ARGS 64
+#define WL_MAX_ARG_LEN 4096
+#define WL_MAX_ENV 64
+#define WL_MAX_ENV_VALUE 4096
+#define WL_MAX_INPUTS 64
+#define WL_MAX_PATH 255
+#define WL_MAX_INPUT_BYTES (1024 * 1024)
+#define WL_DEFAULT_TIMEOUT 600
+#define WL_MAX_TIMEOUT 86400
+
+typedef struct WorkloadInput
+{
+	char	   *path;
+	unsigned char *content;		/* decoded content_base64, or NULL */
+	size_t		content_len;
+	char	   *uri;			/* or a URI with its sha256 */
+	char		sha256[65];
+} WorkloadInput;
+
+typedef struct Workload
+{
+	int			argc;
+	char	  **argv;			/* NULL-terminated */
+	int			nenv;
+	char	  **env_names;
+	char	  **env_values;
+	int			ninputs;
+	WorkloadInput *inputs;
+	int			timeout_s;
+	char	   *output;			/* NULL: stdout; else a relative path */
+} Workload;
+
+extern int	workload_parse(const char *json, size_t len, Workload *wl, char *err, size_t errlen);
+extern int	workload_from_value(const JsonValue *v, Workload *wl, char *err, size_t errlen);
+extern void workload_free(Workload *wl);
+extern bool workload_path_ok(const char *path, size_t len, char *why, size_t whylen);
+extern bool env_name_ok(const char *name, size_t len);
+extern long base64_decode(const char *in, size_t len, unsigned char *out, size_t outcap);
+
+/* ---- base58.c (pure) ---- */
+extern int	base58_encode(const unsigned char *in, size_t len, char *out, size_t outcap);
+extern int	peer_id_from_pubkey(const unsigned char pub[32], char *out, size_t outcap);
+
+/* ---- config.c ---- */
+#define MAX_MULTIADDRS 8
+#define MAX_GPU_RATES 8
+#define MAX_OWNERS 32
+
+typedef struct Config
+{
+	char	   *conninfo;
+	char	   *region;
+	int			nmultiaddrs;
+	char	   *multiaddrs[MAX_MULTIADDRS];
+	int			max_concurrent;
+	int			scan_interval_s;
+
+	/* resources offered (detected unless set) */
+	double		cpu;
+	double		memory_gb;
+	double		storage_gb;
+	char	   *gpu;
+	int			gpu_count;
+
+	/* price policy */
+	double		rate_cpu;		/* per core-hour */
+	double		rate_memory;	/* per GB-hour */
+	double		rate_storage;	/* per GB-hour */
+	int			ngpu_rates;
+	char	   *gpu_models[MAX_GPU_RATES];
+	double		gpu_rates[MAX_GPU_RATES];	/* per GPU-hour */
+	double		markup;			/* ask = cost * markup, clamped */
+	char	   *price_script;
+	int			price_script_timeout_ms;
+	int			nallow;
+	char	   *allow_owners[MAX_OWNERS];
+	int			ndeny;
+	char	   *deny_owners[MAX_OWNERS];
+
+	/* jobs */
+	char	   *bwrap;
+	char	   *result_dir;
+	char	   *work_dir;
+	int			grace_period_s;
+	long		max_output_bytes;	/* stdout capture and file-size limit */
+	long		max_result_bytes;	/* above: submit_result with a file URI */
+	int			max_processes;
+	int			default_memory_gb;	/* address-space limit when the task says none */
+} Config;
+
+extern void config_defaults(Config *c, const char *dir);
+extern int	config_parse(Config *c, const char *text, char *err, size_t errlen);
+extern int	config_load(Config *c, const char *path, char *err, size_t errlen);
+extern void config_free(Config *c);
+extern void config_log_changes(const Config *old, const Config *new);
+extern char *config_render(const Config *c, const char *node_id,
+						   const char *detected_note);
+
+/* ---- policy.c ---- */
+typedef struct TaskTerms
+{
+	long long	task_id;
+	char		owner[256];
+	char		region[128];	/* empty: any */
+	double		cpu;
+	double		memory_gb;
+	double		storage_gb;
+	char		gpu[128];
+	int			gpu_count;
+	bool		resources_bad;
+	double		price_min;
+	double		price_max;
+	char		price_min_text[64];
+	char		price_max_text[64];
+	double		duration_hours;
+	const char *workload_json;	/* may be NULL */
+	size_t		workload_len;
+	const JsonValue *workload_value;	/* or this (NOTIFY payloads) */
+	bool		workload_null;	/* the task says it has no workload */
+} TaskTerms;
+
+typedef enum
+{
+	DECIDE_BID,
+	DECLINE_REGION,
+	DECLINE_RESOURCES,
+	DECLINE_OWNER,
+	DECLINE_WORKLOAD,
+	DECLINE_CAPACITY,
+	DECLINE_PRICE,
+	DECLINE_SCRIPT,
+	DECLINE_MARKET,
+	DECLINE__COUNT
+} Decision;
+
+extern const char *decision_name(Decision d);
+extern bool region_matches(const char *task_region, const char *provider_region);
+extern int	terms_from_resources(TaskTerms *t, const char *json, size_t len);
+extern void terms_from_value(TaskTerms *t, const JsonValue *r);
+extern Decision policy_decide(const Config *c, const TaskTerms *t, int slots_used,
+							  char *price_out, size_t pricecap, double *cost_out,
+							  char *why, size_t whylen);
+extern double policy_cost(const Config *c, const TaskTerms *t, char *why, size_t whylen);
+extern int	format_price(double v, char *out, size_t cap);
+
+/* ---- keys.c ---- */
+extern int	keys_load_or_create(const char *dir, unsigned char pub[32], bool *created,
+								char *err, size_t errlen);
+extern int	keys_sign(const char *dir, const unsigned char *msg, size_t len,
+					  unsigned char sig[64], char *err, size_t errlen);
+extern int	sha256_hex(const unsigned char *data, size_t len, char out[65]);
+extern int	sha256_file_hex(const char *path, char out[65], size_t *size_out);
+
+/* ---- sandbox.c / runner.c ---- */
+typedef struct SandboxLimits
+{
+	long		memory_bytes;	/* RLIMIT_AS, 0 = none */
+	long		cpu_seconds;	/* RLIMIT_CPU */
+	long		file_bytes;		/* RLIMIT_FSIZE */
+	long		processes;		/* RLIMIT_NPROC */
+} SandboxLimits;
+
+typedef struct RunSpec
+{
+	const Workload *wl;
+	const char *jobdir;			/* holds work/, stdout, stderr */
+	const char *bwrap;
+	const char *self_exe;		/* this program, the in-sandbox shim */
+	SandboxLimits limits;
+	int			timeout_s;
+} RunSpec;
+
+typedef struct RunState
+{
+	pid_t		pid;			/* bwrap's pid = process group */
+	double		started;
+	double		kill_at;
+	bool		timed_out;
+	bool		killed_for_shutdown;
+	bool		finished;
+	int			wait_status;
+} RunState;
+
+extern int	sandbox_prepare(const Workload *wl, const char *jobdir, char *err, size_t errlen);
+extern void sandbox_protect_dir(const char *dir);
+extern int	sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen);
+extern void sandbox_kill(RunState *rs);
+extern int	sandbox_shim_main(int argc, char **argv);
+extern int	sandbox_outcome(const RunSpec *spec, const RunState *rs, char **out_path,
+							char *reason, size_t reasonlen);
+
+/* ---- system facts (keys.c) ---- */
+extern void detect_resources(const char *dir, double *cpu, double *memory_gb, double *storage_gb);
+
+#endif							/* LAGBID_AGENT_H */

@@ -1,0 +1,451 @@
+/*-------------------------------------------------------------------------
+ *
+ * config.c
+ *	  DIR/lagbid-agent.conf: an INI-style file with comments, written by
+ *	  `lagbid-agent init`, read at start and again on SIGHUP.
+ *
+ *	  [section]
+ *	  key = value		# comment
+ *
+ * Unknown keys are errors (a typo in a price must not go unnoticed); at
+ * reload an invalid file keeps the previous configuration.  The conninfo
+ * is never printed: it may hold a password.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agent.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+config_defaults(Config *c, const char *dir)
+{
+	char		buf[4096];
+
+	memset(c, 0, sizeof(*c));
+	c->max_concurrent = 1;
+	c->scan_interval_s = 60;
+	c->cpu = c->memory_gb = c->storage_gb = -1;	/* -1: detect */
+	c->rate_cpu = 0.05;
+	c->rate_memory = 0.005;
+	c->rate_storage = 0.0001;
+	c->markup = 1.0;
+	c->price_script_timeout_ms = 2000;
+	c->bwrap = xstrdup("/usr/bin/bwrap");
+	snprintf(buf, sizeof(buf), "%s/results", dir ? dir : ".");
+	c->result_dir = xstrdup(buf);
+	snprintf(buf, sizeof(buf), "%s/jobs", dir ? dir : ".");
+	c->work_dir = xstrdup(buf);
+	c->grace_period_s = 30;
+	c->max_output_bytes = 256L * 1024 * 1024;
+	c->max_result_bytes = 1048576;
+	c->max_processes = 256;
+	c->default_memory_gb = 4;
+}
+
+void
+config_free(Config *c)
+{
+	free(c->conninfo);
+	free(c->region);
+	for (int i = 0; i < c->nmultiaddrs; i++)
+		free(c->multiaddrs[i]);
+	free(c->gpu);
+	for (int i = 0; i < c->ngpu_rates; i++)
+		free(c->gpu_models[i]);
+	free(c->price_script);
+	for (int i = 0; i < c->nallow; i++)
+		free(c->allow_owners[i]);
+	for (int i = 0; i < c->ndeny; i++)
+		free(c->deny_owners[i]);
+	free(c->bwrap);
+	free(c->result_dir);
+	free(c->work_dir);
+	memset(c, 0, sizeof(*c));
+}
+
+static char *
+trim(char *s)
+{
+	char	   *e;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char) e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static bool
+parse_num(const char *v, double lo, double hi, double *out)
+{
+	char	   *end;
+	double		d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *trim(end) != '\0' || !isfinite(d) || d < lo || d > hi)
+		return false;
+	*out = d;
+	return true;
+}
+
+static int
+split_list(const char *v, char **arr, int max, int *n)
+{
+	char	   *copy = xstrdup(v);
+	char	   *save = NULL;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		char	   *t = trim(tok);
+
+		if (*t == '\0')
+			continue;
+		if (*n >= max)
+		{
+			free(copy);
+			return -1;
+		}
+		arr[(*n)++] = xstrdup(t);
+	}
+	free(copy);
+	return 0;
+}
+
+#define SETSTR(field) do { free(c->field); c->field = xstrdup(val); } while (0)
+#define SETNUM(field, lo, hi) do { \
+		double d_; \
+		if (!parse_num(val, lo, hi, &d_)) \
+			goto badval; \
+		c->field = d_; \
+	} while (0)
+
+int
+config_parse(Config *c, const char *text, char *err, size_t errlen)
+{
+	char	   *copy = xstrdup(text ? text : "");
+	char	   *save = NULL;
+	char		section[64] = "";
+	int			lineno = 0;
+	char	   *line;
+	char	   *next = copy;
+
+	while (next != NULL)
+	{
+		char	   *key,
+				   *val,
+				   *eq,
+				   *hash;
+		char		full[256];
+
+		line = next;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		/* a comment starts with # or ; at the start or after whitespace */
+		for (hash = line; *hash; hash++)
+			if ((*hash == '#' || *hash == ';') &&
+				(hash == line || isspace((unsigned char) hash[-1])))
+			{
+				*hash = '\0';
+				break;
+			}
+		line = trim(line);
+		if (*line == '\0')
+			continue;
+		if (*line == '[')
+		{
+			char	   *end = strchr(line, ']');
+
+			if (end == NULL || end[1] != '\0' || end - line - 1 >= (long) sizeof(section))
+			{
+				snprintf(err, errlen, "line %d: bad section header", lineno);
+				goto bad;
+			}
+			*end = '\0';
+			snprintf(section, sizeof(section), "%s", trim(line + 1));
+			continue;
+		}
+		eq = strchr(line, '=');
+		if (eq == NULL)
+		{
+			snprintf(err, errlen, "line %d: expected \"key = value\"", lineno);
+			goto bad;
+		}
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		snprintf(full, sizeof(full), "%s.%s", section, key);
+
+		if (strcmp(full, "market.conninfo") == 0)
+			SETSTR(conninfo);
+		else if (strcmp(full, "market.region") == 0)
+			SETSTR(region);
+		else if (strcmp(full, "market.multiaddr") == 0)
+		{
+			if (split_list(val, c->multiaddrs, MAX_MULTIADDRS, &c->nmultiaddrs) != 0)
+			{
+				snprintf(err, errlen, "line %d: more than %d multiaddrs", lineno, MAX_MULTIADDRS);
+				goto bad;
+			}
+		}
+		else if (strcmp(full, "market.node_id") == 0 || strcmp(full, "market.provider_id") == 0)
+			 /* informative, written by init */ ;
+		else if (strcmp(full, "market.max_concurrent") == 0)
+			SETNUM(max_concurrent, 1, 100000);
+		else if (strcmp(full, "market.scan_interval_s") == 0)
+			SETNUM(scan_interval_s, 1, 86400);
+		else if (strcmp(full, "resources.cpu") == 0)
+			SETNUM(cpu, 0, 1e6);
+		else if (strcmp(full, "resources.memory_gb") == 0)
+			SETNUM(memory_gb, 0, 1e9);
+		else if (strcmp(full, "resources.storage_gb") == 0)
+			SETNUM(storage_gb, 0, 1e12);
+		else if (strcmp(full, "resources.gpu") == 0)
+			SETSTR(gpu);
+		else if (strcmp(full, "resources.gpu_count") == 0)
+			SETNUM(gpu_count, 0, 1024);
+		else if (strcmp(full, "price.cpu_core_hour") == 0)
+			SETNUM(rate_cpu, 0, 1e9);
+		else if (strcmp(full, "price.memory_gb_hour") == 0)
+			SETNUM(rate_memory, 0, 1e9);
+		else if (strcmp(full, "price.storage_gb_hour") == 0)
+			SETNUM(rate_storage, 0, 1e9);
+		else if (strncmp(full, "price.gpu_hour.", 15) == 0 && full[15] != '\0')
+		{
+			double		d;
+
+			if (!parse_num(val, 0, 1e9, &d))
+				goto badval;
+			if (c->ngpu_rates >= MAX_GPU_RATES)
+			{
+				snprintf(err, errlen, "line %d: more than %d gpu rates", lineno, MAX_GPU_RATES);
+				goto bad;
+			}
+			c->gpu_models[c->ngpu_rates] = xstrdup(full + 15);
+			c->gpu_rates[c->ngpu_rates++] = d;
+		}
+		else if (strcmp(full, "price.markup") == 0)
+			SETNUM(markup, 0.01, 1000);
+		else if (strcmp(full, "price.script") == 0)
+		{
+			if (*val)
+				SETSTR(price_script);
+		}
+		else if (strcmp(full, "price.script_timeout_ms") == 0)
+			SETNUM(price_script_timeout_ms, 1, 600000);
+		else if (strcmp(full, "owners.allow") == 0)
+		{
+			if (split_list(val, c->allow_owners, MAX_OWNERS, &c->nallow) != 0)
+				goto badval;
+		}
+		else if (strcmp(full, "owners.deny") == 0)
+		{
+			if (split_list(val, c->deny_owners, MAX_OWNERS, &c->ndeny) != 0)
+				goto badval;
+		}
+		else if (strcmp(full, "jobs.bwrap") == 0)
+			SETSTR(bwrap);
+		else if (strcmp(full, "jobs.result_dir") == 0)
+			SETSTR(result_dir);
+		else if (strcmp(full, "jobs.work_dir") == 0)
+			SETSTR(work_dir);
+		else if (strcmp(full, "jobs.grace_period_s") == 0)
+			SETNUM(grace_period_s, 0, 86400);
+		else if (strcmp(full, "jobs.max_output_bytes") == 0)
+			SETNUM(max_output_bytes, 1024, 1e12);
+		else if (strcmp(full, "jobs.max_result_bytes") == 0)
+			SETNUM(max_result_bytes, 1, 1e12);
+		else if (strcmp(full, "jobs.max_processes") == 0)
+			SETNUM(max_processes, 1, 1e6);
+		else if (strcmp(full, "jobs.default_memory_gb") == 0)
+			SETNUM(default_memory_gb, 0, 1e6);
+		else
+		{
+			snprintf(err, errlen, "line %d: unknown setting \"%s\"", lineno, full);
+			goto bad;
+		}
+		continue;
+badval:
+		snprintf(err, errlen, "line %d: invalid value for \"%s\"", lineno, full);
+		goto bad;
+	}
+	(void) save;
+	free(copy);
+	if (c->conninfo == NULL || c->region == NULL)
+	{
+		snprintf(err, errlen, "market.conninfo and market.region are required");
+		return -1;
+	}
+	return 0;
+bad:
+	free(copy);
+	return -1;
+}
+
+int
+config_load(Config *c, const char *path, char *err, size_t errlen)
+{
+	size_t		len;
+	char	   *text = read_file(path, 1024 * 1024, &len);
+	int			rc;
+
+	if (text == NULL)
+	{
+		snprintf(err, errlen, "could not read \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	rc = config_parse(c, text, err, errlen);
+	free(text);
+	return rc;
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* one LOG line per setting that changed at reload (never the conninfo's value) */
+void
+config_log_changes(const Config *o, const Config *n)
+{
+#define NUMCHG(f, name) if (o->f != n->f) \
+	log_info("config", "setting \"%s\" changed from %.15g to %.15g", name, (double) o->f, (double) n->f)
+#define STRCHG(f, name) if (str_differs(o->f, n->f)) \
+	log_info("config", "setting \"%s\" changed from \"%s\" to \"%s\"", name, \
+			 o->f ? o->f : "", n->f ? n->f : "")
+
+	if (str_differs(o->conninfo, n->conninfo))
+		log_info("config", "setting \"market.conninfo\" changed (reconnecting)");
+	STRCHG(region, "market.region");
+	NUMCHG(max_concurrent, "market.max_concurrent");
+	NUMCHG(scan_interval_s, "market.scan_interval_s");
+	NUMCHG(cpu, "resources.cpu");
+	NUMCHG(memory_gb, "resources.memory_gb");
+	NUMCHG(storage_gb, "resources.storage_gb");
+	STRCHG(gpu, "resources.gpu");
+	NUMCHG(gpu_count, "resources.gpu_count");
+	NUMCHG(rate_cpu, "price.cpu_core_hour");
+	NUMCHG(rate_memory, "price.memory_gb_hour");
+	NUMCHG(rate_storage, "price.storage_gb_hour");
+	NUMCHG(markup, "price.markup");
+	STRCHG(price_script, "price.script");
+	NUMCHG(price_script_timeout_ms, "price.script_timeout_ms");
+	NUMCHG(nallow, "owners.allow (count)");
+	NUMCHG(ndeny, "owners.deny (count)");
+	STRCHG(bwrap, "jobs.bwrap");
+	STRCHG(result_dir, "jobs.result_dir");
+	STRCHG(work_dir, "jobs.work_dir");
+	NUMCHG(grace_period_s, "jobs.grace_period_s");
+	NUMCHG(max_output_bytes, "jobs.max_output_bytes");
+	NUMCHG(max_result_bytes, "jobs.max_result_bytes");
+	NUMCHG(max_processes, "jobs.max_processes");
+	NUMCHG(default_memory_gb, "jobs.default_memory_gb");
+#undef NUMCHG
+#undef STRCHG
+}
+
+/* the commented file that init writes */
+char *
+config_render(const Config *c, const char *node_id, const char *detected_note)
+{
+	size_t		cap = 16384;
+	char	   *buf = xmalloc(cap);
+	size_t		n = 0;
+	char		addrs[4096] = "";
+
+#define OUT(...) do { int k_ = snprintf(buf + n, cap - n, __VA_ARGS__); \
+	if (k_ > 0) n += ((size_t) k_ < cap - n) ? (size_t) k_ : cap - n - 1; } while (0)
+
+	for (int i = 0; i < c->nmultiaddrs; i++)
+	{
+		size_t		l = strlen(addrs);
+
+		snprintf(addrs + l, sizeof(addrs) - l, "%s%s", i ? ", " : "", c->multiaddrs[i]);
+	}
+	OUT("# lagbid-agent configuration, written by \"lagbid-agent init\".\n"
+		"# Edit freely; \"kill -HUP\" the running agent (or systemctl reload) to apply.\n"
+		"# Comments start with # or ;.  Unknown settings are errors.\n\n");
+	OUT("[market]\n"
+		"# libpq connection string of the market database (multi-host works:\n"
+		"# host=a,b target_session_attrs=read-write).  Keep passwords in ~/.pgpass.\n"
+		"conninfo = %s\n", c->conninfo);
+	OUT("# this node's libp2p peer id, derived from node.key (informative)\n"
+		"node_id = %s\n", node_id ? node_id : "");
+	OUT("region = %s\n"
+		"# libp2p multiaddrs the node is reachable at, comma-separated\n"
+		"multiaddr = %s\n"
+		"# bids placed plus jobs running at most at the same time\n"
+		"max_concurrent = %d\n"
+		"# full scan of open_tasks() this often, besides LISTEN lagbid_tasks\n"
+		"scan_interval_s = %d\n\n",
+		c->region, addrs, c->max_concurrent, c->scan_interval_s);
+	OUT("[resources]\n"
+		"# what this machine offers; %s\n"
+		"cpu = %g\n"
+		"memory_gb = %g\n"
+		"storage_gb = %g\n"
+		"%sgpu = %s\n"
+		"gpu_count = %d\n\n",
+		detected_note ? detected_note : "detected at init",
+		c->cpu, c->memory_gb, c->storage_gb,
+		c->gpu ? "" : "# ", c->gpu ? c->gpu : "A100", c->gpu_count);
+	OUT("[price]\n"
+		"# hourly cost of what a task asks for; the ask is cost * markup,\n"
+		"# clamped into the task's [price_min, price_max]; a task whose cost is\n"
+		"# above price_max is declined\n"
+		"cpu_core_hour = %g\n"
+		"memory_gb_hour = %g\n"
+		"storage_gb_hour = %g\n"
+		"# per GPU-hour, one line per model: gpu_hour.MODEL = rate\n",
+		c->rate_cpu, c->rate_memory, c->rate_storage);
+	for (int i = 0; i < c->ngpu_rates; i++)
+		OUT("gpu_hour.%s = %g\n", c->gpu_models[i], c->gpu_rates[i]);
+	if (c->ngpu_rates == 0)
+		OUT("# gpu_hour.A100 = 2.50\n");
+	OUT("markup = %g\n"
+		"# optional: a program given the task's terms as JSON on stdin that prints\n"
+		"# the ask on stdout; a non-zero exit declines the task\n"
+		"%sscript = %s\n"
+		"script_timeout_ms = %d\n\n",
+		c->markup, c->price_script ? "" : "# ",
+		c->price_script ? c->price_script : "/usr/local/bin/my-price", c->price_script_timeout_ms);
+	OUT("[owners]\n"
+		"# comma-separated owner names; empty allow = everybody not denied\n"
+		"allow = ");
+	for (int i = 0; i < c->nallow; i++)
+		OUT("%s%s", i ? ", " : "", c->allow_owners[i]);
+	OUT("\ndeny = ");
+	for (int i = 0; i < c->ndeny; i++)
+		OUT("%s%s", i ? ", " : "", c->deny_owners[i]);
+	OUT("\n\n");
+	OUT("[jobs]\n"
+		"bwrap = %s\n"
+		"# results over max_result_bytes are stored here and submitted as file:// URIs\n"
+		"result_dir = %s\n"
+		"work_dir = %s\n"
+		"# at SIGTERM, running jobs get this long to finish before they are failed\n"
+		"grace_period_s = %d\n"
+		"# stdout capture and file-size limit of a workload\n"
+		"max_output_bytes = %ld\n"
+		"# the market's lagbid.max_result_bytes: above it, submit_result with a URI\n"
+		"max_result_bytes = %ld\n"
+		"max_processes = %d\n"
+		"# address-space limit when a task names no memory_gb\n"
+		"default_memory_gb = %d\n",
+		c->bwrap, c->result_dir, c->work_dir, c->grace_period_s,
+		c->max_output_bytes, c->max_result_bytes, c->max_processes, c->default_memory_gb);
+#undef OUT
+	return buf;
+}

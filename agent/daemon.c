@@ -1,0 +1,431 @@
+/*-------------------------------------------------------------------------
+ *
+ * daemon.c
+ *	  lagbid-agent run: the main loop.
+ *
+ * One thread, one poll() on the market connection and a self-pipe that
+ * the signal handlers write to (SIGCHLD: a job ended; SIGHUP: reload the
+ * config; SIGTERM/SIGINT: stop).  Jobs run in child processes, so the loop
+ * never waits for them.  Each turn: reap children, enforce timeouts,
+ * (re)connect with backoff, send pending reports, read notifications, and
+ * every scan_interval_s (or when a slot frees) reconcile with my_jobs()
+ * and scan open_tasks() -- a missed NOTIFY loses nothing.
+ *
+ * Stopping: no more bids; running jobs get grace_period_s to finish, then
+ * they are killed and failed with "agent shutting down"; exit 0.
+ *
+ * DIR/agent.state and DIR/declines are caches for `status` (the market is
+ * the source of truth): the first says what runs here, the second holds
+ * one line "epoch reason" per decline of the last hour.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int	sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t got_term = 0;
+static volatile sig_atomic_t got_hup = 0;
+static volatile sig_atomic_t got_chld = 0;
+
+static void
+on_signal(int signo)
+{
+	int			save = errno;
+	char		c = (char) signo;
+
+	if (signo == SIGTERM || signo == SIGINT)
+		got_term = 1;
+	else if (signo == SIGHUP)
+		got_hup = 1;
+	else if (signo == SIGCHLD)
+		got_chld = 1;
+	if (sig_pipe[1] >= 0 && write(sig_pipe[1], &c, 1) < 0)
+	{
+		/* the pipe is full: a wake-up is already pending */
+	}
+	errno = save;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+	{
+		log_msg(LOG_LEVEL_FATAL, "start", "could not create the signal pipe: %s", strerror(errno));
+		exit(1);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+agent_note_decline(Agent *a, Decision d)
+{
+	int			i = (a->decline_head + a->decline_count) % DECLINE_RING;
+
+	if (a->decline_count == DECLINE_RING)
+	{
+		a->decline_head = (a->decline_head + 1) % DECLINE_RING;
+		a->decline_count--;
+	}
+	a->decline_at[i] = now_seconds();
+	a->decline_why[i] = (unsigned char) d;
+	a->decline_count++;
+	a->declines_total[d]++;
+	a->declines_dirty = true;
+}
+
+static void
+write_declines(Agent *a)
+{
+	double		cutoff = now_seconds() - 3600;
+	size_t		cap = 64 + (size_t) a->decline_count * 40;
+	char	   *buf = xmalloc(cap);
+	size_t		n = 0;
+	char		path[PATH_MAX];
+
+	while (a->decline_count > 0 && a->decline_at[a->decline_head] < cutoff)
+	{
+		a->decline_head = (a->decline_head + 1) % DECLINE_RING;
+		a->decline_count--;
+	}
+	for (int k = 0; k < a->decline_count; k++)
+	{
+		int			i = (a->decline_head + k) % DECLINE_RING;
+
+		n += snprintf(buf + n, cap - n, "%.0f %s\n", a->decline_at[i],
+					  decision_name((Decision) a->decline_why[i]));
+	}
+	snprintf(path, sizeof(path), "%s/declines", a->dir);
+	if (write_file_atomic(path, buf, n, 0644, false) != 0)
+		log_warning("state", "could not write \"%s\": %s", path, strerror(errno));
+	free(buf);
+	a->declines_dirty = false;
+	a->declines_written = now_seconds();
+}
+
+/* the declines of the last hour that a previous run wrote: status counts them */
+static void
+load_declines(Agent *a)
+{
+	char		path[PATH_MAX];
+	char	   *text;
+	double		cutoff = now_seconds() - 3600;
+
+	snprintf(path, sizeof(path), "%s/declines", a->dir);
+	text = read_file(path, 64 * 1024 * 1024, NULL);
+	for (char *line = text; line && *line;)
+	{
+		char	   *next = strchr(line, '\n');
+		double		at;
+		char		why[64];
+
+		if (sscanf(line, "%lf %63s", &at, why) == 2 && at >= cutoff)
+			for (int k = 1; k < DECLINE__COUNT; k++)
+				if (strcmp(why, decision_name((Decision) k)) == 0)
+				{
+					int			i = (a->decline_head + a->decline_count) % DECLINE_RING;
+
+					if (a->decline_count == DECLINE_RING)
+						break;
+					a->decline_at[i] = at;
+					a->decline_why[i] = (unsigned char) k;
+					a->decline_count++;
+				}
+		line = next ? next + 1 : NULL;
+	}
+	free(text);
+}
+
+void
+agent_write_state(Agent *a)
+{
+	char		buf[8192];
+	size_t		n = 0;
+	char		path[PATH_MAX];
+
+	n += snprintf(buf + n, sizeof(buf) - n,
+				  "pid %d\nupdated %.0f\nconnected %d\nslots_used %d\nbids_placed %ld\njobs_run %ld\n",
+				  (int) getpid(), now_seconds(), a->m.conn != NULL, a->slots_used,
+				  a->bids_placed, a->jobs_run);
+	for (int i = 0; i < a->njobs && n < sizeof(buf) - 100; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "job %lld task %lld %s %.0f\n",
+					  a->jobs[i]->job_id, a->jobs[i]->task_id,
+					  a->jobs[i]->done ? "reporting" : "running", a->jobs[i]->rs.started);
+	snprintf(path, sizeof(path), "%s/agent.state", a->dir);
+	if (write_file_atomic(path, buf, n, 0644, false) != 0)
+		log_warning("state", "could not write \"%s\": %s", path, strerror(errno));
+}
+
+static bool
+str_changed(const char *x, const char *y)
+{
+	if (x == NULL || y == NULL)
+		return x != y;
+	return strcmp(x, y) != 0;
+}
+
+static void
+reload(Agent *a)
+{
+	Config		fresh;
+	char		err[512];
+	bool		conninfo_changed;
+
+	config_defaults(&fresh, a->dir);
+	if (config_load(&fresh, a->config_path, err, sizeof(err)) != 0)
+	{
+		log_error("config", "configuration not reloaded: %s", err);
+		config_free(&fresh);
+		return;
+	}
+	{
+		double		cpu,
+					mem,
+					disk;
+
+		detect_resources(a->dir, &cpu, &mem, &disk);
+		if (fresh.cpu < 0)
+			fresh.cpu = cpu;
+		if (fresh.memory_gb < 0)
+			fresh.memory_gb = mem;
+		if (fresh.storage_gb < 0)
+			fresh.storage_gb = disk;
+	}
+	log_info("config", "received SIGHUP, reloading \"%s\"", a->config_path);
+	config_log_changes(&a->cfg, &fresh);
+	conninfo_changed = strcmp(a->cfg.conninfo, fresh.conninfo) != 0;
+	if (fresh.max_concurrent != a->cfg.max_concurrent && a->m.conn)
+	{
+		char		v[16];
+		const char *vals[1] = {v};
+		PGresult   *res;
+
+		snprintf(v, sizeof(v), "%d", fresh.max_concurrent);
+		res = market_query(&a->m, "SELECT lagbid_api.set_bid_limit($1::int)", 1, vals, NULL, NULL);
+		if (res && !market_ok(res))
+		{
+			char		msg[512];
+
+			market_error_text(res, a->m.conn, msg, sizeof(msg));
+			log_warning("config", "could not set the bid limit: %s", msg);
+		}
+		PQclear(res);
+	}
+	{
+		bool		moved = str_changed(a->cfg.region, fresh.region) ||
+			a->cfg.cpu != fresh.cpu || a->cfg.memory_gb != fresh.memory_gb ||
+			a->cfg.storage_gb != fresh.storage_gb || str_changed(a->cfg.gpu, fresh.gpu) ||
+			a->cfg.gpu_count != fresh.gpu_count || a->cfg.nmultiaddrs != fresh.nmultiaddrs;
+
+		for (int i = 0; !moved && i < fresh.nmultiaddrs; i++)
+			moved = strcmp(a->cfg.multiaddrs[i], fresh.multiaddrs[i]) != 0;
+		if (moved)
+			log_warning("config", "region, resources or multiaddrs changed: the market keeps the registered ones until \"lagbid-agent init --dir %s\" registers again",
+						a->dir);
+	}
+	config_free(&a->cfg);
+	a->cfg = fresh;
+	/* new prices or lists: every task deserves a new decision */
+	memset(a->decided, 0, sizeof(a->decided));
+	a->ndecided = 0;
+	a->want_scan = true;
+	if (conninfo_changed && a->m.conn)
+	{
+		market_disconnect(&a->m, "conninfo changed");
+		a->m.next_attempt = 0;
+		a->m.backoff = 0;
+	}
+}
+
+static void
+on_connected(Agent *a)
+{
+	char		v[16];
+	const char *vals[1] = {v};
+	PGresult   *res;
+
+	snprintf(v, sizeof(v), "%d", a->cfg.max_concurrent);
+	res = market_query(&a->m, "SELECT lagbid_api.set_bid_limit($1::int)", 1, vals, NULL, NULL);
+	if (res && !market_ok(res))
+	{
+		char		msg[512];
+
+		market_error_text(res, a->m.conn, msg, sizeof(msg));
+		log_warning("start", "could not set the bid limit to %d: %s", a->cfg.max_concurrent, msg);
+	}
+	PQclear(res);
+	/* whatever happened while we were away */
+	market_reconcile(a);
+	market_on_notification(a);
+	a->want_scan = true;
+}
+
+static int
+live_jobs(Agent *a)
+{
+	return a->njobs;
+}
+
+int
+agent_run(Agent *a)
+{
+	double		last_state = 0;
+
+	install_signals();
+	mkdir_p(a->cfg.work_dir, 0700);
+	load_declines(a);
+	log_info("start", "lagbid-agent %s starting as node %s (region %s, %d slots, %g cpu, %g GB memory, %g GB storage)",
+			 AGENT_VERSION, a->node_id, a->cfg.region, a->cfg.max_concurrent,
+			 a->cfg.cpu, a->cfg.memory_gb, a->cfg.storage_gb);
+
+	for (;;)
+	{
+		double		now;
+		int			timeout_ms = 1000;
+		struct pollfd pfd[2];
+		int			nfd = 0;
+
+		if (got_chld)
+		{
+			got_chld = 0;
+			runner_reap(a);
+		}
+		if (got_hup)
+		{
+			got_hup = 0;
+			reload(a);
+		}
+		if (got_term && !a->stopping)
+		{
+			a->stopping = true;
+			a->stop_deadline = now_seconds() + a->cfg.grace_period_s;
+			log_info("stop", "received a stop signal: no more bids; %d job(s) get %d s to finish",
+					 live_jobs(a), a->cfg.grace_period_s);
+		}
+		runner_check_timeouts(a);
+		now = now_seconds();
+		if (a->stopping && now >= a->stop_deadline)
+		{
+			bool		any = false;
+
+			for (int i = 0; i < a->njobs; i++)
+				if (!a->jobs[i]->done && !a->jobs[i]->rs.killed_for_shutdown)
+					any = true;
+			if (any)
+			{
+				log_info("stop", "grace period over: killing the running jobs");
+				runner_kill_all(a, true);
+			}
+		}
+
+		if (a->m.conn == NULL && now >= a->m.next_attempt)
+		{
+			if (market_connect(&a->m, a->cfg.conninfo, true))
+				on_connected(a);
+		}
+		if (a->m.conn)
+		{
+			PGnotify   *n;
+
+			runner_report(a);
+			if (a->m.conn && PQconsumeInput(a->m.conn) == 0)
+				market_disconnect(&a->m, PQerrorMessage(a->m.conn));
+			while (a->m.conn && (n = PQnotifies(a->m.conn)) != NULL)
+			{
+				if (strcmp(n->relname, "lagbid_tasks") == 0)
+					market_on_task_notify(a, n->extra);
+				else if (strcmp(n->relname, "lagbid") == 0)
+					market_on_notification(a);
+				PQfreemem(n);
+			}
+			if (a->m.conn && a->want_reconcile)
+				market_reconcile(a);
+			if (a->m.conn && !a->stopping && (now >= a->next_scan || a->want_scan))
+			{
+				int			capacity = market_capacity_declined(a);
+
+				if (a->want_scan && now < a->next_scan && capacity > 0 &&
+					a->slots_used < a->cfg.max_concurrent)
+					log_info("scan", "a slot is free (%d of %d used): looking again at %d task(s) declined for capacity",
+							 a->slots_used, a->cfg.max_concurrent, capacity);
+				a->want_scan = false;
+				if (now >= a->next_scan)
+				{
+					/* what a NOTIFY missed: notifications, jobs, tasks */
+					market_on_notification(a);
+					market_reconcile(a);
+				}
+				market_scan(a);
+				a->next_scan = now + a->cfg.scan_interval_s;
+			}
+		}
+		if (a->declines_dirty && now - a->declines_written >= 2)
+			write_declines(a);
+		if (now - last_state >= 2)
+		{
+			agent_write_state(a);
+			last_state = now;
+		}
+		if (a->stopping && a->njobs == 0)
+			break;
+		/* stopping and the market unreachable: what is left is reconciled at the next start */
+		if (a->stopping && a->m.conn == NULL && now >= a->stop_deadline + 10)
+		{
+			log_warning("stop", "%d job report(s) could not reach the market; the next start reconciles them",
+						a->njobs);
+			break;
+		}
+
+		pfd[nfd].fd = sig_pipe[0];
+		pfd[nfd].events = POLLIN;
+		nfd++;
+		if (a->m.conn)
+		{
+			pfd[nfd].fd = PQsocket(a->m.conn);
+			pfd[nfd].events = POLLIN;
+			nfd++;
+		}
+		if (poll(pfd, nfd, timeout_ms) > 0 && (pfd[0].revents & POLLIN))
+		{
+			char		buf[64];
+
+			while (read(sig_pipe[0], buf, sizeof(buf)) > 0)
+				;
+		}
+	}
+	write_declines(a);
+	agent_write_state(a);
+	if (a->m.conn)
+		PQfinish(a->m.conn);
+	{
+		char		counts[512] = "";
+		size_t		n = 0;
+
+		for (int d = 1; d < DECLINE__COUNT; d++)
+			if (a->declines_total[d] > 0)
+				n += snprintf(counts + n, sizeof(counts) - n, "%s%s %ld", n ? ", " : "",
+							  decision_name((Decision) d), a->declines_total[d]);
+		log_info("stop", "lagbid-agent stopped (%ld bids placed, %ld jobs run; declines: %s)",
+				 a->bids_placed, a->jobs_run, n ? counts : "none");
+	}
+	return 0;
+}

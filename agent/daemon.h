@@ -1,0 +1,126 @@
+/*-------------------------------------------------------------------------
+ *
+ * daemon.h
+ *	  The running agent's state, shared by conn.c, market.c, runner.c and
+ *	  main.c.  Unlike agent.h this one includes libpq.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LAGBID_DAEMON_H
+#define LAGBID_DAEMON_H
+
+#include "agent.h"
+
+#include <limits.h>
+#include <libpq-fe.h>
+
+/* ---- conn.c ---- */
+typedef struct Market
+{
+	PGconn	   *conn;
+	double		next_attempt;	/* when disconnected */
+	double		backoff;		/* seconds, doubles up to 60 */
+	int			failures;
+} Market;
+
+extern PGconn *market_open(const char *conninfo, char *err, size_t errlen);
+extern bool market_connect(Market *m, const char *conninfo, bool listen);
+extern void market_disconnect(Market *m, const char *why);
+extern PGresult *market_query(Market *m, const char *sql, int nparams,
+							  const char *const *values, const int *lengths,
+							  const int *formats);
+extern bool market_ok(PGresult *res);
+extern const char *market_sqlstate(PGresult *res);
+extern void market_error_text(PGresult *res, PGconn *conn, char *out, size_t cap);
+
+/* ---- runner.c ---- */
+#define MAX_JOBS 256
+
+typedef struct Job
+{
+	long long	job_id;
+	long long	task_id;
+	Workload	wl;
+	RunSpec		spec;
+	RunState	rs;
+	char		jobdir[PATH_MAX];
+	bool		done;			/* the run ended; report pending */
+	bool		ok;
+	bool		abandoned;		/* the market no longer wants it */
+	bool		force_file;		/* upload_result refused the size: submit a file */
+	bool		reporting_failed;	/* refused by the market: drop */
+	char	   *out_path;
+	char		reason[512];
+} Job;
+
+/* ---- the agent ---- */
+#define DECIDED_SLOTS 8192
+#define DECLINE_RING 20000
+
+typedef struct Decided
+{
+	long long	task_id;		/* 0 = free */
+	Decision	decision;
+	double		at;
+} Decided;
+
+typedef struct Agent
+{
+	char		dir[PATH_MAX];
+	char		config_path[PATH_MAX];
+	char		self_exe[PATH_MAX];
+	Config		cfg;
+	Market		m;
+	char		node_id[64];
+
+	Job		   *jobs[MAX_JOBS];
+	int			njobs;
+	int			slots_used;		/* from the market, plus bids since */
+
+	bool		stopping;
+	double		stop_deadline;
+	bool		no_bids;		/* --no-bid: run won jobs only */
+	double		next_scan;
+	bool		want_reconcile;
+	bool		want_scan;
+
+	Decided		decided[DECIDED_SLOTS];
+	int			ndecided;
+
+	/* declines, for status: a ring of (time, reason) */
+	double		decline_at[DECLINE_RING];
+	unsigned char decline_why[DECLINE_RING];
+	int			decline_head;
+	int			decline_count;
+	long		declines_total[DECLINE__COUNT];
+	bool		declines_dirty;
+	double		declines_written;
+	long		bids_placed;
+	long		jobs_run;
+} Agent;
+
+extern int	agent_run(Agent *a);
+extern void agent_note_decline(Agent *a, Decision d);
+extern void agent_write_state(Agent *a);
+
+/* market.c */
+extern void market_scan(Agent *a);
+extern int	market_capacity_declined(Agent *a);
+extern void market_on_task_notify(Agent *a, const char *payload);
+extern void market_on_notification(Agent *a);
+extern void market_reconcile(Agent *a);
+extern void market_refresh_slots(Agent *a);
+
+/* runner.c */
+extern Job *runner_find(Agent *a, long long job_id);
+extern void runner_start(Agent *a, long long job_id, long long task_id,
+						 const char *workload, const char *resources, double left_s);
+extern void runner_reap(Agent *a);
+extern void runner_check_timeouts(Agent *a);
+extern void runner_report(Agent *a);
+extern void runner_kill_all(Agent *a, bool for_shutdown);
+extern void runner_drop(Agent *a, Job *j);
+extern void runner_limits(const Config *c, const char *resources, int timeout_s,
+						  SandboxLimits *l);
+
+#endif							/* LAGBID_DAEMON_H */

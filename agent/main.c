@@ -1,0 +1,827 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *	  lagbid-agent: the computing provider's daemon for the lagbid market.
+ *
+ *	  lagbid-agent init   --dir DIR --conninfo ... --region R --multiaddr M
+ *	  lagbid-agent run    --dir DIR
+ *	  lagbid-agent status --dir DIR
+ *	  lagbid-agent try    --workload FILE
+ *
+ * Option parsing and the commands that are not the daemon loop: init
+ * (key, peer id, detected resources, config file, signed registration),
+ * status (what the market and the running agent say) and try (one
+ * workload in the sandbox, no market: for providers and for the tests).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *progname = "lagbid-agent";
+
+static void
+usage(void)
+{
+	printf("%s is the computing provider's daemon of the lagbid market: it bids on\n"
+		   "open tasks, runs the jobs it wins in a bubblewrap sandbox and uploads\n"
+		   "their results.\n\n", progname);
+	printf("Usage:\n"
+		   "  %s init   --dir DIR --conninfo CONNINFO --region REGION --multiaddr ADDR\n"
+		   "                      [--multiaddr ADDR ...] [--max-concurrent N]\n"
+		   "  %s run    --dir DIR [--json] [--verbose] [--no-bid]\n"
+		   "  %s status --dir DIR\n"
+		   "  %s try    --workload FILE [--dir DIR] [--memory-gb N] [--max-processes N]\n\n",
+		   progname, progname, progname, progname);
+	printf("Commands:\n"
+		   "  init      create DIR, the node key DIR/node.key (Ed25519, mode 0600, kept\n"
+		   "            when it exists), derive the libp2p peer id, detect the cores,\n"
+		   "            memory and disk of this machine (printed), write the commented\n"
+		   "            config DIR/lagbid-agent.conf and register the node with the\n"
+		   "            market with a signed registration.  Safe to run again: the key\n"
+		   "            is kept and the node re-registers (updating its addresses).\n"
+		   "  run       the daemon: LISTEN for new tasks and notifications, scan the\n"
+		   "            open tasks every scan_interval_s, bid by the price policy,\n"
+		   "            run won jobs in the sandbox, upload results.  Logs one line\n"
+		   "            per event to stderr.  SIGHUP reloads the config; SIGTERM or\n"
+		   "            SIGINT stops bidding, gives running jobs grace_period_s to\n"
+		   "            finish, fails the others with \"agent shutting down\", exits 0.\n"
+		   "  status    the node's identity, slots used, open bids, running jobs,\n"
+		   "            earnings and paid-vs-expected, declines by reason (last hour).\n"
+		   "  try       run one workload (JSON file) in the sandbox without a market\n"
+		   "            and print the outcome: what a job would do on this machine.\n\n");
+	printf("Options:\n"
+		   "  -D, --dir=DIR            the agent's directory (key, config, state, jobs)\n"
+		   "  -d, --conninfo=CONNINFO  libpq connection string of the market (init)\n"
+		   "  -r, --region=REGION      the node's region, e.g. eu-west (init)\n"
+		   "  -a, --multiaddr=ADDR     a libp2p multiaddr of the node (init, repeatable)\n"
+		   "  -c, --max-concurrent=N   bids plus jobs at the same time (init; default 1)\n"
+		   "  -j, --json               log as one JSON object per line (run)\n"
+		   "  -v, --verbose            log DEBUG lines too\n"
+		   "  -n, --no-bid             run won jobs but place no bids (run)\n"
+		   "  -w, --workload=FILE      the workload JSON (try)\n"
+		   "  -m, --memory-gb=N        address-space limit (try; default from config or 4)\n"
+		   "  -p, --max-processes=N    process limit (try; default 256)\n"
+		   "  -V, --version            print the version and exit\n"
+		   "  -?, --help               show this help and exit\n\n");
+	printf("Files in DIR:\n"
+		   "  node.key            the node's Ed25519 private key (PEM, 0600)\n"
+		   "  lagbid-agent.conf   the configuration (INI, commented)\n"
+		   "  identity            node id and provider id, written by init\n"
+		   "  agent.state         what the running agent runs (a cache for status)\n"
+		   "  declines            the declines of the last hour (for status)\n"
+		   "  jobs/ID/            a job's sandbox work directory while it runs\n"
+		   "  results/            results over max_result_bytes (file:// URIs)\n\n");
+	printf("The connection uses its own login, a member of role lagbid_provider;\n"
+		   "keep its password in ~/.pgpass rather than in the conninfo.\n\n"
+		   "Exit status: 0 on success (run: after a clean stop), 1 on error.\n");
+}
+
+static void
+self_exe(char *out, size_t cap)
+{
+	ssize_t		n = readlink("/proc/self/exe", out, cap - 1);
+
+	if (n <= 0)
+	{
+		fprintf(stderr, "%s: could not find its own executable\n", progname);
+		exit(1);
+	}
+	out[n] = '\0';
+}
+
+static int
+node_identity(const char *dir, char *node_id, size_t cap, bool create, bool *created)
+{
+	unsigned char pub[32];
+	char		err[512];
+	bool		c = false;
+
+	if (!create)
+	{
+		char		path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/node.key", dir);
+		if (access(path, F_OK) != 0)
+		{
+			fprintf(stderr, "%s: no node key in \"%s\": run \"%s init\" first\n", progname, dir, progname);
+			return -1;
+		}
+	}
+	if (keys_load_or_create(dir, pub, &c, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return -1;
+	}
+	if (created)
+		*created = c;
+	if (peer_id_from_pubkey(pub, node_id, cap) < 0)
+	{
+		fprintf(stderr, "%s: could not derive the peer id\n", progname);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_config(const char *dir, Config *cfg, char *path, size_t pathcap)
+{
+	char		err[512];
+
+	snprintf(path, pathcap, "%s/lagbid-agent.conf", dir);
+	config_defaults(cfg, dir);
+	if (config_load(cfg, path, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return -1;
+	}
+	if (cfg->cpu < 0 || cfg->memory_gb < 0 || cfg->storage_gb < 0)
+	{
+		double		cpu,
+					mem,
+					disk;
+
+		detect_resources(dir, &cpu, &mem, &disk);
+		if (cfg->cpu < 0)
+			cfg->cpu = cpu;
+		if (cfg->memory_gb < 0)
+			cfg->memory_gb = mem;
+		if (cfg->storage_gb < 0)
+			cfg->storage_gb = disk;
+	}
+	return 0;
+}
+
+/* '{"a","b"}' with each element quoted for the array literal */
+static void
+text_array(char *const *items, int n, char *out, size_t cap)
+{
+	size_t		k = 0;
+
+	out[k++] = '{';
+	for (int i = 0; i < n && k + 8 < cap; i++)
+	{
+		if (i)
+			out[k++] = ',';
+		out[k++] = '"';
+		for (const char *p = items[i]; *p && k + 4 < cap; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				out[k++] = '\\';
+			out[k++] = *p;
+		}
+		out[k++] = '"';
+	}
+	out[k++] = '}';
+	out[k] = '\0';
+}
+
+static int
+do_register(const char *dir, const Config *cfg, const char *node_id)
+{
+	char		err[1024];
+	PGconn	   *conn = market_open(cfg->conninfo, err, sizeof(err));
+	char		addrs[8192],
+				resources[1024],
+				maxc[16];
+	PGresult   *res;
+	unsigned char sig[64];
+
+	if (conn == NULL)
+	{
+		fprintf(stderr, "%s: could not connect to the market: %s\n", progname, err);
+		return -1;
+	}
+	text_array(cfg->multiaddrs, cfg->nmultiaddrs, addrs, sizeof(addrs));
+	{
+		const char *vals[2] = {addrs, node_id};
+
+		/* the challenge in binary: the exact bytes to sign */
+		res = PQexecParams(conn, "SELECT lagbid_api.registration_challenge($1::text[], $2)",
+						   2, NULL, vals, NULL, NULL, 1);
+	}
+	if (!market_ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		market_error_text(res, conn, err, sizeof(err));
+		fprintf(stderr, "%s: could not get a registration challenge: %s\n", progname, err);
+		PQclear(res);
+		PQfinish(conn);
+		return -1;
+	}
+	if (keys_sign(dir, (const unsigned char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0),
+				  sig, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		PQclear(res);
+		PQfinish(conn);
+		return -1;
+	}
+	PQclear(res);
+	{
+		char		gpu[300];
+		size_t		n;
+
+		n = snprintf(resources, sizeof(resources), "{\"cpu\": %g, \"memory_gb\": %g, \"storage_gb\": %g",
+					 cfg->cpu, cfg->memory_gb, cfg->storage_gb);
+		if (cfg->gpu && cfg->gpu[0])
+		{
+			json_escape(cfg->gpu, gpu, sizeof(gpu));
+			n += snprintf(resources + n, sizeof(resources) - n, ", \"gpu\": %s, \"gpu_count\": %d",
+						  gpu, cfg->gpu_count > 0 ? cfg->gpu_count : 1);
+		}
+		snprintf(resources + n, sizeof(resources) - n, "}");
+	}
+	snprintf(maxc, sizeof(maxc), "%d", cfg->max_concurrent);
+	{
+		const char *vals[6] = {addrs, cfg->region, resources, maxc, (const char *) sig, node_id};
+		int			lens[6] = {0, 0, 0, 0, 64, 0};
+		int			fmts[6] = {0, 0, 0, 0, 1, 0};
+
+		res = PQexecParams(conn,
+						   "SELECT lagbid_api.register_provider($1::text[], $2, $3::jsonb, $4::int, $5::bytea, $6)",
+						   6, NULL, vals, lens, fmts, 0);
+	}
+	if (!market_ok(res))
+	{
+		market_error_text(res, conn, err, sizeof(err));
+		fprintf(stderr, "%s: registration refused: %s (SQLSTATE %s)\n", progname, err,
+				market_sqlstate(res));
+		PQclear(res);
+		PQfinish(conn);
+		return -1;
+	}
+	{
+		char		path[PATH_MAX],
+					buf[256];
+		int			n;
+
+		printf("registered as provider %s (node %s, region %s, %d slots)\n",
+			   PQgetvalue(res, 0, 0), node_id, cfg->region, cfg->max_concurrent);
+		n = snprintf(buf, sizeof(buf), "node_id %s\nprovider_id %s\n", node_id, PQgetvalue(res, 0, 0));
+		snprintf(path, sizeof(path), "%s/identity", dir);
+		if (write_file_atomic(path, buf, n, 0644, true) != 0)
+			fprintf(stderr, "%s: could not write \"%s\": %s\n", progname, path, strerror(errno));
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return 0;
+}
+
+static int
+cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs, int naddrs,
+		 int max_concurrent)
+{
+	char		node_id[64],
+				path[PATH_MAX],
+				err[512];
+	bool		created;
+	Config		cfg;
+	double		cpu,
+				mem,
+				disk;
+	bool		have_config;
+	bool		changed = false;
+
+	if (mkdir_p(dir, 0700) != 0)
+	{
+		fprintf(stderr, "%s: could not create directory \"%s\": %s\n", progname, dir, strerror(errno));
+		return 1;
+	}
+	if (node_identity(dir, node_id, sizeof(node_id), true, &created) != 0)
+		return 1;
+	printf("node key %s/node.key %s\n", dir, created ? "created (Ed25519, mode 0600)" : "kept");
+	printf("node id %s\n", node_id);
+	detect_resources(dir, &cpu, &mem, &disk);
+	printf("detected: %g cores, %g GB memory, %g GB free disk under %s\n", cpu, mem, disk, dir);
+
+	snprintf(path, sizeof(path), "%s/lagbid-agent.conf", dir);
+	have_config = access(path, F_OK) == 0;
+	config_defaults(&cfg, dir);
+	if (have_config)
+	{
+		if (config_load(&cfg, path, err, sizeof(err)) != 0)
+		{
+			fprintf(stderr, "%s: %s\n", progname, err);
+			return 1;
+		}
+	}
+	else
+	{
+		cfg.cpu = cpu;
+		cfg.memory_gb = mem;
+		cfg.storage_gb = disk;
+		changed = true;
+	}
+	if (conninfo && (cfg.conninfo == NULL || strcmp(cfg.conninfo, conninfo) != 0))
+	{
+		free(cfg.conninfo);
+		cfg.conninfo = xstrdup(conninfo);
+		changed = true;
+	}
+	if (region && (cfg.region == NULL || strcmp(cfg.region, region) != 0))
+	{
+		free(cfg.region);
+		cfg.region = xstrdup(region);
+		changed = true;
+	}
+	if (naddrs > 0)
+	{
+		for (int i = 0; i < cfg.nmultiaddrs; i++)
+			free(cfg.multiaddrs[i]);
+		cfg.nmultiaddrs = 0;
+		for (int i = 0; i < naddrs && i < MAX_MULTIADDRS; i++)
+			cfg.multiaddrs[cfg.nmultiaddrs++] = xstrdup(addrs[i]);
+		changed = true;
+	}
+	if (max_concurrent > 0 && max_concurrent != cfg.max_concurrent)
+	{
+		cfg.max_concurrent = max_concurrent;
+		changed = true;
+	}
+	if (cfg.conninfo == NULL || cfg.region == NULL || cfg.nmultiaddrs == 0)
+	{
+		fprintf(stderr, "%s: init needs --conninfo, --region and --multiaddr (the first time)\n", progname);
+		config_free(&cfg);
+		return 1;
+	}
+	if (cfg.cpu < 0)
+		cfg.cpu = cpu;
+	if (cfg.memory_gb < 0)
+		cfg.memory_gb = mem;
+	if (cfg.storage_gb < 0)
+		cfg.storage_gb = disk;
+	if (changed)
+	{
+		char		note[256];
+		char	   *text;
+
+		snprintf(note, sizeof(note), "detected at init: %g cores, %g GB memory, %g GB free disk",
+				 cpu, mem, disk);
+		text = config_render(&cfg, node_id, note);
+		if (write_file_atomic(path, text, strlen(text), 0600, true) != 0)
+		{
+			fprintf(stderr, "%s: could not write \"%s\": %s\n", progname, path, strerror(errno));
+			free(text);
+			config_free(&cfg);
+			return 1;
+		}
+		free(text);
+		printf("config %s %s\n", path, have_config ? "updated" : "written");
+	}
+	else
+		printf("config %s kept\n", path);
+	printf("offering: %g cpu, %g GB memory, %g GB storage%s%s\n", cfg.cpu, cfg.memory_gb,
+		   cfg.storage_gb, cfg.gpu ? ", gpu " : "", cfg.gpu ? cfg.gpu : "");
+	if (do_register(dir, &cfg, node_id) != 0)
+	{
+		config_free(&cfg);
+		return 1;
+	}
+	config_free(&cfg);
+	return 0;
+}
+
+static int
+cmd_run(const char *dir, bool json, bool verbose, bool no_bid)
+{
+	Agent	   *a = xcalloc(1, sizeof(Agent));
+	int			rc;
+
+	log_init(json, verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_LOG);
+	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	if (node_identity(dir, a->node_id, sizeof(a->node_id), false, NULL) != 0)
+		return 1;
+	if (load_config(dir, &a->cfg, a->config_path, sizeof(a->config_path)) != 0)
+		return 1;
+	self_exe(a->self_exe, sizeof(a->self_exe));
+	if (access(a->cfg.bwrap, X_OK) != 0)
+	{
+		log_msg(LOG_LEVEL_FATAL, "start", "bubblewrap not found at \"%s\": install it or set jobs.bwrap",
+				a->cfg.bwrap);
+		return 1;
+	}
+	if (geteuid() == 0)
+		log_warning("start", "running as root: RLIMIT_NPROC does not bind root's workloads; run the agent as an unprivileged user");
+	sandbox_protect_dir(dir);
+	a->no_bids = no_bid;
+	srand((unsigned) (getpid() ^ (unsigned) now_seconds()));
+	rc = agent_run(a);
+	config_free(&a->cfg);
+	free(a);
+	return rc;
+}
+
+static int
+print_query(PGconn *conn, const char *title, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	int			n;
+
+	if (!market_ok(res))
+	{
+		char		err[512];
+
+		market_error_text(res, conn, err, sizeof(err));
+		printf("%s: unavailable (%s)\n", title, err);
+		PQclear(res);
+		return -1;
+	}
+	n = PQntuples(res);
+	printf("%s:%s\n", title, n == 0 ? " none" : "");
+	for (int i = 0; i < n; i++)
+	{
+		printf("   ");
+		for (int f = 0; f < PQnfields(res); f++)
+			printf(" %s=%s", PQfname(res, f), PQgetisnull(res, i, f) ? "-" : PQgetvalue(res, i, f));
+		printf("\n");
+	}
+	PQclear(res);
+	return n;
+}
+
+static void
+print_value(PGconn *conn, const char *label, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	if (market_ok(res) && PQntuples(res) == 1)
+		printf("%s %s\n", label, PQgetisnull(res, 0, 0) ? "-" : PQgetvalue(res, 0, 0));
+	else
+	{
+		char		err[512];
+
+		market_error_text(res, conn, err, sizeof(err));
+		printf("%s unavailable (%s)\n", label, err);
+	}
+	PQclear(res);
+}
+
+static int
+cmd_status(const char *dir)
+{
+	char		node_id[64],
+				path[PATH_MAX],
+				err[1024];
+	Config		cfg;
+	char	   *text;
+	PGconn	   *conn;
+	int			pid = 0;
+
+	if (node_identity(dir, node_id, sizeof(node_id), false, NULL) != 0)
+		return 1;
+	if (load_config(dir, &cfg, path, sizeof(path)) != 0)
+		return 1;
+	printf("node id %s\n", node_id);
+	snprintf(path, sizeof(path), "%s/identity", dir);
+	text = read_file(path, 65536, NULL);
+	if (text)
+	{
+		char	   *p = strstr(text, "provider_id ");
+
+		printf("provider id %s", p ? p + 12 : "unknown\n");
+		free(text);
+	}
+	else
+		printf("provider id unknown (not registered: run init)\n");
+	printf("region %s\n", cfg.region);
+	snprintf(path, sizeof(path), "%s/agent.state", dir);
+	text = read_file(path, 1024 * 1024, NULL);
+	if (text && sscanf(text, "pid %d", &pid) == 1 && pid > 0 && kill(pid, 0) == 0)
+	{
+		char	   *line = strstr(text, "\njob ");
+
+		printf("agent running (pid %d)\n", pid);
+		while (line)
+		{
+			char	   *end = strchr(line + 1, '\n');
+
+			printf("  local %.*s\n", end ? (int) (end - line - 1) : (int) strlen(line + 1), line + 1);
+			line = end ? strstr(end, "\njob ") == end ? end : NULL : NULL;
+		}
+	}
+	else
+		printf("agent not running\n");
+	free(text);
+
+	conn = market_open(cfg.conninfo, err, sizeof(err));
+	if (conn == NULL)
+	{
+		printf("market unreachable: %s\n", err);
+	}
+	else
+	{
+		PGresult   *res = PQexec(conn,
+								 "SELECT (SELECT count(*) FROM lagbid_api.my_bids() WHERE state = 'open'), "
+								 "(SELECT count(*) FROM lagbid_api.my_jobs() WHERE state IN ('processing', 'submitted'))");
+
+		if (market_ok(res))
+			printf("slots used %d of %d (%s open bids, %s jobs processing or submitted)\n",
+				   atoi(PQgetvalue(res, 0, 0)) + atoi(PQgetvalue(res, 0, 1)), cfg.max_concurrent,
+				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		PQclear(res);
+		print_query(conn, "open bids",
+					"SELECT bid_id, task_id, price, placed_at FROM lagbid_api.my_bids() "
+					"WHERE state = 'open' ORDER BY bid_id");
+		print_query(conn, "jobs in progress",
+					"SELECT job_id, task_id, state, price, deadline FROM lagbid_api.my_jobs() "
+					"WHERE state IN ('processing', 'submitted') ORDER BY job_id");
+		print_value(conn, "balance", "SELECT lagbid_api.balance()");
+		print_value(conn, "paid for jobs",
+					"SELECT coalesce(sum(paid), 0) || ' over ' || count(*) FILTER (WHERE state = 'completed') || ' completed jobs' FROM lagbid_api.my_jobs()");
+		print_value(conn, "paid vs expected",
+					"SELECT coalesce(sum(paid), 0) || ' paid, ' || coalesce(sum(price * duration_hours), 0) || ' expected (price x hours), ' "
+					"|| count(*) FILTER (WHERE coalesce(paid, 0) <> price * duration_hours) || ' job(s) differ' "
+					"FROM lagbid_api.my_jobs() WHERE state = 'completed'");
+		PQfinish(conn);
+	}
+	{
+		char		p2[PATH_MAX];
+		char	   *d;
+		long		counts[DECLINE__COUNT] = {0};
+		double		cutoff = now_seconds() - 3600;
+		int			total = 0;
+
+		snprintf(p2, sizeof(p2), "%s/declines", dir);
+		d = read_file(p2, 64 * 1024 * 1024, NULL);
+		for (char *line = d; line && *line;)
+		{
+			double		at;
+			char		why[64];
+			char	   *next = strchr(line, '\n');
+
+			if (sscanf(line, "%lf %63s", &at, why) == 2 && at >= cutoff)
+				for (int k = 1; k < DECLINE__COUNT; k++)
+					if (strcmp(why, decision_name((Decision) k)) == 0)
+					{
+						counts[k]++;
+						total++;
+					}
+			line = next ? next + 1 : NULL;
+		}
+		free(d);
+		printf("declines in the last hour: %d\n", total);
+		for (int k = 1; k < DECLINE__COUNT; k++)
+			if (counts[k])
+				printf("  %-13s %ld\n", decision_name((Decision) k), counts[k]);
+	}
+	config_free(&cfg);
+	return 0;
+}
+
+static int
+cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_processes)
+{
+	Config		cfg;
+	Workload	wl;
+	RunSpec		spec;
+	RunState	rs;
+	char		err[512],
+				exe[PATH_MAX],
+				jobdir[PATH_MAX],
+				cfgpath[PATH_MAX],
+				reason[512];
+	char	   *json;
+	size_t		len;
+	char	   *out_path = NULL;
+	char		tmpl[] = "/tmp/lagbid-try.XXXXXX";
+
+	log_init(false, LOG_LEVEL_LOG);
+	config_defaults(&cfg, dir ? dir : "/tmp");
+	if (dir)
+	{
+		snprintf(cfgpath, sizeof(cfgpath), "%s/lagbid-agent.conf", dir);
+		if (access(cfgpath, F_OK) == 0 && load_config(dir, &cfg, cfgpath, sizeof(cfgpath)) != 0)
+			return 1;
+	}
+	sandbox_protect_dir(dir);
+	if (memory_gb > 0)
+		cfg.default_memory_gb = memory_gb;
+	if (max_processes > 0)
+		cfg.max_processes = max_processes;
+	json = read_file(workload_path, JSON_MAX_INPUT, &len);
+	if (json == NULL)
+	{
+		fprintf(stderr, "%s: could not read \"%s\": %s\n", progname, workload_path, strerror(errno));
+		return 1;
+	}
+	if (workload_parse(json, len, &wl, err, sizeof(err)) != 0)
+	{
+		printf("failed: invalid workload: %s\n", err);
+		free(json);
+		return 1;
+	}
+	free(json);
+	if (mkdtemp(tmpl) == NULL)
+	{
+		fprintf(stderr, "%s: mkdtemp failed: %s\n", progname, strerror(errno));
+		return 1;
+	}
+	snprintf(jobdir, sizeof(jobdir), "%s/job", tmpl);
+	self_exe(exe, sizeof(exe));
+	memset(&spec, 0, sizeof(spec));
+	spec.wl = &wl;
+	spec.jobdir = jobdir;
+	spec.bwrap = cfg.bwrap;
+	spec.self_exe = exe;
+	spec.timeout_s = wl.timeout_s;
+	runner_limits(&cfg, NULL, spec.timeout_s, &spec.limits);
+	if (sandbox_prepare(&wl, jobdir, err, sizeof(err)) != 0 ||
+		sandbox_start(&spec, &rs, err, sizeof(err)) != 0)
+	{
+		printf("failed: %s\n", err);
+		rm_rf(tmpl);
+		return 1;
+	}
+	for (;;)
+	{
+		int			status;
+		pid_t		p = waitpid(rs.pid, &status, WNOHANG);
+
+		if (p == rs.pid)
+		{
+			rs.finished = true;
+			rs.wait_status = status;
+			break;
+		}
+		if (!rs.timed_out && now_seconds() >= rs.kill_at)
+		{
+			rs.timed_out = true;
+			sandbox_kill(&rs);
+		}
+		usleep(20000);
+	}
+	kill(-rs.pid, SIGKILL);
+	if (sandbox_outcome(&spec, &rs, &out_path, reason, sizeof(reason)) != 0)
+	{
+		printf("failed: %s\n", reason);
+		rm_rf(tmpl);
+		workload_free(&wl);
+		return 1;
+	}
+	{
+		char		hex[65];
+		size_t		size = 0;
+		char	   *content = read_file(out_path, 4096, NULL);
+
+		sha256_file_hex(out_path, hex, &size);
+		printf("ok: %zu bytes, sha256:%s after %.1f s\n", size, hex, now_seconds() - rs.started);
+		if (content)
+			fwrite(content, 1, strlen(content), stdout);
+		free(content);
+	}
+	free(out_path);
+	rm_rf(tmpl);
+	workload_free(&wl);
+	config_free(&cfg);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct option long_options[] = {
+		{"dir", required_argument, NULL, 'D'},
+		{"conninfo", required_argument, NULL, 'd'},
+		{"region", required_argument, NULL, 'r'},
+		{"multiaddr", required_argument, NULL, 'a'},
+		{"max-concurrent", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"no-bid", no_argument, NULL, 'n'},
+		{"workload", required_argument, NULL, 'w'},
+		{"memory-gb", required_argument, NULL, 'm'},
+		{"max-processes", required_argument, NULL, 'p'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}
+	};
+	const char *cmd;
+	const char *dir = NULL,
+			   *conninfo = NULL,
+			   *region = NULL,
+			   *workload = NULL;
+	char	   *addrs[MAX_MULTIADDRS];
+	int			naddrs = 0,
+				max_concurrent = 0,
+				memory_gb = 0,
+				max_processes = 0;
+	bool		json = false,
+				verbose = false,
+				no_bid = false;
+	int			c;
+
+	/* inside the sandbox: set the limits and become the workload */
+	if (argc >= 2 && strcmp(argv[1], "__shim") == 0)
+		return sandbox_shim_main(argc, argv);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0 ||
+					  strcmp(argv[1], "help") == 0))
+	{
+		usage();
+		return 0;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		printf("lagbid-agent %s\n", AGENT_VERSION);
+		return 0;
+	}
+	if (argc < 2 || argv[1][0] == '-')
+	{
+		fprintf(stderr, "%s: no command given\nTry \"%s --help\" for more information.\n",
+				progname, progname);
+		return 1;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "D:d:r:a:c:jvnw:m:p:V?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'D':
+				dir = optarg;
+				break;
+			case 'd':
+				conninfo = optarg;
+				break;
+			case 'r':
+				region = optarg;
+				break;
+			case 'a':
+				if (naddrs >= MAX_MULTIADDRS)
+				{
+					fprintf(stderr, "%s: at most %d multiaddrs\n", progname, MAX_MULTIADDRS);
+					return 1;
+				}
+				addrs[naddrs++] = optarg;
+				break;
+			case 'c':
+				max_concurrent = atoi(optarg);
+				if (max_concurrent < 1)
+				{
+					fprintf(stderr, "%s: --max-concurrent must be at least 1\n", progname);
+					return 1;
+				}
+				break;
+			case 'j':
+				json = true;
+				break;
+			case 'v':
+				verbose = true;
+				break;
+			case 'n':
+				no_bid = true;
+				break;
+			case 'w':
+				workload = optarg;
+				break;
+			case 'm':
+				memory_gb = atoi(optarg);
+				break;
+			case 'p':
+				max_processes = atoi(optarg);
+				break;
+			case 'V':
+				printf("lagbid-agent %s\n", AGENT_VERSION);
+				return 0;
+			default:
+				fprintf(stderr, "Try \"%s --help\" for more information.\n", progname);
+				return 1;
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "%s: too many command-line arguments (first is \"%s\")\n", progname, argv[optind]);
+		return 1;
+	}
+	if (strcmp(cmd, "try") == 0)
+	{
+		if (workload == NULL)
+		{
+			fprintf(stderr, "%s: try needs --workload\n", progname);
+			return 1;
+		}
+		return cmd_try(dir, workload, memory_gb, max_processes);
+	}
+	if (dir == NULL)
+	{
+		fprintf(stderr, "%s: %s needs --dir\n", progname, cmd);
+		return 1;
+	}
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(dir, conninfo, region, addrs, naddrs, max_concurrent);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(dir, json, verbose, no_bid);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(dir);
+	fprintf(stderr, "%s: unknown command \"%s\"\nTry \"%s --help\" for more information.\n",
+			progname, cmd, progname);
+	return 1;
+}

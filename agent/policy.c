@@ -1,0 +1,425 @@
+/*-------------------------------------------------------------------------
+ *
+ * policy.c
+ *	  Whether to bid on a task, and at what price.
+ *
+ * Cheapest checks first: region, resources, owner allow/deny list, the
+ * workload (can this agent run it at all?), a free slot, the price from
+ * the per-resource hourly rates, and last the optional external price
+ * script (a process: the dearest check).  Every "no" carries a Decision
+ * (counted by reason) and a sentence for the log.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *const decision_names[DECLINE__COUNT] = {
+	"bid", "region", "resources", "owner", "workload", "capacity", "price",
+	"price_script", "market"
+};
+
+const char *
+decision_name(Decision d)
+{
+	return (d >= 0 && d < DECLINE__COUNT) ? decision_names[d] : "unknown";
+}
+
+/* a task region "eu" matches provider regions "eu" and "eu-*"; none matches all */
+bool
+region_matches(const char *task_region, const char *provider_region)
+{
+	size_t		n;
+
+	if (task_region == NULL || task_region[0] == '\0')
+		return true;
+	if (provider_region == NULL)
+		return false;
+	n = strlen(task_region);
+	return strncmp(task_region, provider_region, n) == 0 &&
+		(provider_region[n] == '\0' || provider_region[n] == '-');
+}
+
+/* fill the resource needs of t from the task's resources (parsed) */
+void
+terms_from_value(TaskTerms *t, const JsonValue *r)
+{
+	const char *gpu;
+	double		d;
+
+	t->cpu = t->memory_gb = t->storage_gb = 0;
+	t->gpu[0] = '\0';
+	t->gpu_count = 0;
+	t->resources_bad = false;
+	if (r == NULL || r->type == JV_NULL)
+		return;
+	if (r->type != JV_OBJECT)
+	{
+		t->resources_bad = true;
+		return;
+	}
+	if (json_get_num(r, "cpu", &d))
+		t->cpu = d;
+	if (json_get_num(r, "memory_gb", &d))
+		t->memory_gb = d;
+	if (json_get_num(r, "storage_gb", &d))
+		t->storage_gb = d;
+	gpu = json_get_str(r, "gpu");
+	if (gpu)
+	{
+		snprintf(t->gpu, sizeof(t->gpu), "%s", gpu);
+		t->gpu_count = 1;
+	}
+	if (json_get_num(r, "gpu_count", &d))
+		t->gpu_count = (d > 1e6) ? 1000000 : (d < -1e6 ? -1 : (int) d);
+	if (t->cpu < 0 || t->memory_gb < 0 || t->storage_gb < 0 || t->gpu_count < 0)
+		t->resources_bad = true;
+}
+
+/* the same from the resources JSON text; -1 when unreadable */
+int
+terms_from_resources(TaskTerms *t, const char *json, size_t len)
+{
+	JsonValue  *r;
+
+	terms_from_value(t, NULL);
+	if (json == NULL || len == 0)
+		return 0;
+	r = json_parse(json, len, NULL, 0);
+	if (r == NULL)
+	{
+		t->resources_bad = true;
+		return -1;
+	}
+	terms_from_value(t, r);
+	json_free(r);
+	return t->resources_bad ? -1 : 0;
+}
+
+/* the hourly cost of what the task asks for; < 0 when it cannot be priced */
+double
+policy_cost(const Config *c, const TaskTerms *t, char *why, size_t whylen)
+{
+	double		cost = t->cpu * c->rate_cpu + t->memory_gb * c->rate_memory +
+		t->storage_gb * c->rate_storage;
+
+	if (t->gpu[0] != '\0' && t->gpu_count > 0)
+	{
+		int			i;
+
+		for (i = 0; i < c->ngpu_rates; i++)
+			if (strcasecmp(c->gpu_models[i], t->gpu) == 0)
+				break;
+		if (i == c->ngpu_rates)
+		{
+			snprintf(why, whylen, "no price configured for gpu \"%s\"", t->gpu);
+			return -1;
+		}
+		cost += t->gpu_count * c->gpu_rates[i];
+	}
+	return cost;
+}
+
+/*
+ * The ask as text: at least price_min, at most price_max, rounded up to
+ * 4 decimals; the task's own text at the bounds so no rounding can cross
+ * them.
+ */
+static void
+ask_text(const TaskTerms *t, double ask, char *out, size_t cap)
+{
+	double		up = ceil(ask * 10000.0 - 1e-6) / 10000.0;
+
+	if (ask <= t->price_min && t->price_min_text[0])
+		snprintf(out, cap, "%s", t->price_min_text);
+	else if (up >= t->price_max && t->price_max_text[0])
+		snprintf(out, cap, "%s", t->price_max_text);
+	else
+		format_price(up, out, cap);
+}
+
+int
+format_price(double v, char *out, size_t cap)
+{
+	int			n = snprintf(out, cap, "%.4f", v);
+
+	/* trim trailing zeros, keep two decimals */
+	while (n >= 4 && (size_t) n < cap && out[n - 1] == '0' && out[n - 3] != '.')
+		out[--n] = '\0';
+	return n;
+}
+
+static bool
+in_list(char *const *list, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Run the price script: the terms as JSON on stdin, one price on stdout.
+ * Returns 0 with *price set, 1 when the script declines (non-zero exit),
+ * -1 on failure or timeout (why says which).
+ */
+static int
+run_price_script(const Config *c, const TaskTerms *t, double cost, double *price,
+				 char *why, size_t whylen)
+{
+	int			in[2],
+				out[2];
+	pid_t		pid;
+	char		json[2048],
+				owner[600],
+				region[300],
+				gpu[300];
+	char		reply[256];
+	size_t		got = 0;
+	double		deadline = now_seconds() + c->price_script_timeout_ms / 1000.0;
+	int			status;
+	bool		timed_out = false;
+
+	json_escape(t->owner, owner, sizeof(owner));
+	json_escape(t->region, region, sizeof(region));
+	json_escape(t->gpu, gpu, sizeof(gpu));
+	snprintf(json, sizeof(json),
+			 "{\"task_id\": %lld, \"owner\": %s, \"region\": %s, \"cpu\": %g, \"memory_gb\": %g, "
+			 "\"storage_gb\": %g, \"gpu\": %s, \"gpu_count\": %d, \"price_min\": %g, "
+			 "\"price_max\": %g, \"duration_hours\": %g, \"cost\": %g}\n",
+			 (long long) t->task_id, owner, region, t->cpu, t->memory_gb, t->storage_gb,
+			 gpu, t->gpu_count, t->price_min, t->price_max, t->duration_hours, cost);
+	if (pipe2(in, O_CLOEXEC) != 0)
+	{
+		snprintf(why, whylen, "price script: pipe failed");
+		return -1;
+	}
+	if (pipe2(out, O_CLOEXEC) != 0)
+	{
+		close(in[0]);
+		close(in[1]);
+		snprintf(why, whylen, "price script: pipe failed");
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+	{
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		snprintf(why, whylen, "price script: fork failed");
+		return -1;
+	}
+	if (pid == 0)
+	{
+		char	   *argv[] = {c->price_script, NULL};
+
+		setpgid(0, 0);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		signal(SIGPIPE, SIG_DFL);
+		execv(c->price_script, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	/* a short write to a pipe never blocks for this size; ignore EPIPE */
+	{
+		void		(*old) (int) = signal(SIGPIPE, SIG_IGN);
+
+		if (write(in[1], json, strlen(json)) < 0)
+		{
+			/* the script may ignore its input */
+		}
+		signal(SIGPIPE, old);
+	}
+	close(in[1]);
+	for (;;)
+	{
+		struct pollfd pfd = {out[0], POLLIN, 0};
+		double		left = deadline - now_seconds();
+		ssize_t		r;
+
+		if (left <= 0)
+		{
+			timed_out = true;
+			break;
+		}
+		if (poll(&pfd, 1, (int) (left * 1000) + 1) <= 0)
+			continue;
+		r = read(out[0], reply + got, sizeof(reply) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += r;
+		if (got >= sizeof(reply) - 1)
+			break;
+	}
+	close(out[0]);
+	reply[got] = '\0';
+	if (timed_out)
+		kill(-pid, SIGKILL), kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (timed_out)
+	{
+		snprintf(why, whylen, "price script timed out after %d ms", c->price_script_timeout_ms);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	{
+		snprintf(why, whylen, "price script declined (%s %d)",
+				 WIFEXITED(status) ? "exit status" : "signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return 1;
+	}
+	{
+		char	   *end;
+
+		errno = 0;
+		*price = strtod(reply, &end);
+		while (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')
+			end++;
+		if (errno || end == reply || *end != '\0' || !isfinite(*price) || *price <= 0)
+		{
+			snprintf(why, whylen, "price script printed no valid price");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+Decision
+policy_decide(const Config *c, const TaskTerms *t, int slots_used,
+			  char *price_out, size_t pricecap, double *cost_out,
+			  char *why, size_t whylen)
+{
+	double		cost,
+				ask;
+
+	*cost_out = 0;
+	price_out[0] = '\0';
+	why[0] = '\0';
+
+	if (!region_matches(t->region, c->region))
+	{
+		snprintf(why, whylen, "region \"%s\" does not match ours (\"%s\")", t->region, c->region);
+		return DECLINE_REGION;
+	}
+	if (t->resources_bad)
+	{
+		snprintf(why, whylen, "resources are not readable");
+		return DECLINE_RESOURCES;
+	}
+	if (t->cpu > c->cpu)
+	{
+		snprintf(why, whylen, "needs %g cpu, we offer %g", t->cpu, c->cpu);
+		return DECLINE_RESOURCES;
+	}
+	if (t->memory_gb > c->memory_gb)
+	{
+		snprintf(why, whylen, "needs %g GB of memory, we offer %g", t->memory_gb, c->memory_gb);
+		return DECLINE_RESOURCES;
+	}
+	if (t->storage_gb > c->storage_gb)
+	{
+		snprintf(why, whylen, "needs %g GB of storage, we offer %g", t->storage_gb, c->storage_gb);
+		return DECLINE_RESOURCES;
+	}
+	if (t->gpu[0] != '\0' &&
+		(c->gpu == NULL || strcasecmp(c->gpu, t->gpu) != 0 || t->gpu_count > c->gpu_count))
+	{
+		snprintf(why, whylen, "needs %d gpu \"%s\", we offer %d \"%s\"",
+				 t->gpu_count, t->gpu, c->gpu_count, c->gpu ? c->gpu : "");
+		return DECLINE_RESOURCES;
+	}
+	if (in_list(c->deny_owners, c->ndeny, t->owner))
+	{
+		snprintf(why, whylen, "owner \"%s\" is denied", t->owner);
+		return DECLINE_OWNER;
+	}
+	if (c->nallow > 0 && !in_list(c->allow_owners, c->nallow, t->owner))
+	{
+		snprintf(why, whylen, "owner \"%s\" is not in the allow list", t->owner);
+		return DECLINE_OWNER;
+	}
+	if (t->workload_null)
+	{
+		snprintf(why, whylen, "the task has no workload to run");
+		return DECLINE_WORKLOAD;
+	}
+	if (t->workload_json != NULL || t->workload_value != NULL)
+	{
+		Workload	wl;
+		char		err[256];
+		int			rc;
+
+		if (t->workload_value)
+			rc = workload_from_value(t->workload_value, &wl, err, sizeof(err));
+		else
+			rc = workload_parse(t->workload_json, t->workload_len, &wl, err, sizeof(err));
+		if (rc != 0)
+		{
+			snprintf(why, whylen, "workload rejected: %s", err);
+			return DECLINE_WORKLOAD;
+		}
+		for (int i = 0; i < wl.ninputs; i++)
+			if (wl.inputs[i].uri && strncmp(wl.inputs[i].uri, "file://", 7) != 0)
+			{
+				snprintf(why, whylen, "workload input \"%s\" needs http(s), which this agent does not fetch",
+						 wl.inputs[i].path);
+				workload_free(&wl);
+				return DECLINE_WORKLOAD;
+			}
+		workload_free(&wl);
+	}
+	if (slots_used >= c->max_concurrent)
+	{
+		snprintf(why, whylen, "all %d slots are taken", c->max_concurrent);
+		return DECLINE_CAPACITY;
+	}
+	cost = policy_cost(c, t, why, whylen);
+	if (cost < 0)
+		return DECLINE_PRICE;
+	*cost_out = cost;
+	if (cost > t->price_max)
+	{
+		snprintf(why, whylen, "cost %.4f/h is above price_max %s/h", cost,
+				 t->price_max_text[0] ? t->price_max_text : "?");
+		return DECLINE_PRICE;
+	}
+	ask = cost * c->markup;
+	if (c->price_script)
+	{
+		double		p;
+		int			rc = run_price_script(c, t, cost, &p, why, whylen);
+
+		if (rc != 0)
+			return DECLINE_SCRIPT;
+		ask = p;
+		if (ask > t->price_max)
+		{
+			snprintf(why, whylen, "price script asked %.4f/h, above price_max", ask);
+			return DECLINE_SCRIPT;
+		}
+	}
+	if (ask < t->price_min)
+		ask = t->price_min;
+	if (ask > t->price_max)
+		ask = t->price_max;
+	ask_text(t, ask, price_out, pricecap);
+	return DECIDE_BID;
+}

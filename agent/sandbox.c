@@ -1,0 +1,579 @@
+/*-------------------------------------------------------------------------
+ *
+ * sandbox.c
+ *	  Runs one workload under bubblewrap.
+ *
+ * Layout of a job directory (DIR/jobs/<job id>/, created fresh for every
+ * run, so that a re-run after a crash starts from nothing):
+ *	  work/		the workload's cwd (/work inside), its inputs materialized
+ *	  stdout	the captured standard output (capped by RLIMIT_FSIZE)
+ *	  stderr	the captured standard error (for the failure reason)
+ *
+ * The sandbox: every namespace unshared (no network), the system read-only
+ * (/usr and the merged-usr links, a few files of /etc), fresh /proc, /dev
+ * and /tmp, die with the agent, a new session.  The limits (address space,
+ * CPU seconds, file size, processes) are set inside, by this same program
+ * started as a shim ("lagbid-agent __shim ...") just before it execs the
+ * workload: RLIMIT_NPROC set there counts the sandbox's own user namespace
+ * only, not every process of the provider's user.  The workload runs in
+ * its own process group; on timeout the group and with it bwrap's pid
+ * namespace are SIGKILLed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SHIM_PATH "/.lagbid-shim"
+
+/* the agent's own directory (key, config): never an input */
+static char protected_dir[PATH_MAX];
+
+void
+sandbox_protect_dir(const char *dir)
+{
+	if (dir == NULL || realpath(dir, protected_dir) == NULL)
+		protected_dir[0] = '\0';
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0)
+	{
+		ssize_t		w = write(fd, p, n);
+
+		if (w < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* create the parent directories of rel under base (never following links) */
+static int
+make_parents(const char *base, const char *rel, char *err, size_t errlen)
+{
+	char		path[PATH_MAX];
+	size_t		blen = strlen(base);
+
+	if (blen + 1 + strlen(rel) >= sizeof(path))
+	{
+		snprintf(err, errlen, "input path \"%s\" is too long", rel);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	for (char *p = path + blen + 1; *p; p++)
+	{
+		struct stat st;
+
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		{
+			snprintf(err, errlen, "could not create directory for input \"%s\": %s", rel, strerror(errno));
+			return -1;
+		}
+		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		{
+			snprintf(err, errlen, "input \"%s\" conflicts with another input", rel);
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static int
+percent_decode(const char *in, char *out, size_t cap)
+{
+	size_t		n = 0;
+
+	for (; *in; in++)
+	{
+		if (n + 1 >= cap)
+			return -1;
+		if (*in == '%')
+		{
+			unsigned	v;
+
+			if (sscanf(in + 1, "%2x", &v) != 1 || v == 0)
+				return -1;
+			out[n++] = (char) v;
+			in += 2;
+		}
+		else
+			out[n++] = *in;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* copy a file:// input into place, checking its sha256 */
+static int
+fetch_file_uri(const WorkloadInput *in, const char *dest, char *err, size_t errlen)
+{
+	char		src[PATH_MAX];
+	char		hex[65];
+	int			sfd,
+				dfd;
+	unsigned char buf[65536];
+	ssize_t		r;
+	struct stat st;
+
+	if (strncmp(in->uri, "file:///", 8) != 0)
+	{
+		snprintf(err, errlen, "input \"%s\": http(s) inputs are not supported by this agent", in->path);
+		return -1;
+	}
+	if (percent_decode(in->uri + 7, src, sizeof(src)) != 0)
+	{
+		snprintf(err, errlen, "input \"%s\": malformed file URI", in->path);
+		return -1;
+	}
+	/* a workload may name any file the agent can read, but not the node key */
+	{
+		char		real[PATH_MAX];
+		size_t		plen = strlen(protected_dir);
+
+		if (realpath(src, real) != NULL && plen > 0 && strncmp(real, protected_dir, plen) == 0 &&
+			(real[plen] == '/' || real[plen] == '\0'))
+		{
+			snprintf(err, errlen, "input \"%s\": file URIs inside the agent's directory are refused", in->path);
+			return -1;
+		}
+	}
+	sfd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (sfd < 0 || fstat(sfd, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		snprintf(err, errlen, "input \"%s\": could not read \"%s\"", in->path, src);
+		if (sfd >= 0)
+			close(sfd);
+		return -1;
+	}
+	dfd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (dfd < 0)
+	{
+		snprintf(err, errlen, "input \"%s\": could not create: %s", in->path, strerror(errno));
+		close(sfd);
+		return -1;
+	}
+	while ((r = read(sfd, buf, sizeof(buf))) != 0)
+	{
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || write_all(dfd, buf, r) != 0)
+		{
+			snprintf(err, errlen, "input \"%s\": copy failed: %s", in->path, strerror(errno));
+			close(sfd);
+			close(dfd);
+			return -1;
+		}
+	}
+	close(sfd);
+	close(dfd);
+	if (sha256_file_hex(dest, hex, NULL) != 0 || strcmp(hex, in->sha256) != 0)
+	{
+		snprintf(err, errlen, "input hash mismatch for \"%s\"", in->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* a fresh job directory with the workload's inputs in work/ */
+int
+sandbox_prepare(const Workload *wl, const char *jobdir, char *err, size_t errlen)
+{
+	char		work[PATH_MAX];
+
+	if (rm_rf(jobdir) != 0 || mkdir_p(jobdir, 0700) != 0)
+	{
+		snprintf(err, errlen, "could not create job directory \"%s\": %s", jobdir, strerror(errno));
+		return -1;
+	}
+	snprintf(work, sizeof(work), "%s/work", jobdir);
+	if (mkdir(work, 0755) != 0)
+	{
+		snprintf(err, errlen, "could not create \"%s\": %s", work, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < wl->ninputs; i++)
+	{
+		const WorkloadInput *in = &wl->inputs[i];
+		char		dest[PATH_MAX];
+		char		why[128];
+
+		/* parsed already, but this is what touches the disk: check again */
+		if (!workload_path_ok(in->path, strlen(in->path), why, sizeof(why)))
+		{
+			snprintf(err, errlen, "input path \"%s\" refused: %s", in->path, why);
+			return -1;
+		}
+		if (make_parents(work, in->path, err, errlen) != 0)
+			return -1;
+		snprintf(dest, sizeof(dest), "%s/%s", work, in->path);
+		if (in->uri)
+		{
+			if (fetch_file_uri(in, dest, err, errlen) != 0)
+				return -1;
+		}
+		else
+		{
+			int			fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+			if (fd < 0 || write_all(fd, in->content, in->content_len) != 0)
+			{
+				snprintf(err, errlen, "could not write input \"%s\": %s", in->path, strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return -1;
+			}
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+static void
+add(char **argv, int *n, const char *a)
+{
+	argv[(*n)++] = (char *) a;
+}
+
+/* a system directory: a symlink (merged /usr) stays one, else read-only */
+static void
+add_system(char **argv, int *n, const char *path, char links[][PATH_MAX], int *nlinks)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return;
+	if (S_ISLNK(st.st_mode))
+	{
+		ssize_t		l = readlink(path, links[*nlinks], PATH_MAX - 1);
+
+		if (l <= 0)
+			return;
+		links[*nlinks][l] = '\0';
+		add(argv, n, "--symlink");
+		add(argv, n, links[(*nlinks)++]);
+		add(argv, n, path);
+	}
+	else
+	{
+		add(argv, n, "--ro-bind");
+		add(argv, n, path);
+		add(argv, n, path);
+	}
+}
+
+int
+sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
+{
+	static const char *const systems[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"};
+	static const char *const etc_files[] = {
+		"/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+		"/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group"
+	};
+	const Workload *wl = spec->wl;
+	char	  **argv;
+	char	  **envp;
+	int			n = 0,
+				ne = 0;
+	char		links[8][PATH_MAX];
+	int			nlinks = 0;
+	char		work[PATH_MAX],
+				outp[PATH_MAX],
+				errp[PATH_MAX];
+	char		lim[4][32];
+	pid_t		pid;
+
+	memset(rs, 0, sizeof(*rs));
+	argv = xcalloc(96 + WL_MAX_ARGS + 1, sizeof(char *));
+	envp = xcalloc(WL_MAX_ENV + 8, sizeof(char *));
+	snprintf(work, sizeof(work), "%s/work", spec->jobdir);
+	snprintf(outp, sizeof(outp), "%s/stdout", spec->jobdir);
+	snprintf(errp, sizeof(errp), "%s/stderr", spec->jobdir);
+	snprintf(lim[0], sizeof(lim[0]), "%ld", spec->limits.memory_bytes);
+	snprintf(lim[1], sizeof(lim[1]), "%ld", spec->limits.cpu_seconds);
+	snprintf(lim[2], sizeof(lim[2]), "%ld", spec->limits.file_bytes);
+	snprintf(lim[3], sizeof(lim[3]), "%ld", spec->limits.processes);
+
+	add(argv, &n, spec->bwrap);
+	add(argv, &n, "--unshare-all");
+	add(argv, &n, "--die-with-parent");
+	add(argv, &n, "--new-session");
+	add(argv, &n, "--cap-drop");
+	add(argv, &n, "ALL");
+	for (size_t i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
+		add_system(argv, &n, systems[i], links, &nlinks);
+	for (size_t i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
+	{
+		add(argv, &n, "--ro-bind-try");
+		add(argv, &n, etc_files[i]);
+		add(argv, &n, etc_files[i]);
+	}
+	add(argv, &n, "--proc");
+	add(argv, &n, "/proc");
+	add(argv, &n, "--dev");
+	add(argv, &n, "/dev");
+	add(argv, &n, "--tmpfs");
+	add(argv, &n, "/tmp");
+	add(argv, &n, "--bind");
+	add(argv, &n, work);
+	add(argv, &n, "/work");
+	add(argv, &n, "--chdir");
+	add(argv, &n, "/work");
+	add(argv, &n, "--ro-bind");
+	add(argv, &n, spec->self_exe);
+	add(argv, &n, SHIM_PATH);
+	/* last: nothing outside /work and /tmp stays writable */
+	add(argv, &n, "--remount-ro");
+	add(argv, &n, "/");
+	add(argv, &n, "--");
+	add(argv, &n, SHIM_PATH);
+	add(argv, &n, "__shim");
+	for (int i = 0; i < 4; i++)
+		add(argv, &n, lim[i]);
+	add(argv, &n, "--");
+	for (int i = 0; i < wl->argc; i++)
+		add(argv, &n, wl->argv[i]);
+	argv[n] = NULL;
+
+	envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	envp[ne++] = "HOME=/work";
+	envp[ne++] = "TMPDIR=/tmp";
+	envp[ne++] = "LANG=C.UTF-8";
+	for (int i = 0; i < wl->nenv; i++)
+	{
+		size_t		l = strlen(wl->env_names[i]) + strlen(wl->env_values[i]) + 2;
+		char	   *e = xmalloc(l);
+
+		snprintf(e, l, "%s=%s", wl->env_names[i], wl->env_values[i]);
+		/* a workload variable replaces a default of the same name */
+		for (int j = 0; j < 4; j++)
+			if (envp[j] && strncmp(envp[j], e, strlen(wl->env_names[i]) + 1) == 0)
+				envp[j] = "LAGBID_UNSET=1";
+		envp[ne++] = e;
+	}
+	envp[ne] = NULL;
+
+	pid = fork();
+	if (pid < 0)
+	{
+		snprintf(err, errlen, "fork failed: %s", strerror(errno));
+		free(argv);
+		for (int i = 4; i < ne; i++)
+			free(envp[i]);
+		free(envp);
+		return -1;
+	}
+	if (pid == 0)
+	{
+		int			in = open("/dev/null", O_RDONLY);
+		int			out = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+		int			er = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+		sigset_t	none;
+
+		setsid();
+		if (in < 0 || out < 0 || er < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(er, 2);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int s = 1; s < NSIG; s++)
+			signal(s, SIG_DFL);
+		execve(spec->bwrap, argv, envp);
+		dprintf(2, "could not execute \"%s\": %s\n", spec->bwrap, strerror(errno));
+		_exit(126);
+	}
+	free(argv);
+	for (int i = 4; i < ne; i++)
+		free(envp[i]);
+	free(envp);
+	rs->pid = pid;
+	rs->started = now_seconds();
+	rs->kill_at = rs->started + spec->timeout_s;
+	return 0;
+}
+
+void
+sandbox_kill(RunState *rs)
+{
+	if (rs->pid > 0 && !rs->finished)
+	{
+		kill(-rs->pid, SIGKILL);
+		kill(rs->pid, SIGKILL);
+	}
+}
+
+/*
+ * Inside the sandbox: lagbid-agent __shim AS CPU FSIZE NPROC -- argv...
+ * Sets the limits, then becomes the workload.
+ */
+int
+sandbox_shim_main(int argc, char **argv)
+{
+	static const int res[4] = {RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC};
+	struct rlimit zero = {0, 0};
+
+	if (argc < 8 || strcmp(argv[6], "--") != 0)
+	{
+		dprintf(2, "lagbid-shim: bad arguments\n");
+		return 125;
+	}
+	for (int i = 0; i < 4; i++)
+	{
+		long		v = strtol(argv[2 + i], NULL, 10);
+		struct rlimit rl;
+
+		if (v <= 0)
+			continue;
+		rl.rlim_cur = rl.rlim_max = (rlim_t) v;
+		if (setrlimit(res[i], &rl) != 0)
+		{
+			dprintf(2, "lagbid-shim: setrlimit failed: %s\n", strerror(errno));
+			return 125;
+		}
+	}
+	setrlimit(RLIMIT_CORE, &zero);
+	execvp(argv[7], argv + 7);
+	dprintf(2, "lagbid-shim: could not execute \"%s\": %s\n", argv[7], strerror(errno));
+	return 127;
+}
+
+/* the last non-empty line of the job's stderr, made printable */
+static void
+stderr_tail(const char *jobdir, char *out, size_t cap)
+{
+	char		path[PATH_MAX];
+	char	   *text;
+	size_t		len = 0;
+	char	   *end,
+			   *start;
+	size_t		n = 0;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/stderr", jobdir);
+	{
+		int			fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		off_t		size;
+		char		buf[1024];
+		ssize_t		r;
+
+		if (fd < 0)
+			return;
+		size = lseek(fd, 0, SEEK_END);
+		lseek(fd, size > (off_t) sizeof(buf) - 1 ? size - (off_t) sizeof(buf) + 1 : 0, SEEK_SET);
+		r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			return;
+		buf[r] = '\0';
+		len = (size_t) r;
+		text = buf;
+		end = text + len;
+		while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+			end--;
+		start = end;
+		while (start > text && start[-1] != '\n')
+			start--;
+		for (char *p = start; p < end && n + 1 < cap && n < 200; p++)
+			out[n++] = ((unsigned char) *p < 0x20 || *p == 0x7f) ? '?' : *p;
+		out[n] = '\0';
+	}
+}
+
+/*
+ * After the run: 0 with *out_path (malloc'd) the output file, or -1 with
+ * the reason the job failed.
+ */
+int
+sandbox_outcome(const RunSpec *spec, const RunState *rs, char **out_path,
+				char *reason, size_t reasonlen)
+{
+	char		tail[256];
+	char		path[PATH_MAX];
+	struct stat st;
+	int			st_code = rs->wait_status;
+
+	*out_path = NULL;
+	stderr_tail(spec->jobdir, tail, sizeof(tail));
+	if (rs->killed_for_shutdown)
+	{
+		snprintf(reason, reasonlen, "agent shutting down");
+		return -1;
+	}
+	if (rs->timed_out)
+	{
+		snprintf(reason, reasonlen, "timeout: killed after %d s", spec->timeout_s);
+		return -1;
+	}
+	if (WIFSIGNALED(st_code))
+	{
+		snprintf(reason, reasonlen, "killed by signal %d (%s)", WTERMSIG(st_code),
+				 strsignal(WTERMSIG(st_code)));
+		return -1;
+	}
+	if (WIFEXITED(st_code) && WEXITSTATUS(st_code) != 0)
+	{
+		int			code = WEXITSTATUS(st_code);
+
+		/* bwrap reports a child killed by signal S as 128 + S */
+		if (code > 128 && code < 128 + 65)
+			snprintf(reason, reasonlen, "workload killed by signal %d (%s)%s%s", code - 128,
+					 code - 128 == SIGXFSZ ? "file size limit, output too large" :
+					 code - 128 == SIGXCPU ? "CPU time limit" : strsignal(code - 128),
+					 tail[0] ? ": " : "", tail);
+		else
+			snprintf(reason, reasonlen, "exit status %d%s%s", code, tail[0] ? ": " : "", tail);
+		return -1;
+	}
+	if (spec->wl->output == NULL)
+		snprintf(path, sizeof(path), "%s/stdout", spec->jobdir);
+	else
+	{
+		char		real[PATH_MAX],
+					base[PATH_MAX],
+					work[PATH_MAX];
+
+		snprintf(work, sizeof(work), "%s/work", spec->jobdir);
+		snprintf(path, sizeof(path), "%s/%s", work, spec->wl->output);
+		/* the workload may have made the output a link to anywhere */
+		if (realpath(path, real) == NULL || realpath(work, base) == NULL ||
+			strncmp(real, base, strlen(base)) != 0 || real[strlen(base)] != '/')
+		{
+			snprintf(reason, reasonlen, "output \"%s\" missing", spec->wl->output);
+			return -1;
+		}
+	}
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+	{
+		snprintf(reason, reasonlen, "output \"%s\" missing or not a regular file",
+				 spec->wl->output ? spec->wl->output : "stdout");
+		return -1;
+	}
+	*out_path = xstrdup(path);
+	return 0;
+}

@@ -1,0 +1,556 @@
+/*-------------------------------------------------------------------------
+ *
+ * unit_test.c
+ *	  Unit tests of lagbid-agent's pure parts, printing TAP: the JSON
+ *	  reader and the workload parser (valid, every rule broken, hostile
+ *	  bytes), base64, base58 and the peer id against known vectors, the
+ *	  node key (mode 0600, kept, signatures verify), the price policy (each
+ *	  decline reason, clamping, the external price script) and the config
+ *	  file.  Built with AddressSanitizer and UBSan when available.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "agent.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+static int	ntest = 0;
+static int	nfail = 0;
+
+static void
+ok(bool cond, const char *fmt,...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+ok(bool cond, const char *fmt,...)
+{
+	va_list		ap;
+
+	ntest++;
+	printf("%sok %d - ", cond ? "" : "not ", ntest);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!cond)
+		nfail++;
+}
+
+static bool
+wl_ok(const char *json)
+{
+	Workload	wl;
+	char		err[256];
+	int			rc = workload_parse(json, strlen(json), &wl, err, sizeof(err));
+
+	if (rc == 0)
+		workload_free(&wl);
+	return rc == 0;
+}
+
+/* the workload is refused and the error mentions want */
+static bool
+wl_refused(const char *json, const char *want)
+{
+	Workload	wl;
+	char		err[256] = "";
+	int			rc = workload_parse(json, strlen(json), &wl, err, sizeof(err));
+
+	if (rc == 0)
+	{
+		workload_free(&wl);
+		printf("# accepted: %s\n", json);
+		return false;
+	}
+	if (want && strstr(err, want) == NULL)
+	{
+		printf("# error \"%s\" lacks \"%s\"\n", err, want);
+		return false;
+	}
+	return true;
+}
+
+static char *
+repeat(char c, size_t n)
+{
+	char	   *s = malloc(n + 1);
+
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void
+test_json(void)
+{
+	char		err[256];
+	JsonValue  *v;
+	char	   *deep;
+	const char *bad[] = {"", "{", "[1,]", "{\"a\":}", "{\"a\" 1}", "\"abc", "tru", "01",
+		"1.", "-", "1e", "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "[1 2]", "{} {}",
+	"\"a\nb\"", "{1:2}", "nul", "[\"\\u12\"]"};
+
+	{
+		const char *doc = "{\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\"]}";
+
+		v = json_parse(doc, strlen(doc), err, sizeof(err));
+	}
+	ok(v && v->type == JV_OBJECT && json_get(v, "a") && json_get(v, "a")->count == 6,
+	   "json: a nested document parses");
+	if (v)
+	{
+		const JsonValue *a = json_get(v, "a");
+
+		ok(a->items[1]->number == -2500 && strcmp(a->items[1]->num_text, "-2.5e3") == 0,
+		   "json: numbers keep their text");
+		ok(strcmp(a->items[5]->str, "x\xc3\xa9\xf0\x9f\x98\x80\n") == 0, "json: escapes and surrogate pairs decode to UTF-8");
+	}
+	json_free(v);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		v = json_parse(bad[i], strlen(bad[i]), err, sizeof(err));
+		ok(v == NULL && strstr(err, "invalid JSON") != NULL, "json: malformed document %zu is refused", i);
+		json_free(v);
+	}
+	deep = malloc(200001);
+	memset(deep, '[', 100000);
+	memset(deep + 100000, ']', 100000);
+	deep[200000] = '\0';
+	v = json_parse(deep, 200000, err, sizeof(err));
+	ok(v == NULL && strstr(err, "nested too deeply"), "json: 100000 nested arrays are refused, no stack overflow");
+	free(deep);
+	v = json_parse(NULL, 0, err, sizeof(err));
+	ok(v == NULL, "json: NULL input is refused");
+	v = json_parse("{\"a\":1,\"a\":2}", 13, err, sizeof(err));
+	ok(v && json_get(v, "a")->number == 2, "json: the last duplicate member wins, as in jsonb");
+	json_free(v);
+}
+
+static void
+test_workload(void)
+{
+	Workload	wl;
+	char		err[256];
+	char		buf[20000];
+	char	   *big;
+	const char *full =
+		"{\"command\": [\"sh\", \"-c\", \"echo hi\"], \"env\": {\"A_1\": \"v\", \"_b\": \"\"},"
+		" \"inputs\": [{\"path\": \"in/a.txt\", \"content_base64\": \"aGVsbG8=\"},"
+		" {\"path\": \"b\", \"uri\": \"file:///tmp/x\", \"sha256\": \"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"}],"
+		" \"timeout_s\": 30, \"output\": \"out/result.txt\"}";
+
+	ok(workload_parse(full, strlen(full), &wl, err, sizeof(err)) == 0, "workload: the full example parses (%s)", err);
+	ok(wl.argc == 3 && strcmp(wl.argv[2], "echo hi") == 0 && wl.argv[3] == NULL, "workload: argv");
+	ok(wl.nenv == 2 && strcmp(wl.env_names[0], "A_1") == 0, "workload: env");
+	ok(wl.ninputs == 2 && wl.inputs[0].content_len == 5 && memcmp(wl.inputs[0].content, "hello", 5) == 0,
+	   "workload: content_base64 decoded");
+	ok(strcmp(wl.inputs[1].sha256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789") == 0,
+	   "workload: sha256 lower-cased");
+	ok(wl.timeout_s == 30 && strcmp(wl.output, "out/result.txt") == 0, "workload: timeout and output");
+	workload_free(&wl);
+	ok(workload_parse("{\"command\": [\"true\"]}", 21, &wl, err, sizeof(err)) == 0 &&
+	   wl.timeout_s == 600 && wl.output == NULL, "workload: defaults (timeout 600, stdout)");
+	workload_free(&wl);
+	ok(wl_ok("{\"command\": [\"true\"], \"output\": \"stdout\"}"), "workload: output stdout");
+
+	ok(wl_refused("[]", "not a JSON object"), "workload: not an object");
+	ok(wl_refused("{}", "command"), "workload: no command");
+	ok(wl_refused("{\"command\": []}", "1 to 64"), "workload: empty command");
+	ok(wl_refused("{\"command\": \"ls\"}", "command array"), "workload: command not an array");
+	ok(wl_refused("{\"command\": [1]}", "not a string"), "workload: command element not a string");
+	ok(wl_refused("{\"command\": [\"\"]}", "1 to 4096"), "workload: empty argument");
+	ok(wl_refused("{\"command\": [\"a\\u0000b\"]}", "NUL"), "workload: NUL byte in an argument");
+	big = repeat('x', 4097);
+	snprintf(buf, sizeof(buf), "{\"command\": [\"%s\"]}", big);
+	ok(wl_refused(buf, "1 to 4096"), "workload: argument of 4097 bytes");
+	big[4096] = '\0';
+	snprintf(buf, sizeof(buf), "{\"command\": [\"%s\"]}", big);
+	ok(wl_ok(buf), "workload: argument of 4096 bytes");
+	free(big);
+	{
+		size_t		n = snprintf(buf, sizeof(buf), "{\"command\": [");
+
+		for (int i = 0; i < 65; i++)
+			n += snprintf(buf + n, sizeof(buf) - n, "%s\"a\"", i ? "," : "");
+		snprintf(buf + n, sizeof(buf) - n, "]}");
+		ok(wl_refused(buf, "1 to 64"), "workload: 65 arguments");
+	}
+	ok(wl_refused("{\"command\": [\"a\"], \"nope\": 1}", "unknown key"), "workload: unknown top-level key");
+	ok(wl_refused("{\"command\": [\"a\"], \"env\": {\"1A\": \"x\"}}", "variable name"), "workload: env name starting with a digit");
+	ok(wl_refused("{\"command\": [\"a\"], \"env\": {\"A-B\": \"x\"}}", "variable name"), "workload: env name with a dash");
+	ok(wl_refused("{\"command\": [\"a\"], \"env\": {\"\": \"x\"}}", "variable name"), "workload: empty env name");
+	ok(wl_refused("{\"command\": [\"a\"], \"env\": {\"A\": 1}}", "string"), "workload: env value not a string");
+	ok(wl_refused("{\"command\": [\"a\"], \"env\": []}", "not an object"), "workload: env not an object");
+	{
+		size_t		n = snprintf(buf, sizeof(buf), "{\"command\": [\"a\"], \"env\": {");
+
+		for (int i = 0; i < 65; i++)
+			n += snprintf(buf + n, sizeof(buf) - n, "%s\"V%d\": \"x\"", i ? "," : "", i);
+		snprintf(buf + n, sizeof(buf) - n, "}}");
+		ok(wl_refused(buf, "more than 64"), "workload: 65 env variables");
+	}
+	{
+		const char *paths[] = {"/etc/passwd", "../x", "a/../../x", ".", "a/./b", "", "a//b", "a/",
+		"a\\u0001b", "a\\nb", "a\\u007f"};
+
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		{
+			snprintf(buf, sizeof(buf), "{\"command\": [\"a\"], \"inputs\": [{\"path\": \"%s\", \"content_base64\": \"\"}]}", paths[i]);
+			ok(wl_refused(buf, "path"), "workload: hostile input path \"%s\" refused", paths[i]);
+		}
+	}
+	big = repeat('p', 256);
+	snprintf(buf, sizeof(buf), "{\"command\": [\"a\"], \"inputs\": [{\"path\": \"%s\", \"content_base64\": \"\"}]}", big);
+	ok(wl_refused(buf, "255"), "workload: input path of 256 bytes");
+	free(big);
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"!!!\"}]}", "base64"), "workload: invalid base64");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"aGVsbG8=\", \"uri\": \"file:///x\"}]}", "both"), "workload: content and uri together");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\"}]}", "content_base64 or uri"), "workload: input without content");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"ftp://x\", \"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}", "scheme"), "workload: ftp uri");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"file:///x\"}]}", "sha256"), "workload: uri without sha256");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"file:///x\", \"sha256\": \"abc\"}]}", "sha256"), "workload: short sha256");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"\", \"mode\": 1}]}", "unknown key"), "workload: unknown input key");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"\"}, {\"path\": \"a\", \"content_base64\": \"\"}]}", "repeats"), "workload: duplicate input paths");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [1]}", "not an object"), "workload: input not an object");
+	{
+		/* 1 MiB + 3 bytes of content */
+		size_t		enc = (1048579 + 2) / 3 * 4;
+		char	   *doc = malloc(enc + 200);
+		size_t		n = sprintf(doc, "{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"");
+
+		memset(doc + n, 'A', enc);
+		n += enc;
+		sprintf(doc + n, "\"}]}");
+		ok(wl_refused(doc, "over"), "workload: input content over 1 MiB");
+		free(doc);
+	}
+	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 0}", "timeout_s"), "workload: timeout 0");
+	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 86401}", "timeout_s"), "workload: timeout 86401");
+	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 1.5}", "timeout_s"), "workload: fractional timeout");
+	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": \"10\"}", "timeout_s"), "workload: timeout as a string");
+	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 1e400}", "timeout_s"), "workload: timeout overflowing a double");
+	ok(wl_refused("{\"command\": [\"a\"], \"output\": \"../x\"}", "output"), "workload: output escaping the work dir");
+	ok(wl_refused("{\"command\": [\"a\"], \"output\": \"/etc/passwd\"}", "output"), "workload: absolute output");
+	ok(wl_refused("{\"command\": [\"a\"], \"output\": 5}", "output"), "workload: output not a string");
+	ok(wl_refused("{\"command\": [\"a\"]", "invalid JSON"), "workload: truncated JSON");
+}
+
+/* hostile bytes: mutations of valid workloads, under ASan */
+static void
+test_hostile(void)
+{
+	const char *seeds[] = {
+		"{\"command\": [\"sh\", \"-c\", \"echo hi\"], \"env\": {\"A\": \"v\"}, \"inputs\": [{\"path\": \"a/b\", \"content_base64\": \"aGVsbG8=\"}], \"timeout_s\": 30, \"output\": \"o\"}",
+		"{\"command\": [\"x\"], \"inputs\": [{\"path\": \"b\", \"uri\": \"file:///tmp/x\", \"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}",
+	};
+	const char	alphabet[] = "{}[]\",:\\u0123456789abcdefnulltrue -.eE/\x01\xff\x00";
+	unsigned	seed = 12345;
+	int			parsed = 0;
+
+	for (int iter = 0; iter < 30000; iter++)
+	{
+		const char *s = seeds[iter % 2];
+		size_t		len = strlen(s);
+		char		buf[512];
+		Workload	wl;
+		char		err[256];
+		int			edits;
+
+		memcpy(buf, s, len);
+		seed = seed * 1103515245 + 12345;
+		edits = 1 + (seed >> 16) % 4;
+		for (int e = 0; e < edits; e++)
+		{
+			size_t		pos;
+
+			seed = seed * 1103515245 + 12345;
+			pos = (seed >> 8) % len;
+			seed = seed * 1103515245 + 12345;
+			switch ((seed >> 16) % 3)
+			{
+				case 0:
+					buf[pos] = alphabet[(seed >> 4) % (sizeof(alphabet) - 1)];
+					break;
+				case 1:
+					len = pos;	/* truncate */
+					if (len == 0)
+						len = 1;
+					break;
+				case 2:
+					if (len < sizeof(buf) - 1)
+					{
+						memmove(buf + pos + 1, buf + pos, len - pos);
+						buf[pos] = alphabet[(seed >> 4) % (sizeof(alphabet) - 1)];
+						len++;
+					}
+					break;
+			}
+		}
+		if (workload_parse(buf, len, &wl, err, sizeof(err)) == 0)
+		{
+			parsed++;
+			for (int i = 0; i < wl.ninputs; i++)
+			{
+				char		why[128];
+
+				if (!workload_path_ok(wl.inputs[i].path, strlen(wl.inputs[i].path), why, sizeof(why)))
+					parsed = -1000000;	/* an accepted path must be safe */
+			}
+			workload_free(&wl);
+		}
+	}
+	ok(parsed >= 0, "hostile: 30000 mutated workloads parsed or refused without a crash (%d accepted, every accepted path safe)", parsed);
+}
+
+static void
+test_base64_base58(void)
+{
+	unsigned char out[64];
+	char		b58[128];
+	unsigned char pub[32];
+	unsigned int mdlen = 32;
+
+	ok(base64_decode("aGVsbG8gd29ybGQ=", 16, out, sizeof(out)) == 11 && memcmp(out, "hello world", 11) == 0,
+	   "base64: hello world");
+	ok(base64_decode("aGVs\nbG8=", 9, out, sizeof(out)) == 5, "base64: newlines are skipped (encode() output)");
+	ok(base64_decode("", 0, out, sizeof(out)) == 0, "base64: empty");
+	ok(base64_decode("aGVsbG8", 7, out, sizeof(out)) == 5, "base64: padding optional");
+	ok(base64_decode("a", 1, out, sizeof(out)) < 0, "base64: one character is malformed");
+	ok(base64_decode("aG=Vs", 5, out, sizeof(out)) < 0, "base64: data after padding");
+	ok(base64_decode("aGVsbG8gd29ybGQ=", 16, out, 4) < 0, "base64: output bound respected");
+
+	ok(base58_encode((const unsigned char *) "", 0, b58, sizeof(b58)) == 0 && b58[0] == '\0', "base58: empty");
+	ok(base58_encode((const unsigned char *) "\0", 1, b58, sizeof(b58)) == 1 && strcmp(b58, "1") == 0, "base58: one zero byte");
+	base58_encode((const unsigned char *) "hello world", 11, b58, sizeof(b58));
+	ok(strcmp(b58, "StV1DL6CwTryKyV") == 0, "base58: hello world (%s)", b58);
+	base58_encode((const unsigned char *) "\0\0\x01", 3, b58, sizeof(b58));
+	ok(strcmp(b58, "112") == 0, "base58: leading zeros (%s)", b58);
+	ok(base58_encode((const unsigned char *) "hello world", 11, b58, 5) < 0, "base58: output bound respected");
+
+	/* the extension's vector: peer_id_from_ed25519(sha256('1')) */
+	EVP_Digest("1", 1, pub, &mdlen, EVP_sha256(), NULL);
+	peer_id_from_pubkey(pub, b58, sizeof(b58));
+	ok(strcmp(b58, "12D3KooWH46vGd2B9FXDcosoW4YUByS3ipTQmom2i6RTaD4pXouC") == 0,
+	   "peer id: matches lagbid.peer_id_from_ed25519(sha256('1')) (%s)", b58);
+	memset(pub, 0, 32);
+	peer_id_from_pubkey(pub, b58, sizeof(b58));
+	ok(strncmp(b58, "12D3KooW", 8) == 0 && strlen(b58) == 52, "peer id: the zero key gives a 12D3KooW id of 52 characters");
+}
+
+static void
+test_keys(void)
+{
+	char		dir[] = "/tmp/lagbid-unit.XXXXXX";
+	char		path[300];
+	unsigned char pub1[32],
+				pub2[32],
+				sig[64];
+	bool		created;
+	char		err[256];
+	struct stat st;
+	EVP_PKEY   *pk;
+	EVP_MD_CTX *md;
+	char		hex[65];
+
+	if (mkdtemp(dir) == NULL)
+	{
+		ok(false, "keys: mkdtemp");
+		return;
+	}
+	ok(keys_load_or_create(dir, pub1, &created, err, sizeof(err)) == 0 && created, "keys: a key is created");
+	snprintf(path, sizeof(path), "%s/node.key", dir);
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "keys: the key file has mode 0600");
+	ok(keys_load_or_create(dir, pub2, &created, err, sizeof(err)) == 0 && !created &&
+	   memcmp(pub1, pub2, 32) == 0, "keys: a second load keeps the same key");
+	ok(keys_sign(dir, (const unsigned char *) "challenge", 9, sig, err, sizeof(err)) == 0, "keys: signs");
+	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub1, 32);
+	md = EVP_MD_CTX_new();
+	ok(pk && EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) > 0 &&
+	   EVP_DigestVerify(md, sig, 64, (const unsigned char *) "challenge", 9) == 1,
+	   "keys: the signature verifies with the public key");
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	chmod(path, 0644);
+	ok(keys_load_or_create(dir, pub2, &created, err, sizeof(err)) != 0 && strstr(err, "0600"),
+	   "keys: a key readable by others is refused");
+	unlink(path);
+	rmdir(dir);
+	sha256_hex((const unsigned char *) "abc", 3, hex);
+	ok(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "sha256: abc");
+}
+
+static void
+terms(TaskTerms *t, const char *owner, const char *region, const char *resources,
+	  const char *pmin, const char *pmax)
+{
+	memset(t, 0, sizeof(*t));
+	t->task_id = 7;
+	snprintf(t->owner, sizeof(t->owner), "%s", owner);
+	snprintf(t->region, sizeof(t->region), "%s", region);
+	terms_from_resources(t, resources, strlen(resources));
+	snprintf(t->price_min_text, sizeof(t->price_min_text), "%s", pmin);
+	snprintf(t->price_max_text, sizeof(t->price_max_text), "%s", pmax);
+	t->price_min = atof(pmin);
+	t->price_max = atof(pmax);
+	t->duration_hours = 1;
+}
+
+static void
+test_policy(void)
+{
+	Config		c;
+	TaskTerms	t;
+	char		price[64],
+				why[512];
+	double		cost;
+	char		err[256];
+	const char *cfg = "[market]\nconninfo = dbname=x\nregion = eu-west\nmax_concurrent = 2\n"
+		"[resources]\ncpu = 8\nmemory_gb = 16\nstorage_gb = 100\ngpu = A100\ngpu_count = 2\n"
+		"[price]\ncpu_core_hour = 0.5\nmemory_gb_hour = 0.1\nstorage_gb_hour = 0.01\ngpu_hour.A100 = 2\n"
+		"[owners]\ndeny = mallory\n";
+
+	ok(region_matches("eu", "eu-west") && region_matches("eu", "eu") && region_matches("", "us") &&
+	   !region_matches("eu", "europe") && !region_matches("eu-west", "eu") && !region_matches("us", "eu-west"),
+	   "policy: region matching (eu matches eu and eu-*, none matches all)");
+	config_defaults(&c, "/tmp");
+	ok(config_parse(&c, cfg, err, sizeof(err)) == 0, "config: the test config parses (%s)", err);
+
+	terms(&t, "alice", "us", "{\"cpu\": 1}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_REGION, "policy: region decline (%s)", why);
+	terms(&t, "alice", "eu", "{\"cpu\": 16}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_RESOURCES, "policy: cpu decline (%s)", why);
+	terms(&t, "alice", "eu", "{\"memory_gb\": 32}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_RESOURCES, "policy: memory decline");
+	terms(&t, "alice", "eu", "{\"gpu\": \"H100\"}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_RESOURCES, "policy: gpu model decline (%s)", why);
+	terms(&t, "alice", "eu", "{\"gpu\": \"A100\", \"gpu_count\": 3}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_RESOURCES, "policy: gpu count decline");
+	terms(&t, "alice", "eu", "[1]", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_RESOURCES, "policy: unreadable resources decline");
+	terms(&t, "mallory", "eu", "{\"cpu\": 1}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_OWNER, "policy: denied owner");
+	terms(&t, "alice", "eu", "{\"cpu\": 1}", "1", "10");
+	ok(policy_decide(&c, &t, 2, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_CAPACITY, "policy: capacity decline at 2 of 2 slots");
+	terms(&t, "alice", "eu", "{\"cpu\": 8, \"memory_gb\": 16}", "1", "5");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_PRICE && cost > 5,
+	   "policy: cost 5.6/h above price_max 5 declined (%s)", why);
+	terms(&t, "alice", "eu", "{\"cpu\": 2}", "1.50", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECIDE_BID && strcmp(price, "1.50") == 0,
+	   "policy: cost 1/h clamped up to price_min (ask %s)", price);
+	terms(&t, "alice", "eu", "{\"cpu\": 4, \"memory_gb\": 2}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECIDE_BID && strcmp(price, "2.20") == 0,
+	   "policy: cost 2.2/h asked as is (ask %s)", price);
+	terms(&t, "alice", "eu", "{\"gpu\": \"a100\", \"gpu_count\": 2}", "1", "10");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECIDE_BID && strcmp(price, "4.00") == 0,
+	   "policy: gpu priced per model and count (ask %s)", price);
+	c.markup = 3;
+	terms(&t, "alice", "eu", "{\"cpu\": 4}", "1", "5.25");
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECIDE_BID && strcmp(price, "5.25") == 0,
+	   "policy: markup clamped down to price_max (ask %s)", price);
+	c.markup = 1;
+	terms(&t, "alice", "eu", "{\"cpu\": 1}", "1", "10");
+	t.workload_json = "{\"command\": []}";
+	t.workload_len = strlen(t.workload_json);
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_WORKLOAD, "policy: invalid workload declined (%s)", why);
+	t.workload_json = "{\"command\": [\"a\"], \"inputs\": [{\"path\": \"x\", \"uri\": \"https://e/x\", \"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}";
+	t.workload_len = strlen(t.workload_json);
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_WORKLOAD, "policy: https input declined (%s)", why);
+	t.workload_json = NULL;
+	t.workload_null = true;
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_WORKLOAD, "policy: no workload declined");
+	t.workload_null = false;
+
+	/* the external price script */
+	{
+		char		script[] = "/tmp/lagbid-price.XXXXXX";
+		int			fd = mkstemp(script);
+		FILE	   *f = fdopen(fd, "w");
+
+		fprintf(f, "#!/bin/sh\nread terms\ncase \"$terms\" in *'\"owner\": \"bob\"'*) exit 3;; *'\"owner\": \"slow\"'*) sleep 5;; esac\necho 3.25\n");
+		fclose(f);
+		chmod(script, 0700);
+		c.price_script = strdup(script);
+		c.price_script_timeout_ms = 500;
+		terms(&t, "alice", "eu", "{\"cpu\": 1}", "1", "10");
+		ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECIDE_BID && strcmp(price, "3.25") == 0,
+		   "policy: the price script sets the ask (%s %s)", price, why);
+		terms(&t, "bob", "eu", "{\"cpu\": 1}", "1", "10");
+		ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_SCRIPT && strstr(why, "exit status 3"),
+		   "policy: a non-zero exit of the script declines (%s)", why);
+		terms(&t, "slow", "eu", "{\"cpu\": 1}", "1", "10");
+		{
+			double		t0 = now_seconds();
+
+			ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_SCRIPT &&
+			   strstr(why, "timed out") && now_seconds() - t0 < 3,
+			   "policy: a slow script is killed at its timeout (%s)", why);
+		}
+		terms(&t, "alice", "eu", "{\"cpu\": 1}", "1", "3");
+		ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_SCRIPT,
+		   "policy: a script price above price_max declines (%s)", why);
+		unlink(script);
+	}
+	config_free(&c);
+}
+
+static void
+test_config(void)
+{
+	Config		c,
+				d;
+	char		err[256];
+	char	   *text;
+
+	config_defaults(&c, "/srv/agent");
+	ok(config_parse(&c, "[market]\nconninfo = host=a,b dbname=m  # comment\nregion=eu\nmultiaddr = /ip4/1.2.3.4/tcp/1, /ip4/5.6.7.8/tcp/2\n"
+					"; another comment\n[owners]\nallow = alice, bob\n", err, sizeof(err)) == 0,
+	   "config: parses with comments (%s)", err);
+	ok(strcmp(c.conninfo, "host=a,b dbname=m") == 0 && c.nmultiaddrs == 2 && c.nallow == 2 &&
+	   strcmp(c.allow_owners[1], "bob") == 0, "config: values, lists and trailing comments");
+	ok(strcmp(c.work_dir, "/srv/agent/jobs") == 0 && c.max_concurrent == 1, "config: defaults under DIR");
+	c.cpu = 4;
+	c.memory_gb = 8;
+	c.storage_gb = 50;
+	text = config_render(&c, "12D3KooWtest", "detected");
+	config_defaults(&d, "/srv/agent");
+	ok(config_parse(&d, text, err, sizeof(err)) == 0 && d.cpu == 4 && d.nmultiaddrs == 2 && d.nallow == 2 &&
+	   strcmp(d.conninfo, c.conninfo) == 0, "config: what init writes reads back (%s)", err);
+	free(text);
+	config_free(&d);
+	config_free(&c);
+	config_defaults(&c, "/x");
+	ok(config_parse(&c, "[market]\nconninfo = x\nregion = eu\nmax_concurent = 2\n", err, sizeof(err)) != 0 &&
+	   strstr(err, "unknown setting"), "config: a typo is an error (%s)", err);
+	config_free(&c);
+	config_defaults(&c, "/x");
+	ok(config_parse(&c, "[market]\nconninfo = x\nregion = eu\nmax_concurrent = two\n", err, sizeof(err)) != 0 &&
+	   strstr(err, "invalid value"), "config: a bad number is an error (%s)", err);
+	config_free(&c);
+	config_defaults(&c, "/x");
+	ok(config_parse(&c, "[price]\ncpu_core_hour = 1\n", err, sizeof(err)) != 0, "config: conninfo and region are required");
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	log_init(false, LOG_LEVEL_FATAL);
+	test_json();
+	test_workload();
+	test_hostile();
+	test_base64_base58();
+	test_keys();
+	test_policy();
+	test_config();
+	printf("1..%d\n", ntest);
+	if (nfail)
+		printf("# %d of %d failed\n", nfail, ntest);
+	return nfail ? 1 : 0;
+}

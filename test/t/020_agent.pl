@@ -1,0 +1,355 @@
+# lagbid-agent against a real cluster: real agent processes (agent/), a
+# real owner, real jobs in the bubblewrap sandbox.
+#
+#   1. init: key (0600), peer id (= lagbid.peer_id_from_ed25519 of the
+#      key), detected resources, signed registration; init again is safe
+#   2. three agents and a task with 3 replicas and a deterministic
+#      workload: bid, run, upload, finalize; the leader's content is what
+#      the workload prints; each agent is paid its ask x hours
+#   3. a fourth provider (plain SQL) uploading a different result loses
+#      the election and is not paid
+#   4. declines are logged with their reason (region, price)
+#   5. kill -9 of an agent mid-job, then a restart: the job completes,
+#      nothing is paid twice, no slot leaks
+#   6. PostgreSQL restarted under running agents: they reconnect and carry on
+#      (agent 3 with a multi-host conninfo whose first host is dead)
+#   7. status; SIGTERM stops agents with exit status 0
+#   8. SIGHUP reloads the config; a result over max_result_bytes goes to
+#      result_dir and submit_result() with a file URI; SIGTERM mid-job
+#      fails the job with "agent shutting down" after the grace period
+# check_invariants() is empty after each step.  Every wait is bounded.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Cwd qw(abs_path);
+use Time::HiRes qw(usleep time);
+
+# the agent of this checkout when built, else the installed one
+my $agent = -x 'agent/lagbid-agent' ? abs_path('agent/lagbid-agent') : 'lagbid-agent';
+if (system("bwrap --unshare-all --ro-bind / / true >/dev/null 2>&1") != 0)
+{
+	plan skip_all => 'bubblewrap cannot create namespaces here';
+}
+
+my $node = PostgreSQL::Test::Cluster->new('agent');
+$node->init;
+$node->append_conf('postgresql.conf', "log_min_messages = warning\nmax_connections = 40\n");
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION lagbid;
+SELECT lagbid.deposit('alice', 100000, 'seed');
+});
+for my $i (1 .. 4)
+{
+	$node->safe_psql('postgres', "CREATE ROLE cp$i LOGIN; GRANT lagbid_provider TO cp$i;");
+}
+
+my $tmp = $PostgreSQL::Test::Utils::tmp_check;
+my $host = $node->host;
+my $port = $node->port;
+# agent 3 is given two hosts, the first one dead: libpq's multi-host
+# conninfo (failover) is the agent's too
+sub conninfo
+{
+	my $i = shift;
+	return "host=$tmp/no-such-host,$host port=$port,$port dbname=postgres user=cp$i" if $i == 3;
+	return "host=$host port=$port dbname=postgres user=cp$i";
+}
+sub sql { return $node->safe_psql('postgres', shift) }
+
+# poll a query until it returns 't'; bounded
+sub wait_for
+{
+	my ($sql, $what, $seconds) = @_;
+	$seconds //= 30;
+	my $deadline = time + $seconds;
+	while (time < $deadline)
+	{
+		my $r = $node->safe_psql('postgres', $sql);
+		return 1 if $r eq 't';
+		usleep(100_000);
+	}
+	diag("timed out after $seconds s waiting for: $what");
+	return 0;
+}
+
+sub slurp { my $f = shift; open my $fh, '<', $f or return ''; local $/; my $s = <$fh>; close $fh; return $s }
+
+# ---- 1. init ----
+my (%dir, %node_id, %provider_id);
+for my $i (1 .. 3)
+{
+	$dir{$i} = "$tmp/agent$i";
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run([ $agent, 'init', '--dir', $dir{$i}, '--conninfo', conninfo($i),
+			'--region', 'eu-west', '--multiaddr', "/ip4/127.0.0.1/tcp/" . (4000 + $i),
+			'--max-concurrent', '2' ], '>', \$out, '2>', \$err, IPC::Run::timeout(30));
+	ok($ok, "agent $i: init succeeds") or diag("stdout: $out\nstderr: $err");
+	($node_id{$i}) = $out =~ /^node id (\S+)$/m;
+	($provider_id{$i}) = $out =~ /^registered as provider (\d+)/m;
+	like($out, qr/^detected: \d+ cores, \d+ GB memory, \d+ GB free disk/m, "agent $i: init prints what it detected");
+	ok(defined $provider_id{$i}, "agent $i: registered as provider " . ($provider_id{$i} // '?'));
+}
+{
+	my $mode = (stat "$dir{1}/node.key")[2] & 07777;
+	is(sprintf('%04o', $mode), '0600', 'the node key has mode 0600');
+	# the peer id is the extension's derivation of the key's public half
+	my $der = `openssl pkey -in $dir{1}/node.key -pubout -outform DER 2>/dev/null`;
+	my $pub = unpack('H*', substr($der, -32));
+	is(sql("SELECT lagbid.peer_id_from_ed25519('\\x$pub')"), $node_id{1},
+		'the node id is lagbid.peer_id_from_ed25519 of the public key');
+	is(sql("SELECT count(*) FROM lagbid.provider WHERE node_id = '$node_id{1}' AND region = 'eu-west'"), 1,
+		'the provider row carries the node id and region');
+
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $agent, 'init', '--dir', $dir{1} ], '>', \$out, '2>', \$err, IPC::Run::timeout(30));
+	my ($n1, $p1) = ($node_id{1}, $provider_id{1});
+	like($out, qr/node key \S+ kept/, 'init again keeps the key');
+	like($out, qr/^node id \Q$n1\E$/m, 'init again: same node id');
+	like($out, qr/^registered as provider \Q$p1\E /m, 'init again re-registers the same provider');
+}
+
+# deterministic asks: cpu 1 at 2.00, 2.50, 3.00 per core-hour; scans every 2 s
+for my $i (1 .. 3)
+{
+	my $conf = slurp("$dir{$i}/lagbid-agent.conf");
+	my $rate = sprintf('%.2f', 1.5 + 0.5 * $i);
+	$conf =~ s/^cpu_core_hour = .*$/cpu_core_hour = $rate/m;
+	$conf =~ s/^memory_gb_hour = .*$/memory_gb_hour = 0/m;
+	$conf =~ s/^storage_gb_hour = .*$/storage_gb_hour = 0/m;
+	$conf =~ s/^scan_interval_s = .*$/scan_interval_s = 2/m;
+	$conf =~ s/^grace_period_s = .*$/grace_period_s = 5/m;
+	open my $fh, '>', "$dir{$i}/lagbid-agent.conf" or die;
+	print $fh $conf;
+	close $fh;
+}
+
+my %h;
+# whatever happens, no agent outlives the test
+END
+{
+	for my $handle (values %h)
+	{
+		eval { $handle->kill_kill(grace => 2) if $handle->pumpable; };
+	}
+}
+sub start_agent
+{
+	my $i = shift;
+	my $log = "$tmp/agent$i.log";
+	$h{$i} = IPC::Run::start([ $agent, 'run', '--dir', $dir{$i} ], '<', \undef, '>>', $log, '2>>', $log);
+	return $h{$i};
+}
+sub agent_log { return slurp("$tmp/agent$_[0].log") }
+start_agent($_) for 1 .. 3;
+ok(wait_for(q{SELECT count(*) = 3 FROM pg_stat_activity WHERE application_name = 'lagbid-agent'},
+		'three agents connected', 20), 'three agents are connected');
+
+sub publish
+{
+	my ($workload, %o) = @_;
+	my $replicas = $o{replicas} // 1;
+	my $bid_limit = $o{bid_limit} // $replicas;
+	my $region = defined $o{region} ? "'$o{region}'" : 'NULL';
+	my $pmax = $o{price_max} // 5;
+	return sql(qq{SELECT lagbid.publish_task('alice', '{"cpu": 1}', 1, $pmax, 1, region => $region,
+	              replicas => $replicas, bid_limit => $bid_limit, workload => '$workload'::jsonb)});
+}
+
+sub invariants_ok
+{
+	my $what = shift;
+	my $n = sql('SELECT count(*) FROM lagbid.check_invariants()');
+	is($n, 0, "$what: check_invariants() is empty");
+	diag(sql(q{SELECT string_agg(invariant || ': ' || detail, E'\n') FROM lagbid.check_invariants()})) if $n ne '0';
+}
+
+# ---- 2. three replicas ----
+my $t1 = publish('{"command": ["sh", "-c", "echo hello-lagbid"]}', replicas => 3);
+ok(wait_for("SELECT count(*) = 3 FROM lagbid.job WHERE task_id = $t1 AND state = 'submitted'",
+		'three results submitted'), 'three agents bid, won, ran and uploaded');
+like(agent_log(1), qr/LOG:  bid \d+ placed on task $t1 at 2\.00\/h \(cost 2\.0000\/h/, 'agent 1 logged its bid with price and cost');
+like(agent_log(2), qr/job \d+ of task $t1 result uploaded \(13 bytes, sha256:/, 'agent 2 logged its upload');
+my $leader = sql("SELECT lagbid.finalize($t1)");
+like($leader, qr/^\d+$/, "task $t1 finalized, leader job $leader");
+is(sql("SELECT state FROM lagbid.task WHERE id = $t1"), 'completed', 'the task is completed');
+is(sql("SELECT rtrim(convert_from(lagbid.task_result($t1), 'UTF8'), E'\\n')"), "hello-lagbid",
+	"the leader's content is what the workload printed");
+is(sql("SELECT encode(lagbid.task_result($t1), 'hex')"), unpack('H*', "hello-lagbid\n"), '... byte for byte');
+is(sql(qq{SELECT count(*) FROM lagbid.job j JOIN lagbid.bid b ON b.id = j.bid_id JOIN lagbid.task t ON t.id = j.task_id
+          WHERE j.task_id = $t1 AND j.state = 'completed' AND j.paid = b.price * t.duration_hours}), 3,
+	'each agent is paid its ask x hours');
+is(sql(qq{SELECT string_agg(b.price::text, ',' ORDER BY b.price) FROM lagbid.bid b WHERE b.task_id = $t1}),
+	'2.00,2.50,3.00', 'the asks came from each agent\'s rates');
+for my $i (1 .. 3)
+{
+	is(sql("SELECT lagbid.balance('$node_id{$i}', 'provider') = (SELECT b.price * t.duration_hours FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id JOIN lagbid.provider p ON p.id = b.provider_id WHERE b.task_id = $t1 AND p.node_id = '$node_id{$i}')"),
+		't', "agent $i: its balance is its ask x hours");
+}
+invariants_ok('after three replicas');
+
+# ---- 3. a fourth provider that uploads a different result ----
+my $node4 = sql("SELECT lagbid.peer_id_from_ed25519(sha256('fourth'::bytea))");
+my $p4 = sql(qq{SELECT lagbid.register_provider('$node4', '{/ip4/127.0.0.1/tcp/4004}', 'eu-west', '{"cpu": 4}', 2)});
+sql("SELECT lagbid.bind_login('$node4', 'cp4')");
+my $t2 = sql(qq{SELECT lagbid.publish_task('alice', '{"cpu": 1}', 1, 5, 1, replicas => 4, bid_limit => 4,
+              workload => '{"command": ["sh", "-c", "echo agreed"]}'::jsonb, open => false)});
+sub as_cp4 { return $node->safe_psql('postgres', shift, extra_params => [ '-U', 'cp4' ]) }
+sql("SELECT lagbid.open_bidding($t2)");
+my $bid4 = as_cp4("SELECT lagbid_api.place_bid($t2, 1.00)");
+like($bid4, qr/^\d+$/, 'the fourth provider bids through lagbid_api as login cp4');
+ok(wait_for("SELECT count(*) = 4 FROM lagbid.job WHERE task_id = $t2", 'four jobs allocated'),
+	'the three agents bid too and the task is allocated to four');
+my $job4 = sql("SELECT id FROM lagbid.job WHERE task_id = $t2 AND provider_id = $p4");
+like(as_cp4("SELECT lagbid_api.upload_result($job4, convert_to('doctored', 'UTF8'))"), qr/^sha256:[0-9a-f]{64}$/,
+	'the fourth provider uploads a different result');
+ok(wait_for("SELECT count(*) = 4 FROM lagbid.job WHERE task_id = $t2 AND state = 'submitted'", 'four results'),
+	'the agents uploaded theirs');
+sql("SELECT lagbid.finalize($t2)");
+is(sql("SELECT rtrim(convert_from(lagbid.task_result($t2), 'UTF8'), E'\\n')"), 'agreed', 'the majority result leads');
+is(sql("SELECT state || ',' || is_leader || ',' || coalesce(paid, 0) FROM lagbid.job WHERE id = $job4"), 'failed,false,0',
+	'the fourth provider lost the election and was not paid');
+is(sql("SELECT lagbid.balance('$node4', 'provider')"), '0', 'its balance is zero');
+invariants_ok('after the disagreeing provider');
+
+# ---- 4. declines ----
+my $t_region = publish('{"command": ["true"]}', region => 'us');
+my $t_price = publish('{"command": ["true"]}', price_max => 1.5);
+ok(wait_for("SELECT true", 'noop', 1), 'declines published');
+my $deadline = time + 10;
+usleep(200_000) until time > $deadline || (agent_log(3) =~ /task $t_region declined \(region\)/ && agent_log(3) =~ /task $t_price declined \(price\)/);
+like(agent_log(3), qr/LOG:  task $t_region declined \(region\): region "us" does not match ours \("eu-west"\)/,
+	'a task of another region is declined with its reason');
+like(agent_log(3), qr/LOG:  task $t_price declined \(price\): cost 3\.0000\/h is above price_max 1\.5/,
+	'a task paying less than the cost is declined with its reason');
+sql("SELECT lagbid.cancel_task($t_region); SELECT lagbid.cancel_task($t_price)");
+
+# ---- 5. kill -9 mid-job, then restart ----
+my $t3 = publish('{"command": ["sh", "-c", "sleep 3; echo slow-result"], "timeout_s": 60}');
+ok(wait_for("SELECT count(*) = 1 FROM lagbid.job WHERE task_id = $t3 AND state = 'processing'", 'job processing'),
+	'a slow job is allocated');
+my $victim_node = sql("SELECT p.node_id FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id WHERE j.task_id = $t3");
+my ($victim) = grep { $node_id{$_} eq $victim_node } 1 .. 3;
+my $job3 = sql("SELECT id FROM lagbid.job WHERE task_id = $t3");
+$deadline = time + 10;
+usleep(100_000) until time > $deadline || agent_log($victim) =~ /job $job3 of task $t3 started in the sandbox/;
+like(agent_log($victim), qr/job $job3 of task $t3 started in the sandbox/, "agent $victim started job $job3");
+my $pid = $h{$victim}->{KIDS}[0]{PID};
+ok(kill('KILL', $pid), "kill -9 of agent $victim (pid $pid) mid-job");
+$h{$victim}->finish;
+is(sql("SELECT state FROM lagbid.job WHERE id = $job3"), 'processing', 'the job is still processing in the market');
+start_agent($victim);
+ok(wait_for("SELECT state = 'submitted' FROM lagbid.job WHERE id = $job3", 'job re-run and submitted', 30),
+	'after the restart the agent re-ran the job and submitted it');
+like(agent_log($victim), qr/job $job3 of task $t3 started in the sandbox.*job $job3 of task $t3 started in the sandbox/s,
+	'the restarted agent found the interrupted job in my_jobs() and ran it again');
+sql("SELECT lagbid.finalize($t3)");
+is(sql("SELECT rtrim(convert_from(lagbid.task_result($t3), 'UTF8'), E'\\n')"), 'slow-result', 'its result leads');
+is(sql(qq{SELECT count(*) FROM lagbid.job j JOIN lagbid.bid b ON b.id = j.bid_id WHERE j.id = $job3 AND j.state = 'completed' AND j.paid = b.price}),
+	1, 'the job is completed and paid once (ask x 1 hour)');
+is(sql(qq{SELECT count(*) FROM lagbid.job WHERE task_id = $t3}), 1, 'no second job for the task');
+is(sql(qq{SELECT count(*) FROM lagbid.provider p WHERE p.slots_used <>
+          (SELECT count(*) FROM lagbid.bid b WHERE b.provider_id = p.id AND b.state = 'open')
+        + (SELECT count(*) FROM lagbid.job j WHERE j.provider_id = p.id AND j.state IN ('processing', 'submitted'))}),
+	0, 'no slot leaks: every provider\'s slots_used matches its open bids and live jobs');
+invariants_ok('after kill -9 and restart');
+
+# ---- 6. PostgreSQL restarts under running agents ----
+$node->restart;
+ok(wait_for(q{SELECT count(*) = 3 FROM pg_stat_activity WHERE application_name = 'lagbid-agent'},
+		'agents reconnected', 30), 'the three agents reconnected after the restart');
+my $t4 = publish('{"command": ["sh", "-c", "echo after-restart"]}', replicas => 3);
+ok(wait_for("SELECT count(*) = 3 FROM lagbid.job WHERE task_id = $t4 AND state = 'submitted'", 'three results after restart'),
+	'they carry on: bid, run and upload after the restart');
+sql("SELECT lagbid.finalize($t4)");
+is(sql("SELECT rtrim(convert_from(lagbid.task_result($t4), 'UTF8'), E'\\n')"), 'after-restart', 'the task completes');
+like(agent_log(1), qr/WARNING:  lost the market connection.*LOG:  connected to the market/s,
+	'agent 1 logged the lost connection and the reconnect');
+like(agent_log(3), qr/LOG:  connected to the market at \Q$host\E:$port as "cp3" after a disconnection/,
+	'agent 3 reconnected through the second host of its conninfo');
+invariants_ok('after the PostgreSQL restart');
+
+# ---- 7. status and SIGTERM ----
+{
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $agent, 'status', '--dir', $dir{3} ], '>', \$out, '2>', \$err, IPC::Run::timeout(30));
+	my $n3 = $node_id{3};
+	like($out, qr/^node id \Q$n3\E$/m, 'status: identity');
+	like($out, qr/^agent running \(pid \d+\)$/m, 'status: the agent runs');
+	like($out, qr/^slots used \d+ of 2 /m, 'status: slots used and limit');
+	like($out, qr/^balance \d/m, 'status: earnings');
+	like($out, qr/^paid vs expected .* 0 job\(s\) differ$/m, 'status: paid matches price x hours');
+	like($out, qr/^  region +1$/m, 'status: declines by reason in the last hour');
+}
+for my $i (1 .. 2)
+{
+	kill 'TERM', $h{$i}->{KIDS}[0]{PID};
+	my $ok = eval { $h{$i}->finish; 1 };
+	is($ok && $h{$i}->result(0), 0, "agent $i exits 0 on SIGTERM");
+}
+like(agent_log(2), qr/LOG:  lagbid-agent stopped/, 'the stop is logged');
+
+# ---- 8. SIGHUP, a result over the cap, SIGTERM mid-job (agent 3 alone) ----
+{
+	my $conf = slurp("$dir{3}/lagbid-agent.conf");
+	$conf =~ s/^max_result_bytes = .*$/max_result_bytes = 8/m;
+	open my $fh, '>', "$dir{3}/lagbid-agent.conf" or die;
+	print $fh $conf;
+	close $fh;
+	kill 'HUP', $h{3}->{KIDS}[0]{PID};
+	my $deadline = time + 10;
+	usleep(100_000) until time > $deadline || agent_log(3) =~ /setting "jobs.max_result_bytes" changed from 1048576 to 8/;
+	like(agent_log(3), qr/LOG:  setting "jobs.max_result_bytes" changed from 1048576 to 8/, 'SIGHUP reloads the config and logs what changed');
+}
+my $t5 = publish('{"command": ["sh", "-c", "echo over-the-cap"]}');
+ok(wait_for("SELECT state = 'submitted' FROM lagbid.job WHERE task_id = $t5", 'over-cap result submitted'),
+	'a result over max_result_bytes is submitted');
+my ($uri, $hash) = split /\|/, sql("SELECT result_uri || '|' || result_hash FROM lagbid.job WHERE task_id = $t5");
+like($uri, qr{^file:///}, "... as a file URI ($uri)");
+(my $file = $uri) =~ s{^file://}{};
+is(slurp($file), "over-the-cap\n", 'the file holds the output');
+is($hash, 'sha256:' . sql("SELECT encode(sha256(convert_to(E'over-the-cap\\n', 'UTF8')), 'hex')"),
+	'the submitted hash is the sha256 of the output');
+
+sql("SELECT lagbid.finalize($t5)");    # its slot frees
+
+# capacity: agent 3 alone has 2 slots; a third task is declined for
+# capacity, and bid on once a finalized task frees a slot
+my @tc = map { publish('{"command": ["sh", "-c", "sleep 1; echo cap"]}') } 1 .. 3;
+my $tc_list = join ',', @tc;
+my $tc_alt = join '|', @tc;
+ok(wait_for("SELECT count(*) = 2 FROM lagbid.bid WHERE task_id IN ($tc_list)", 'two bids'), 'agent 3 bids on two tasks');
+{
+	my $deadline = time + 10;
+	usleep(100_000) until time > $deadline || agent_log(3) =~ /declined \(capacity\): all 2 slots are taken/;
+}
+like(agent_log(3), qr/LOG:  task ($tc_alt) declined \(capacity\): all 2 slots are taken/, 'the third is declined for capacity');
+is(sql("SELECT count(*) FROM lagbid.provider WHERE node_id = '$node_id{3}' AND slots_used <= 2"), 1, 'never above its limit');
+ok(wait_for("SELECT count(*) = 2 FROM lagbid.job WHERE task_id IN ($tc_list) AND state = 'submitted'", 'two submitted'), 'two jobs submitted');
+sql("SELECT lagbid.finalize(task_id) FROM lagbid.job WHERE task_id IN ($tc_list) AND state = 'submitted'");
+ok(wait_for("SELECT count(*) = 3 FROM lagbid.job WHERE task_id IN ($tc_list) AND state IN ('submitted', 'completed')", 'third submitted'),
+	'once a slot frees, the task declined for capacity is bid on and run');
+like(agent_log(3), qr/LOG:  a slot is free \(\d of 2 used\): looking again at 1 task\(s\) declined for capacity/, 'the second look is logged');
+sql("SELECT lagbid.finalize(task_id) FROM lagbid.job WHERE task_id IN ($tc_list) AND state = 'submitted'");
+
+my $t6 = publish('{"command": ["sleep", "60"]}');
+ok(wait_for("SELECT count(*) = 1 FROM lagbid.job WHERE task_id = $t6 AND state = 'processing'", 'long job'), 'a long job runs');
+{
+	my $deadline = time + 10;
+	usleep(100_000) until time > $deadline || agent_log(3) =~ /of task $t6 started in the sandbox/;
+}
+my $t0 = time;
+kill 'TERM', $h{3}->{KIDS}[0]{PID};
+my $ok3 = eval { $h{3}->finish; 1 };
+is($ok3 && $h{3}->result(0), 0, 'agent 3 exits 0 on SIGTERM with a job running');
+cmp_ok(time - $t0, '<', 15, 'within its grace period (5 s) and a little');
+is(sql("SELECT state || ': ' || reason FROM lagbid.job WHERE task_id = $t6"), 'failed: agent shutting down',
+	'the unfinished job is failed with reason "agent shutting down"');
+is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lagbid-agent'}), 0, 'no agent is left connected');
+invariants_ok('at the end');
+
+$node->stop;
+done_testing();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: install what is missing, build and install lagbid, start a
 # throwaway cluster (port 55432, under /tmp, pg_cron preloaded), run a small
-# market end to end and print what happens, then stop the cluster.
+# market end to end and print what happens (the last act with real
+# lagbid-agent daemons: scripts/demo_agents.sh), then stop the cluster.
 # LAGBID_DEMO_KEEP=1 leaves the cluster running and prints how to connect.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +27,7 @@ as_runner bash -c "
 		-v ON_ERROR_STOP=1 -f scripts/demo.sql
 	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
 		-v ON_ERROR_STOP=1 -f scripts/demo_work.sql
+	bash scripts/demo_agents.sh '$stage/.cluster' $port lagbid_demo
 	if [ -n \"\${LAGBID_DEMO_KEEP:-}\" ]; then
 		echo
 		echo \"cluster kept: psql -h $stage/.cluster -p $port -U postgres lagbid_demo\"

@@ -53,3 +53,51 @@ BEGIN
         INSERT INTO bench.step_cost VALUES (names[k], n * per[k], round((acc[k] * 1e6 / (n * per[k]))::numeric, 1));
     END LOOP;
 END $$;
+
+-- Republishing a changed space (issue 15 item 3), one client:
+--   CALL bench.space_costs(200);  SELECT * FROM bench.step_cost;
+-- creates n spaces, lets one tick publish them, changes each (update_space:
+-- a new price_min, nothing to pay), then times the one tick that republishes
+-- them all (close the old task, refund, publish, escrow) and records the mean
+-- microseconds per republished space in bench.step_cost.
+CREATE OR REPLACE PROCEDURE bench.space_costs(n int, owner text DEFAULT 'owner-2')
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+    tag text := md5(clock_timestamp()::text);
+    s timestamptz;
+    us float8;
+BEGIN
+    SELECT array_agg(lagbid.create_space(owner => owner, name => 'steps-' || tag || '-' || g,
+                                         resources => '{"cpu": 2, "memory_gb": 4}', price_min => 1,
+                                         price_max => 10, hours => 24, region => 'eu'))
+      INTO ids FROM generate_series(1, n) g;
+    PERFORM set_config('lagbid.tick_batch_size', '1000000', false);
+    PERFORM lagbid.tick();
+    COMMIT;
+    PERFORM lagbid.update_space(id, price_min => 2) FROM unnest(ids) id;
+    COMMIT;
+    s := clock_timestamp();
+    PERFORM lagbid.tick();
+    us := extract(epoch FROM clock_timestamp() - s) * 1e6 / n;
+    COMMIT;
+    DELETE FROM bench.step_cost WHERE step = 'space republished (tick)';
+    INSERT INTO bench.step_cost VALUES ('space republished (tick)', n, round(us::numeric, 1));
+END $$;
+
+-- n bids, each committed, on the open tasks 1..ntasks by providers
+-- 1..nproviders; the pairs follow a fixed sequence, so that two builds do
+-- the same bids (bench/instructions.sh)
+CREATE OR REPLACE PROCEDURE bench.bid_loop(n int, ntasks int DEFAULT 200, nproviders int DEFAULT 2000,
+                                           first int DEFAULT 0)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t int; p int;
+BEGIN
+    FOR i IN first + 1 .. first + n LOOP
+        t := 1 + (i * 7919) % ntasks;
+        p := 1 + (i * 104729) % nproviders;
+        PERFORM lagbid.place_bid(t, p, 10 + (t + p) % 11);
+        COMMIT;
+    END LOOP;
+END $$;

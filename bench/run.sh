@@ -172,7 +172,7 @@ vars=(-D ntasks=$ntasks -D nproviders=$nproviders)
 
 # ------------------------------------------------- throughput, alternating
 declare -A tps
-for w in simple_update place_bid app_bid lifecycle; do tps[$w]=""; done
+for w in simple_update place_bid app_bid lifecycle rowwork; do tps[$w]=""; done
 # workload_run NAME W SECONDS: one pgbench run of throughput workload W
 workload_run() {
 	local name=$1 w=$2 t=$3
@@ -187,7 +187,7 @@ run_workload() {
 	say "round $r $w: $t tps"
 	tps[$w]="${tps[$w]} $t"
 }
-order=(simple_update place_bid app_bid lifecycle)
+order=(simple_update place_bid app_bid lifecycle rowwork)
 # warm-up, not counted: every workload once for a few seconds, so that round
 # 1 does not pay for cold caches and the first autovacuum/autoanalyze of the
 # tables the workloads fill (it ran at half speed without this)
@@ -196,12 +196,13 @@ for w in "${order[@]}"; do workload_run "warmup.$w" "$w" "$warm" >/dev/null; don
 psql_ -c "VACUUM ANALYZE" -c "CHECKPOINT"
 say "warm-up: every workload ${warm} s, then VACUUM ANALYZE and CHECKPOINT"
 for r in $(seq 1 "$rounds"); do
-	if [ $((r % 2)) -eq 1 ]; then ws=("${order[@]}"); else ws=(lifecycle app_bid place_bid simple_update); fi
+	if [ $((r % 2)) -eq 1 ]; then ws=("${order[@]}"); else ws=(rowwork lifecycle app_bid place_bid simple_update); fi
 	for w in "${ws[@]}"; do run_workload "$w" "$r"; done
 done
 
 med() { local v=${tps[$1]}; if [[ $v == *ERROR* ]]; then echo ERROR; else echo "$v" | median; fi; }
 m_simple=$(med simple_update); m_bid=$(med place_bid); m_app=$(med app_bid); m_life=$(med lifecycle)
+m_row=$(med rowwork)
 
 # ---------------------------------------------------------------- hot task
 # nhot providers race for one task with bid_limit 100: exactly 100 bids get in
@@ -470,6 +471,12 @@ r2=$(ratio "$m_bid" "$m_app"); j2=$(judge "$r2" ">=" 2); count "$j2"
 row "2 place_bid" "app-side checks (8 trips)" "$m_bid" "$m_app" "$r2" ">= 2.00" "$j2"
 r3=$(ratio "$m_life" "$m_simple"); j3=$(judge "$r3" ">=" 0.25); count "$j3"
 row "3 lifecycle" "pgbench -N (simple-update)" "$m_life" "$m_simple" "$r3" ">= 0.25" "$j3"
+# issue 15: the lifecycle against the same row work in plain SQL (bench/rowwork.sql),
+# and its cost in bids (place_bid tps / lifecycle tps, the same run)
+r3b=$(ratio "$m_life" "$m_row"); j3b=$(judge "$r3b" ">=" 0.8); count "$j3b"
+row "3b lifecycle" "row work, plain SQL" "$m_life" "$m_row" "$r3b" ">= 0.80" "$j3b"
+r3c=$(ratio "$m_bid" "$m_life"); j3c=$(judge "$r3c" "<=" 10); count "$j3c"
+row "3c lifecycle in bids" "place_bid tps / lifecycle tps" "$m_bid" "$m_life" "$r3c" "<= 10" "$j3c"
 if [ $hot_ok = 1 ]; then j4=PASS; else j4=ERROR; fi; count "$j4"
 row "4 hot task (close ms)" "exactly 100 of $nhot bids" "$m_hot_close" "-" "-" "=100, inv" "$j4 ($hot_detail; $broken broken invariants)"
 if [ "${BENCH_SCALE:-}" = 1 ]; then
@@ -506,8 +513,8 @@ row "9 task push ms, p99" "lagbid_tasks, 200/s" "$p_p99" "p50 $p_p50" "-" "< 5 m
 	printf '%s\n' "${rows[@]}"
 	echo
 	echo "($rounds rounds x $secs s, $clients clients, $(nproc) cores; load at end $(cut -d' ' -f1-3 /proc/loadavg); tps medians; raw: $results)"
-	echo "rounds: -N [${tps[simple_update]} ] place_bid [${tps[place_bid]} ] app [${tps[app_bid]} ] lifecycle [${tps[lifecycle]} ]"
-	echo "per-round ratios: place_bid/-N [$(round_ratios place_bid simple_update) ] place_bid/app [$(round_ratios place_bid app_bid) ] lifecycle/-N [$(round_ratios lifecycle simple_update) ]"
+	echo "rounds: -N [${tps[simple_update]} ] place_bid [${tps[place_bid]} ] app [${tps[app_bid]} ] lifecycle [${tps[lifecycle]} ] rowwork [${tps[rowwork]} ]"
+	echo "per-round ratios: place_bid/-N [$(round_ratios place_bid simple_update) ] place_bid/app [$(round_ratios place_bid app_bid) ] lifecycle/-N [$(round_ratios lifecycle simple_update) ] lifecycle/rowwork [$(round_ratios lifecycle rowwork) ] place_bid/lifecycle [$(round_ratios place_bid lifecycle) ]"
 	awk -v r="$r1" 'BEGIN { if (r ~ /^[0-9.]+$/) printf "bound on 3: a lifecycle makes 3 place_bid calls, so lifecycle/-N <= (place_bid/-N)/3 = %.3f even if publish, submit and finalize cost nothing\n", r / 3 }'
 	awk -v l="$load_start" -v n="$(nproc)" 'BEGIN { if (l > n / 2) printf "WARNING: load average %s on %s cores before the run started: other work shared the CPUs; compare ratios, not absolute tps\n", l, n }'
 	echo "bench: $pass PASS, $miss MISS, $errors ERROR"
@@ -515,8 +522,8 @@ row "9 task push ms, p99" "lagbid_tasks, 200/s" "$p_p99" "p50 $p_p50" "-" "< 5 m
 
 if [ "$quick" = 1 ]; then
 	# TAP for the test suite: every workload ran and every correctness check held
-	n=0; echo "1..9"
-	for w in "simple_update $m_simple" "place_bid $m_bid" "app_bid $m_app" "lifecycle $m_life" \
+	n=0; echo "1..10"
+	for w in "simple_update $m_simple" "place_bid $m_bid" "app_bid $m_app" "lifecycle $m_life" "rowwork $m_row" \
 		"hot_task $j4" "notify $j6" "memory $j7" "upload $j8" "task_push $j9"; do
 		n=$((n + 1)); set -- $w
 		case $2 in ERROR*) echo "not ok $n - $1" ;; *) echo "ok $n - $1 ran" ;; esac

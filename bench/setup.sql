@@ -195,4 +195,37 @@ CREATE TABLE app.event (LIKE lagbid.event INCLUDING ALL);
 INSERT INTO app.provider OVERRIDING SYSTEM VALUE SELECT * FROM lagbid.provider;
 INSERT INTO app.task OVERRIDING SYSTEM VALUE SELECT * FROM lagbid.task;
 
+-- ------------------------------------------- the row-work baseline (rw.*)
+-- The tables a task's life writes, copied with their columns, defaults,
+-- checks, indexes and foreign keys (no triggers, no functions, no policies);
+-- bench/rowwork.sql writes into them the rows a lifecycle must write, in
+-- plain SQL without any check (issue 15 item 1).  Accounts, providers and
+-- owner counts start as the market's.
+CREATE SCHEMA rw;
+CREATE TABLE rw.account (LIKE lagbid.account INCLUDING ALL);
+CREATE TABLE rw.provider (LIKE lagbid.provider INCLUDING ALL);
+CREATE TABLE rw.owner_load (LIKE lagbid.owner_load INCLUDING ALL);
+CREATE TABLE rw.task (LIKE lagbid.task INCLUDING ALL,
+    FOREIGN KEY (escrow_account_id) REFERENCES rw.account (id),
+    FOREIGN KEY (funding_account_id) REFERENCES rw.account (id));
+CREATE TABLE rw.bid (LIKE lagbid.bid INCLUDING ALL,
+    FOREIGN KEY (task_id) REFERENCES rw.task (id),
+    FOREIGN KEY (provider_id) REFERENCES rw.provider (id));
+CREATE TABLE rw.job (LIKE lagbid.job INCLUDING ALL,
+    FOREIGN KEY (task_id) REFERENCES rw.task (id),
+    FOREIGN KEY (bid_id) REFERENCES rw.bid (id),
+    FOREIGN KEY (provider_id) REFERENCES rw.provider (id));
+CREATE TABLE rw.ledger_tx (LIKE lagbid.ledger_tx INCLUDING ALL);
+CREATE TABLE rw.ledger_entry (LIKE lagbid.ledger_entry INCLUDING ALL,
+    FOREIGN KEY (tx_id) REFERENCES rw.ledger_tx (id),
+    FOREIGN KEY (account_id) REFERENCES rw.account (id));
+CREATE TABLE rw.event (LIKE lagbid.event INCLUDING ALL);
+CREATE TABLE rw.notification (LIKE lagbid.notification INCLUDING ALL);
+INSERT INTO rw.account OVERRIDING SYSTEM VALUE SELECT * FROM lagbid.account;
+-- (rw task ids start at 1,000,000,000 so that the escrow names task:<id> never clash)
+SELECT setval(pg_get_serial_sequence('rw.account', 'id'), (SELECT max(id) FROM rw.account)) AS rw_account_seq,
+       setval(pg_get_serial_sequence('rw.task', 'id'), 1000000000) AS rw_task_seq \gset
+INSERT INTO rw.provider OVERRIDING SYSTEM VALUE SELECT * FROM lagbid.provider;
+INSERT INTO rw.owner_load SELECT 'owner-' || i, 0 FROM generate_series(0, :nowners - 1) i;
+
 VACUUM ANALYZE;

@@ -214,17 +214,22 @@ static LagbidPlan set_accounts_plan = {
 /*
  * The one statement that puts a task in accepting_bids (publish, open,
  * reopen, a space's republication): it returns the task's public terms,
- * pushed to providers on channel lagbid_tasks.
+ * pushed to providers on channel lagbid_tasks.  Publish also sets the
+ * task's accounts here ($3, $4; NULL keeps them): one update of the new
+ * row instead of two, each of which re-checked both account foreign keys
+ * (issue 15).
  */
 static LagbidPlan open_plan = {
 	"UPDATE lagbid.task SET state = 'accepting_bids', opened_at = $2, "
-	"       bidding_deadline = $2 + bidding_window, closed_at = NULL "
+	"       bidding_deadline = $2 + bidding_window, closed_at = NULL, "
+	"       escrow_account_id = coalesce($3, escrow_account_id), "
+	"       funding_account_id = coalesce($4, funding_account_id) "
 	"WHERE id = $1 "
 	"RETURNING json_build_object('task_id', id, 'owner', owner, 'region', region, "
 	"    'resources', resources, 'price_min', price_min, 'price_max', price_max, "
 	"    'duration_hours', duration_hours, 'replicas', replicas, "
 	"    'bidding_deadline', bidding_deadline)::text",
-	2, {INT8OID, TIMESTAMPTZOID}
+	4, {INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID}
 };
 
 /*
@@ -234,14 +239,17 @@ static LagbidPlan open_plan = {
  * NOTIFY's limit (long numbers in resources) shrinks to the task id.
  */
 static void
-open_task(int64 task_id, TimestampTz now)
+open_task(int64 task_id, TimestampTz now, int64 escrow, int64 funding)
 {
-	Datum		args[2];
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', escrow ? ' ' : 'n', funding ? ' ' : 'n'};
 	char	   *payload;
 
 	args[0] = Int64GetDatum(task_id);
 	args[1] = TimestampTzGetDatum(now);
-	lagbid_exec(&open_plan, args, NULL, false, 0);
+	args[2] = Int64GetDatum(escrow);
+	args[3] = Int64GetDatum(funding);
+	lagbid_exec(&open_plan, args, nulls, false, 0);
 	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (strlen(payload) >= BLCKSZ - NAMEDATALEN - 128)	/* async.c's limit */
 		payload = psprintf("{\"task_id\" : %lld}", (long long) task_id);
@@ -309,15 +317,17 @@ lagbid_publish(LagbidTaskSpec *spec)
 	escrow = lagbid_account_id(ACCOUNT_ESCROW, psprintf("task:%lld", (long long) task_id), true);
 	lagbid_transfer("escrow", funding, escrow, budget, task_id, spec->space_id,
 					"task budget: price_max x duration_hours x replicas");
-	values[0] = Int64GetDatum(task_id);
-	values[1] = Int64GetDatum(escrow);
-	values[2] = Int64GetDatum(funding);
-	lagbid_exec(&set_accounts_plan, values, NULL, false, 0);
-
 	if (spec->open)
 	{
 		lagbid_event_reason("opened");
-		open_task(task_id, now);
+		open_task(task_id, now, escrow, funding);
+	}
+	else
+	{
+		values[0] = Int64GetDatum(task_id);
+		values[1] = Int64GetDatum(escrow);
+		values[2] = Int64GetDatum(funding);
+		lagbid_exec(&set_accounts_plan, values, NULL, false, 0);
 	}
 	lagbid_finish();
 	return task_id;
@@ -612,7 +622,7 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 	}
 	args[0] = Int64GetDatum(task_id);
 	lagbid_event_reason(t.state == TASK_CREATED ? "opened" : "reopened");
-	open_task(task_id, lagbid_clock_now());
+	open_task(task_id, lagbid_clock_now(), 0, 0);
 	{
 		static LagbidPlan reset_plan = {
 			"UPDATE lagbid.task SET bid_count = 0 WHERE id = $1", 1, {INT8OID}

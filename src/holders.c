@@ -82,12 +82,23 @@ lagbid_account_kind_label(LagbidAccountKind kind)
 	return lagbid_holders_typed() ? account_kind_names[kind] : legacy_account_kind_names[kind];
 }
 
+/*
+ * The holder_kind argument number argno of a SQL function: 'owner' when the
+ * caller's definition has no such argument (the 0.2 SQL definitions run by
+ * this library until ALTER EXTENSION UPDATE), a refusal when it is NULL.
+ */
 LagbidHolderKind
-lagbid_holder_kind_arg(Datum value)
+lagbid_holder_kind_arg(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *label = DatumGetCString(DirectFunctionCall1(enum_out, value));
+	char	   *label;
 	int			i;
 
+	if (PG_NARGS() <= argno)
+		return HOLDER_OWNER;
+	if (PG_ARGISNULL(argno))
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, "A holder is an \"owner\" or a \"provider\".",
+					 "holder_kind must not be NULL");
+	label = DatumGetCString(DirectFunctionCall1(enum_out, PG_GETARG_DATUM(argno)));
 	for (i = 0; i < (int) lengthof(holder_kind_names); i++)
 		if (strcmp(label, holder_kind_names[i]) == 0)
 			return (LagbidHolderKind) i;

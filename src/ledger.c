@@ -319,7 +319,7 @@ lagbid_deposit(PG_FUNCTION_ARGS)
 	Datum		amount;
 	Datum		args[4];
 	int64		tx_id;
-	LagbidHolderKind holder_kind = HOLDER_OWNER;
+	LagbidHolderKind holder_kind;
 	int64		holder,
 				external;
 
@@ -334,14 +334,7 @@ lagbid_deposit(PG_FUNCTION_ARGS)
 					 "reference must not be NULL");
 	reference = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(2), MAX_REFERENCE, "reference");
 	lagbid_check_name(reference, "reference");
-	/* the 0.2 definition, until ALTER EXTENSION UPDATE, has no holder_kind */
-	if (PG_NARGS() > 3)
-	{
-		if (PG_ARGISNULL(3))
-			lagbid_raise(LB_INVALID_ARGUMENT, NULL, "A holder is an \"owner\" or a \"provider\".",
-						 "holder_kind must not be NULL");
-		holder_kind = lagbid_holder_kind_arg(PG_GETARG_DATUM(3));
-	}
+	holder_kind = lagbid_holder_kind_arg(fcinfo, 3);
 	/* a provider is named by its node id: a typo must not open a stray account */
 	if (holder_kind == HOLDER_PROVIDER)
 		lagbid_check_node_id(account, "account");
@@ -392,18 +385,12 @@ lagbid_balance(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	Datum		result;
 	bool		isnull;
-	LagbidHolderKind holder_kind = HOLDER_OWNER;
+	LagbidHolderKind holder_kind;
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "account must not be NULL");
 	args[0] = CStringGetTextDatum(lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), 128, "account"));
-	if (PG_NARGS() > 1)
-	{
-		if (PG_ARGISNULL(1))
-			lagbid_raise(LB_INVALID_ARGUMENT, NULL, "A holder is an \"owner\" or a \"provider\".",
-						 "holder_kind must not be NULL");
-		holder_kind = lagbid_holder_kind_arg(PG_GETARG_DATUM(1));
-	}
+	holder_kind = lagbid_holder_kind_arg(fcinfo, 1);
 	args[1] = CStringGetTextDatum(lagbid_account_kind_label((LagbidAccountKind) holder_kind));
 	lagbid_connect();
 	lagbid_exec(&holder_balance_plan, args, NULL, true, 1);

@@ -147,8 +147,8 @@ typedef enum LagbidAccountKind
 /* "owner" / "provider" (the labels of lagbid.holder_kind) */
 extern const char *lagbid_holder_kind_name(LagbidHolderKind kind);
 
-/* a lagbid.holder_kind argument (an enum datum) as LagbidHolderKind */
-extern LagbidHolderKind lagbid_holder_kind_arg(Datum value);
+/* the holder_kind argument argno: 'owner' when absent (a 0.2 definition), NULL refused */
+extern LagbidHolderKind lagbid_holder_kind_arg(FunctionCallInfo fcinfo, int argno);
 
 /*
  * The lagbid.account_kind label of kind in the installed schema ("holder"

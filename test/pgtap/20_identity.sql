@@ -6,13 +6,7 @@
 -- optionally under SET ROLE, with the given claims, and is rolled back.
 BEGIN;
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticator') THEN
-        CREATE ROLE authenticator LOGIN NOINHERIT;
-    END IF;
-END $$;
-GRANT lagbid_anon, lagbid_owner, lagbid_provider, lagbid_platform TO authenticator;
+\ir lib/api_call.sql
 CREATE ROLE pgtap_cp1 LOGIN;          -- provider n1's daemon, bound by the platform
 CREATE ROLE pgtap_daemon LOGIN;       -- a new daemon, unbound: signs up for n4
 CREATE ROLE pgtap_intruder LOGIN;     -- a provider login that forges claims
@@ -24,32 +18,6 @@ GRANT lagbid_provider TO pgtap_cp1, pgtap_daemon, pgtap_intruder, pgtap_both;
 GRANT lagbid_owner TO pgtap_alice, pgtap_both, pgtap_member;
 GRANT lagbid_platform TO pgtap_platform;
 
--- call(login, db_role, claims, sql): the outcome of sql run as login
-CREATE FUNCTION pg_temp.call(login text, db_role text, claims text, q text) RETURNS text
-    LANGUAGE plpgsql AS $$
-DECLARE
-    st text;
-    msg text;
-    det text;
-BEGIN
-    BEGIN
-        EXECUTE format('SET LOCAL SESSION AUTHORIZATION %I', login);
-        IF db_role IS NOT NULL THEN
-            EXECUTE format('SET LOCAL ROLE %I', db_role);
-        END IF;
-        PERFORM set_config('request.jwt.claims', coalesce(claims, ''), true);
-        EXECUTE q;
-        RAISE EXCEPTION 'ok' USING ERRCODE = 'LBOK0';
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-        IF st = 'LBOK0' THEN
-            RETURN 'ok';
-        ELSIF st = 'PGRST' THEN
-            RETURN (det::jsonb ->> 'status') || ' ' || (msg::jsonb ->> 'code');
-        END IF;
-        RETURN st;
-    END;
-END $$;
 CREATE FUNCTION pg_temp.claims(r text, sub text) RETURNS text LANGUAGE sql
     RETURN jsonb_build_object('role', r, 'sub', sub)::text;
 

@@ -22,15 +22,16 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
 # Ed25519 signatures of registrations (src/registration.c): OpenSSL's libcrypto
 SHLIB_LINK  = -lcrypto
 
-DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.2--0.3.sql
+DATA_built  = lagbid--$(EXTVERSION).sql lagbid--0.3--0.4.sql
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 # earlier versions' install and upgrade scripts, kept as released
 DATA        = sql/upgrade/lagbid--0.1.sql sql/upgrade/lagbid--0.2.sql \
-              sql/upgrade/lagbid--0.1--0.2.sql
-# the upgrade to the current version: the files named (one per line, in
-# order) by sql/upgrade/0.2--0.3.list -- the install parts 0.3 added whole,
-# and the changes 0.3 made to what 0.2 had
-UPGRADE_0_3 = $(shell sed -e 's/\#.*//' -e '/^[[:space:]]*$$/d' sql/upgrade/0.2--0.3.list)
+              sql/upgrade/lagbid--0.3.sql \
+              sql/upgrade/lagbid--0.1--0.2.sql sql/upgrade/lagbid--0.2--0.3.sql
+# the upgrade to the current version: every file of sql/upgrade/0.3--0.4/
+# in name order -- the changes 0.4 made to what 0.3 had, and (as symbolic
+# links into sql/install/) the install parts 0.4 added whole
+UPGRADE_0_4 = $(sort $(wildcard sql/upgrade/0.3--0.4/*.sql))
 
 # pg_regress: sql/NAME.sql compared with expected/NAME.out; setup first, then
 # the others in name order (each test makes its own owners and providers).
@@ -80,9 +81,9 @@ src/lagbid.o: lagbid.control
 lagbid--$(EXTVERSION).sql: $(INSTALL_PARTS) lagbid.control
 	@for f in $(INSTALL_PARTS); do cat $$f; echo; done > $@
 
-lagbid--0.2--0.3.sql: $(UPGRADE_0_3) sql/upgrade/0.2--0.3.list
+lagbid--0.3--0.4.sql: $(UPGRADE_0_4)
 	@{ echo '\\echo Use "ALTER EXTENSION lagbid UPDATE" to load this file. \\quit'; \
-	   for f in $(UPGRADE_0_3); do cat $$f; echo; done; } > $@
+	   for f in $(UPGRADE_0_4); do cat $$f; echo; done; } > $@
 
 .PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
 	lint torture fuzz bench ha-test docs ubsan agent install-agent clean-agent check-agent

@@ -1,4 +1,4 @@
-# The upgrade paths: a database created at 0.1 or 0.2 (the scripts as
+# The upgrade paths: a database created at 0.1, 0.2 or 0.3 (the scripts as
 # released, sql/upgrade/) and updated with ALTER EXTENSION lagbid UPDATE has
 # exactly the catalog of a fresh install of the current version, and its
 # market data comes through.
@@ -127,6 +127,55 @@ for my $from ('0.1', '0.2')
 	is($node->safe_psql($db, qq{SELECT lagbid.balance('$p2') || ' ' || lagbid.balance('$p2', holder_kind => 'provider')}),
 		'7 13', "after the update from $from an owner named like a node id is another holder");
 	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', "still consistent after the update from $from");
+}
+
+# 0.3 -> 0.4 with a live market: an open bid, a processing job, a job that
+# uploaded its result, a completed task; all of it comes through and goes on
+{
+	my $db = 'old_0_3';
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, q{CREATE EXTENSION lagbid VERSION '0.3'});
+	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), '0.3', 'created at 0.3');
+	$node->safe_psql($db, qq{
+		SELECT lagbid.deposit('alice', 100, 'u-1');
+		SELECT lagbid.register_provider('$p1', ARRAY['/ip4/10.0.0.1/tcp/4001'], 'eu', '{}', 4);
+		SELECT lagbid.register_provider('$p2', ARRAY['/ip4/10.0.0.2/tcp/4001'], 'eu', '{}', 4);
+		SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 2, replicas => 2, auto_allocate => false);
+		SELECT lagbid.place_bid(1, 1, 4);
+		SELECT lagbid.place_bid(1, 2, 5);
+		SELECT lagbid.allocate(1);
+		SELECT lagbid.upload_result(1, 'forty-two');
+		SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 3);
+		SELECT lagbid.place_bid(2, 1, 3);
+		SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
+		SELECT lagbid.place_bid(3, 2, 2);
+		SELECT lagbid.upload_result(3, 'done');
+		SELECT lagbid.finalize(3);
+	});
+	my $before = $node->safe_psql($db, q{SELECT string_agg(kind || ' ' || name || ' ' || balance, ', ' ORDER BY kind, name) FROM lagbid.account});
+	$node->safe_psql($db, 'ALTER EXTENSION lagbid UPDATE');
+	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'lagbid'}), $current, "0.3 updated to $current");
+	my ($old, $fresh) = ($node->safe_psql($db, $catalog), $node->safe_psql('fresh', $catalog));
+	is($old, $fresh, 'a database updated from 0.3 has the catalog of a fresh install');
+	if ($old ne $fresh)
+	{
+		my %f = map { $_ => 1 } split /\n/, $fresh;
+		my %o = map { $_ => 1 } split /\n/, $old;
+		diag("only after update: $_") for grep { !$f{$_} } sort keys %o;
+		diag("only in fresh: $_") for grep { !$o{$_} } sort keys %f;
+	}
+	is($node->safe_psql($db, q{SELECT string_agg(id || ' ' || state, ', ' ORDER BY id) FROM lagbid.task}),
+		'1 processing, 2 accepting_bids, 3 completed', 'the tasks of a live 0.3 market came through');
+	is($node->safe_psql($db, q{SELECT string_agg(id || ' ' || state, ', ' ORDER BY id) FROM lagbid.job}),
+		'1 submitted, 2 processing, 3 completed', 'and its jobs, one mid-flight');
+	is($node->safe_psql($db, q{SELECT string_agg(kind || ' ' || name || ' ' || balance, ', ' ORDER BY kind, name) FROM lagbid.account}),
+		$before, 'every balance is what it was');
+	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', 'consistent after the update from 0.3');
+	# the live work finishes under 0.4's rules
+	$node->safe_psql($db, q{SELECT lagbid.upload_result(2, 'forty-two'); SELECT lagbid.finalize(1); SELECT lagbid.withdraw_bid(3);});
+	is($node->safe_psql($db, q{SELECT state || ' ' || (SELECT count(*) FROM lagbid.job WHERE task_id = 1 AND state = 'completed') FROM lagbid.task WHERE id = 1}),
+		'completed 2', 'the job in flight at the update completes after it, both replicas agreeing');
+	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', 'and the market is still consistent');
 }
 
 $node->stop;

@@ -1,3 +1,0 @@
--- lagbid 0.2 -> 0.3.  The changes below bring a 0.2 database to the catalog
--- of a fresh 0.3 install (test/t/004_upgrade.pl compares the two) and
--- migrate its rows.

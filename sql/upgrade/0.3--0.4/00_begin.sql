@@ -1,0 +1,9 @@
+-- lagbid 0.3 -> 0.4: trust between strangers.
+--
+-- The upgrade script lagbid--0.3--0.4.sql is every file of
+-- sql/upgrade/0.3--0.4/ concatenated in name order.  Two kinds: changes 0.4
+-- makes to objects 0.3 already had (data migrations included), and install
+-- parts that 0.4 adds whole, which stand here as symbolic links to
+-- sql/install/ (a fresh install reads them there).  Only ALTER EXTENSION
+-- lagbid UPDATE runs this script; test/t/004_upgrade.pl proves that a
+-- database updated from 0.3 has exactly the catalog of a fresh install.

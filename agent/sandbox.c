@@ -8,16 +8,31 @@
  *	  work/		the workload's cwd (/work inside), its inputs materialized
  *	  stdout	the captured standard output (capped by RLIMIT_FSIZE)
  *	  stderr	the captured standard error (for the failure reason)
+ *	  limit		why the watcher (limits.c) stopped the job, when it did
  *
- * The sandbox: every namespace unshared (no network), the system read-only
- * (/usr and the merged-usr links, a few files of /etc), fresh /proc, /dev
- * and /tmp, die with the agent, a new session.  The limits (address space,
- * CPU seconds, file size, processes) are set inside, by this same program
- * started as a shim ("lagbid-agent __shim ...") just before it execs the
- * workload: RLIMIT_NPROC set there counts the sandbox's own user namespace
- * only, not every process of the provider's user.  The workload runs in
- * its own process group; on timeout the group and with it bwrap's pid
- * namespace are SIGKILLed.
+ * The processes: agent -> watcher (limits.c; its own process group, dies
+ * with the agent) -> bwrap (dies with the watcher) -> the shim as the
+ * sandbox's pid 1 (--as-pid-1) -> the workload.
+ *
+ * What reaches the host: nothing of the workload.  bwrap is executed with
+ * an empty environment (a loader variable in it would act on the host,
+ * before any namespace exists) and its options come through a memfd
+ * (--args 3), so its command line holds no host path and no variable;
+ * --clearenv and --setenv give the workload's variables to the workload
+ * alone, and names that configure the loader or libc are refused here too
+ * (src/rules/env_names.c), whatever path the workload came by.
+ *
+ * The sandbox: every namespace unshared (no network), no user namespace
+ * inside (--disable-userns: nothing mounts an unsized tmpfs), the system
+ * read-only (/usr and the merged-usr links, a few files of /etc), fresh
+ * /proc, /dev read-only but for its devices, /tmp and /dev/shm tmpfs of
+ * the job's size, die with the parent, a new session.  The limits
+ * (address space, CPU seconds, file size, processes) are set inside by
+ * this same program started as the shim ("lagbid-agent __shim ..."):
+ * RLIMIT_NPROC set there counts the sandbox's own user namespace only.
+ * The shim, not dumpable, starts the workload and reaps until it ends;
+ * its exit ends the pid namespace and whatever the workload left.  On
+ * timeout the watcher's group is SIGKILLed, and with bwrap the sandbox.
  *
  *-------------------------------------------------------------------------
  */
@@ -416,7 +431,8 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 				errp[PATH_MAX],
 				limp[PATH_MAX];
 	char		lim[4][32];
-	pid_t		pid;
+	pid_t		pid,
+				agent;
 
 	memset(rs, 0, sizeof(*rs));
 	if (bad)
@@ -465,6 +481,7 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 		argv[n++] = wl->argv[i];
 	argv[n] = NULL;
 
+	agent = getpid();
 	pid = fork();
 	if (pid < 0)
 	{
@@ -482,6 +499,9 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 		sigset_t	none;
 		pid_t		bw;
 
+		/* dies with the agent, and bubblewrap with it (--die-with-parent) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != agent)
+			_exit(126);
 		setsid();
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

@@ -225,6 +225,16 @@ run deep "{\"command\": [\"python3\", \"-c\", \"import os\\nopen('$deepmark', 'w
 ok $([ $rc -eq 0 ] && grep -qx deep "$tmp/deep.out"; echo $?) "a workload makes a 10,000-deep directory chain (${elapsed%.*} s with its deletion)"
 ok $([ -z "$(find /tmp -maxdepth 4 -name "$deepmark" 2>/dev/null)" ]; echo $?) "the chain is deleted: nothing of it is left on disk"
 
+# deletion follows no link out and opens up what the workload locked
+mkdir -p "$tmp/victim"
+touch "$tmp/victim/keep"
+lockmark=locked-$$-$RANDOM
+run locked "{\"command\": [\"sh\", \"-c\", \"mkdir -p $lockmark/in/deeper && touch $lockmark/in/f && ln -s $tmp/victim $lockmark/victim-link && ln -s / $lockmark/root-link && chmod 000 $lockmark/in && chmod 500 $lockmark\"]}"
+ok $([ $rc -ne 0 ] && grep -q 'failed: disk limit cannot be checked: the workload made a directory unreadable' "$tmp/locked.out"; echo $?) \
+	"a directory made unreadable cannot be measured and fails the job: $(head -1 "$tmp/locked.out")"
+ok $([ -e "$tmp/victim/keep" ] && [ -z "$(find /tmp -maxdepth 4 -name "$lockmark" 2>/dev/null)" ]; echo $?) \
+	"the locked tree is deleted, its symbolic links are not followed (the host directory they name is intact)"
+
 # ---- disk and memory limits (defect 5) ----
 run honest-bg '{"command": ["sh", "-c", "sleep 4; echo honest-done"]}' &
 honest=$!

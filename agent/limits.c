@@ -39,8 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,17 +71,22 @@ first_child(pid_t pid)
 	return (pid_t) strtol(buf, NULL, 10);
 }
 
-/* the bytes a tmpfs of the sandbox holds (through its pid 1's root) */
+/*
+ * The bytes a tmpfs of the sandbox holds (through its pid 1's root).  Only
+ * once it is the sandbox's own: a tmpfs of exactly the size given to
+ * bubblewrap (while bubblewrap sets up, that root is still the host's).
+ */
 static long long
-tmpfs_used(pid_t init, const char *where)
+tmpfs_used(pid_t init, const char *where, long long size)
 {
 	char		path[PATH_MAX];
-	struct statvfs sv;
+	struct statfs sf;
 
 	snprintf(path, sizeof(path), "/proc/%d/root%s", (int) init, where);
-	if (statvfs(path, &sv) != 0)
+	if (statfs(path, &sf) != 0 || sf.f_type != TMPFS_MAGIC ||
+		(long long) sf.f_blocks * (long long) sf.f_frsize != size)
 		return 0;
-	return (long long) (sv.f_blocks - sv.f_bfree) * (long long) sv.f_frsize;
+	return (long long) (sf.f_blocks - sf.f_bfree) * (long long) sf.f_frsize;
 }
 
 /* the Pss of one process in bytes, from smaps_rollup */
@@ -219,7 +225,8 @@ crossed(const RunSpec *spec, pid_t init, int *unmeasurable, char *why, size_t wh
 	out = file_bytes(spec->jobdir, "stdout") + file_bytes(spec->jobdir, "stderr");
 	if (init > 0)
 	{
-		tmp = tmpfs_used(init, "/tmp") + tmpfs_used(init, "/dev/shm");
+		tmp = tmpfs_used(init, "/tmp", l->tmpfs_bytes) +
+			tmpfs_used(init, "/dev/shm", l->tmpfs_bytes);
 		procs = sandbox_pss(init);
 	}
 	disk = u.bytes + out + tmp;

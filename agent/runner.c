@@ -55,25 +55,42 @@ runner_remove_dir(const char *jobdir)
 		rm_rf(gone);
 }
 
-/* at start: the leftovers of jobs of an earlier run (deleted in the background) */
+/*
+ * At start, before any job runs here: every directory in work_dir is a
+ * leftover (of a crash, or of a deletion cut short).  Renamed out of the
+ * way at once, so that a re-run of its job starts from a fresh directory,
+ * then deleted in the background.
+ */
 void
 runner_sweep(const char *work_dir)
 {
 	DIR		   *d = opendir(work_dir);
 	struct dirent *e;
 	pid_t		pid;
+	long		stamp = (long) (now_seconds() * 1000);
 
 	if (d == NULL)
 		return;
-	pid = fork();
-	if (pid != 0)
-	{
-		closedir(d);
-		if (pid < 0)
-			log_warning("start", "could not sweep \"%s\": %s", work_dir, strerror(errno));
-		return;
-	}
 	while ((e = readdir(d)) != NULL)
+	{
+		char		path[PATH_MAX],
+					gone[PATH_MAX + 32];
+
+		if (e->d_name[0] == '.' || strstr(e->d_name, ".deleted-") != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", work_dir, e->d_name);
+		snprintf(gone, sizeof(gone), "%s.deleted-%d-%ld", path, (int) getpid(), stamp);
+		if (rename(path, gone) != 0)
+			log_warning("start", "could not move \"%s\" out of the way: %s", path, strerror(errno));
+	}
+	closedir(d);
+	pid = fork();
+	if (pid < 0)
+		log_warning("start", "could not sweep \"%s\": %s", work_dir, strerror(errno));
+	if (pid != 0)
+		return;
+	d = opendir(work_dir);
+	while (d && (e = readdir(d)) != NULL)
 	{
 		char		path[PATH_MAX];
 

@@ -509,6 +509,10 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 			signal(s, SIG_DFL);
 		if (in < 0 || out < 0 || er < 0)
 			_exit(126);
+		/* nothing of the agent's (its market connection, its self-pipe) */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != in && fd != out && fd != er && fd != afd)
+				close(fd);
 		bw = fork();
 		if (bw < 0)
 			_exit(126);

@@ -50,7 +50,16 @@ extern char *read_file(const char *path, size_t max, size_t *len_out);
 extern int	write_file_atomic(const char *path, const char *data, size_t len, int mode,
 							  bool durable);
 extern int	mkdir_p(const char *path, int mode);
+
+/* ---- tree.c: iterative walks of a job's tree (pure) ---- */
+typedef struct TreeUsage
+{
+	long long	bytes;			/* allocated blocks, in bytes */
+	long		entries;		/* files, directories, links */
+} TreeUsage;
+
 extern int	rm_rf(const char *path);
+extern int	tree_usage(const char *path, long max_entries, TreeUsage *u);
 
 /* ---- json.c: a small strict JSON reader (pure) ---- */
 typedef enum
@@ -177,6 +186,8 @@ typedef struct Config
 	long		max_result_bytes;	/* above: submit_result with a file URI */
 	int			max_processes;
 	int			default_memory_gb;	/* address-space limit when the task says none */
+	double		default_storage_gb; /* a job's disk when the task says none */
+	long		max_files;		/* entries in one job's work directory */
 } Config;
 
 extern void config_defaults(Config *c, const char *dir);
@@ -245,10 +256,15 @@ extern int	sha256_file_hex(const char *path, char out[65], size_t *size_out);
 /* ---- sandbox.c / runner.c ---- */
 typedef struct SandboxLimits
 {
-	long		memory_bytes;	/* RLIMIT_AS, 0 = none */
+	long		memory_bytes;	/* RLIMIT_AS, and the watcher's memory bound; 0 = none */
 	long		cpu_seconds;	/* RLIMIT_CPU */
 	long		file_bytes;		/* RLIMIT_FSIZE */
 	long		processes;		/* RLIMIT_NPROC */
+	long long	disk_bytes;		/* work directory + output + tmpfs (limits.c) */
+	long long	tmpfs_bytes;	/* the size of /tmp and of /dev/shm */
+	long		max_files;		/* entries in the work directory */
+	double		memory_gb;		/* as the task says (for messages) */
+	double		storage_gb;
 } SandboxLimits;
 
 typedef struct RunSpec
@@ -277,6 +293,11 @@ extern void sandbox_protect_dir(const char *dir);
 extern int	sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen);
 extern void sandbox_kill(RunState *rs);
 extern int	sandbox_shim_main(int argc, char **argv);
+extern const char *sandbox_env_refused(const Workload *wl);
+
+/* ---- limits.c: the watcher between the agent and bubblewrap ---- */
+extern int	limits_watch(const RunSpec *spec, pid_t bwrap);
+extern void limits_describe(char *out, size_t cap);
 extern int	sandbox_outcome(const RunSpec *spec, const RunState *rs, char **out_path,
 							char *reason, size_t reasonlen);
 

@@ -46,6 +46,8 @@ config_defaults(Config *c, const char *dir)
 	c->max_result_bytes = 1048576;
 	c->max_processes = 256;
 	c->default_memory_gb = 4;
+	c->default_storage_gb = 10;
+	c->max_files = 100000;
 }
 
 void
@@ -268,6 +270,10 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 			SETNUM(max_processes, 1, 1e6);
 		else if (strcmp(full, "jobs.default_memory_gb") == 0)
 			SETNUM(default_memory_gb, 0, 1e6);
+		else if (strcmp(full, "jobs.default_storage_gb") == 0)
+			SETNUM(default_storage_gb, 0.001, 1e6);
+		else if (strcmp(full, "jobs.max_files") == 0)
+			SETNUM(max_files, 100, 1e9);
 		else
 		{
 			snprintf(err, errlen, "line %d: unknown setting \"%s\"", lineno, full);
@@ -352,6 +358,8 @@ config_log_changes(const Config *o, const Config *n)
 	NUMCHG(max_result_bytes, "jobs.max_result_bytes");
 	NUMCHG(max_processes, "jobs.max_processes");
 	NUMCHG(default_memory_gb, "jobs.default_memory_gb");
+	NUMCHG(default_storage_gb, "jobs.default_storage_gb");
+	NUMCHG(max_files, "jobs.max_files");
 #undef NUMCHG
 #undef STRCHG
 }
@@ -443,9 +451,14 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"max_result_bytes = %ld\n"
 		"max_processes = %d\n"
 		"# address-space limit when a task names no memory_gb\n"
-		"default_memory_gb = %d\n",
+		"default_memory_gb = %d\n"
+		"# a job's disk (work directory, output, /tmp) when a task names no storage_gb\n"
+		"default_storage_gb = %g\n"
+		"# files and directories in one job's work directory\n"
+		"max_files = %ld\n",
 		c->bwrap, c->result_dir, c->work_dir, c->grace_period_s,
-		c->max_output_bytes, c->max_result_bytes, c->max_processes, c->default_memory_gb);
+		c->max_output_bytes, c->max_result_bytes, c->max_processes, c->default_memory_gb,
+		c->default_storage_gb, c->max_files);
 #undef OUT
 	return buf;
 }

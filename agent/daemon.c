@@ -292,6 +292,7 @@ agent_run(Agent *a)
 
 	install_signals();
 	mkdir_p(a->cfg.work_dir, 0700);
+	runner_sweep(a->cfg.work_dir);
 	load_declines(a);
 	log_info("start", "lagbid-agent %s starting as node %s (region %s, %d slots, %g cpu, %g GB memory, %g GB storage)",
 			 AGENT_VERSION, a->node_id, a->cfg.region, a->cfg.max_concurrent,

@@ -120,6 +120,8 @@ extern void runner_check_timeouts(Agent *a);
 extern void runner_report(Agent *a);
 extern void runner_kill_all(Agent *a, bool for_shutdown);
 extern void runner_drop(Agent *a, Job *j);
+extern void runner_remove_dir(const char *jobdir);
+extern void runner_sweep(const char *work_dir);
 extern void runner_limits(const Config *c, const char *resources, int timeout_s,
 						  SandboxLimits *l);
 

@@ -11,7 +11,6 @@
  */
 #include "agent.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -262,42 +261,4 @@ mkdir_p(const char *path, int mode)
 	if (mkdir(buf, mode) != 0 && errno != EEXIST)
 		return -1;
 	return 0;
-}
-
-/* remove a tree without following symbolic links */
-int
-rm_rf(const char *path)
-{
-	struct stat st;
-	DIR		   *d;
-	struct dirent *e;
-	int			rc = 0;
-
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path);
-	/* the workload may have left directories without write permission */
-	chmod(path, 0700);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-	{
-		char		child[4096];
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (snprintf(child, sizeof(child), "%s/%s", path, e->d_name) >= (int) sizeof(child))
-		{
-			rc = -1;
-			continue;
-		}
-		if (rm_rf(child) != 0)
-			rc = -1;
-	}
-	closedir(d);
-	if (rmdir(path) != 0)
-		rc = -1;
-	return rc;
 }

@@ -40,7 +40,8 @@ usage(void)
 		   "                      [--multiaddr ADDR ...] [--max-concurrent N]\n"
 		   "  %s run    --dir DIR [--json] [--verbose] [--no-bid]\n"
 		   "  %s status --dir DIR\n"
-		   "  %s try    --workload FILE [--dir DIR] [--memory-gb N] [--max-processes N]\n\n",
+		   "  %s try    --workload FILE [--dir DIR] [--memory-gb N] [--max-processes N]\n"
+		   "               [--storage-gb N]\n\n",
 		   progname, progname, progname, progname);
 	printf("Commands:\n"
 		   "  init      create DIR, the node key DIR/node.key (Ed25519, mode 0600, kept\n"
@@ -71,6 +72,7 @@ usage(void)
 		   "  -w, --workload=FILE      the workload JSON (try)\n"
 		   "  -m, --memory-gb=N        address-space limit (try; default from config or 4)\n"
 		   "  -p, --max-processes=N    process limit (try; default 256)\n"
+		   "  -s, --storage-gb=N       disk limit of the job (try; default from config or 10)\n"
 		   "  -V, --version            print the version and exit\n"
 		   "  -?, --help               show this help and exit\n\n");
 	printf("Files in DIR:\n"
@@ -409,6 +411,12 @@ cmd_run(const char *dir, bool json, bool verbose, bool no_bid)
 				a->cfg.bwrap);
 		return 1;
 	}
+	{
+		char		how[256];
+
+		limits_describe(how, sizeof(how));
+		log_info("start", "job limits: %s", how);
+	}
 	if (geteuid() == 0)
 		log_warning("start", "running as root: RLIMIT_NPROC does not bind root's workloads; run the agent as an unprivileged user");
 	sandbox_protect_dir(dir);
@@ -578,7 +586,8 @@ cmd_status(const char *dir)
 }
 
 static int
-cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_processes)
+cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_processes,
+		double storage_gb)
 {
 	Config		cfg;
 	Workload	wl;
@@ -607,6 +616,8 @@ cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_proce
 		cfg.default_memory_gb = memory_gb;
 	if (max_processes > 0)
 		cfg.max_processes = max_processes;
+	if (storage_gb > 0)
+		cfg.default_storage_gb = storage_gb;
 	json = read_file(workload_path, JSON_MAX_INPUT, &len);
 	if (json == NULL)
 	{
@@ -700,6 +711,7 @@ main(int argc, char **argv)
 		{"workload", required_argument, NULL, 'w'},
 		{"memory-gb", required_argument, NULL, 'm'},
 		{"max-processes", required_argument, NULL, 'p'},
+		{"storage-gb", required_argument, NULL, 's'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -714,6 +726,7 @@ main(int argc, char **argv)
 				max_concurrent = 0,
 				memory_gb = 0,
 				max_processes = 0;
+	double		storage_gb = 0;
 	bool		json = false,
 				verbose = false,
 				no_bid = false;
@@ -741,7 +754,7 @@ main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "D:d:r:a:c:jvnw:m:p:V?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:d:r:a:c:jvnw:m:p:s:V?", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -788,6 +801,9 @@ main(int argc, char **argv)
 			case 'p':
 				max_processes = atoi(optarg);
 				break;
+			case 's':
+				storage_gb = atof(optarg);
+				break;
 			case 'V':
 				printf("lagbid-agent %s\n", AGENT_VERSION);
 				return 0;
@@ -808,7 +824,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "%s: try needs --workload\n", progname);
 			return 1;
 		}
-		return cmd_try(dir, workload, memory_gb, max_processes);
+		return cmd_try(dir, workload, memory_gb, max_processes, storage_gb);
 	}
 	if (dir == NULL)
 	{

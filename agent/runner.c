@@ -16,7 +16,9 @@
  */
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +27,80 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/*
+ * Delete a job directory without holding up the main loop: renamed out of
+ * the way at once (a re-run of the job starts from a fresh one), then
+ * removed by a child process (a tree a workload built may take a minute to
+ * delete on a slow disk); runner_reap() collects the child.  Whatever a
+ * crash leaves behind is removed at the next start (runner_sweep).
+ */
+void
+runner_remove_dir(const char *jobdir)
+{
+	char		gone[PATH_MAX + 32];
+	pid_t		pid;
+
+	snprintf(gone, sizeof(gone), "%s.deleted-%d-%ld", jobdir, (int) getpid(), (long) (now_seconds() * 1000));
+	if (rename(jobdir, gone) != 0)
+	{
+		if (errno != ENOENT)
+			rm_rf(jobdir);
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		_exit(rm_rf(gone) == 0 ? 0 : 1);
+	if (pid < 0)
+		rm_rf(gone);
+}
+
+/*
+ * At start, before any job runs here: every directory in work_dir is a
+ * leftover (of a crash, or of a deletion cut short).  Renamed out of the
+ * way at once, so that a re-run of its job starts from a fresh directory,
+ * then deleted in the background.
+ */
+void
+runner_sweep(const char *work_dir)
+{
+	DIR		   *d = opendir(work_dir);
+	struct dirent *e;
+	pid_t		pid;
+	long		stamp = (long) (now_seconds() * 1000);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+	{
+		char		path[PATH_MAX],
+					gone[PATH_MAX + 32];
+
+		if (e->d_name[0] == '.' || strstr(e->d_name, ".deleted-") != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", work_dir, e->d_name);
+		snprintf(gone, sizeof(gone), "%s.deleted-%d-%ld", path, (int) getpid(), stamp);
+		if (rename(path, gone) != 0)
+			log_warning("start", "could not move \"%s\" out of the way: %s", path, strerror(errno));
+	}
+	closedir(d);
+	pid = fork();
+	if (pid < 0)
+		log_warning("start", "could not sweep \"%s\": %s", work_dir, strerror(errno));
+	if (pid != 0)
+		return;
+	d = opendir(work_dir);
+	while (d && (e = readdir(d)) != NULL)
+	{
+		char		path[PATH_MAX];
+
+		if (strstr(e->d_name, ".deleted-") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", work_dir, e->d_name);
+		rm_rf(path);
+	}
+	_exit(0);
+}
 
 Job *
 runner_find(Agent *a, long long job_id)
@@ -44,7 +120,7 @@ runner_drop(Agent *a, Job *j)
 			a->jobs[i] = a->jobs[--a->njobs];
 			break;
 		}
-	rm_rf(j->jobdir);
+	runner_remove_dir(j->jobdir);
 	workload_free(&j->wl);
 	free(j->out_path);
 	free(j);
@@ -53,25 +129,44 @@ runner_drop(Agent *a, Job *j)
 	a->want_scan = true;
 }
 
-/* the limits of a run from the task's resources and the agent's config */
+/*
+ * The limits of a run from the task's resources and the agent's config:
+ * memory (RLIMIT_AS per process, and the watcher's bound on them all with
+ * the tmpfs), disk (storage_gb, else jobs.default_storage_gb), /tmp and
+ * /dev/shm sized to the smaller of the two plus a page (a full tmpfs is
+ * then over both), CPU seconds, file size, processes, files.
+ */
 void
 runner_limits(const Config *c, const char *resources, int timeout_s, SandboxLimits *l)
 {
 	TaskTerms	t;
 	double		mem,
+				disk,
 				cpus;
 
 	memset(&t, 0, sizeof(t));
+	memset(l, 0, sizeof(*l));
 	if (resources)
 		terms_from_resources(&t, resources, strlen(resources));
 	mem = t.memory_gb > 0 ? t.memory_gb : c->default_memory_gb;
 	if (mem < 1)
 		mem = 1;
+	disk = t.storage_gb > 0 ? t.storage_gb : c->default_storage_gb;
+	if (disk > 1e6)
+		disk = 1e6;
 	cpus = t.cpu >= 1 ? ceil(t.cpu) : 1;
+	l->memory_gb = mem;
+	l->storage_gb = disk;
 	l->memory_bytes = mem > 1e6 ? 0 : (long) (mem * 1024 * 1024 * 1024);
+	l->disk_bytes = (long long) (disk * 1024 * 1024 * 1024);
+	l->tmpfs_bytes = l->disk_bytes;
+	if (l->memory_bytes > 0 && l->memory_bytes < l->tmpfs_bytes)
+		l->tmpfs_bytes = l->memory_bytes;
+	l->tmpfs_bytes = (l->tmpfs_bytes / 4096 + 1) * 4096;
 	l->cpu_seconds = (long) (cpus * timeout_s) + 5;
 	l->file_bytes = c->max_output_bytes;
 	l->processes = c->max_processes;
+	l->max_files = c->max_files;
 }
 
 static void

@@ -8,20 +8,36 @@
  *	  work/		the workload's cwd (/work inside), its inputs materialized
  *	  stdout	the captured standard output (capped by RLIMIT_FSIZE)
  *	  stderr	the captured standard error (for the failure reason)
+ *	  limit		why the watcher (limits.c) stopped the job, when it did
  *
- * The sandbox: every namespace unshared (no network), the system read-only
- * (/usr and the merged-usr links, a few files of /etc), fresh /proc, /dev
- * and /tmp, die with the agent, a new session.  The limits (address space,
- * CPU seconds, file size, processes) are set inside, by this same program
- * started as a shim ("lagbid-agent __shim ...") just before it execs the
- * workload: RLIMIT_NPROC set there counts the sandbox's own user namespace
- * only, not every process of the provider's user.  The workload runs in
- * its own process group; on timeout the group and with it bwrap's pid
- * namespace are SIGKILLed.
+ * The processes: agent -> watcher (limits.c; its own process group, dies
+ * with the agent) -> bwrap (dies with the watcher) -> the shim as the
+ * sandbox's pid 1 (--as-pid-1) -> the workload.
+ *
+ * What reaches the host: nothing of the workload.  bwrap is executed with
+ * an empty environment (a loader variable in it would act on the host,
+ * before any namespace exists) and its options come through a memfd
+ * (--args 3), so its command line holds no host path and no variable;
+ * --clearenv and --setenv give the workload's variables to the workload
+ * alone, and names that configure the loader or libc are refused here too
+ * (src/rules/env_names.c), whatever path the workload came by.
+ *
+ * The sandbox: every namespace unshared (no network), no user namespace
+ * inside (--disable-userns: nothing mounts an unsized tmpfs), the system
+ * read-only (/usr and the merged-usr links, a few files of /etc), fresh
+ * /proc, /dev read-only but for its devices, /tmp and /dev/shm tmpfs of
+ * the job's size, die with the parent, a new session.  The limits
+ * (address space, CPU seconds, file size, processes) are set inside by
+ * this same program started as the shim ("lagbid-agent __shim ..."):
+ * RLIMIT_NPROC set there counts the sandbox's own user namespace only.
+ * The shim, not dumpable, starts the workload and reaps until it ends;
+ * its exit ends the pid namespace and whatever the workload left.  On
+ * timeout the watcher's group is SIGKILLed, and with bwrap the sandbox.
  *
  *-------------------------------------------------------------------------
  */
 #include "agent.h"
+#include "env_names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +46,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -251,167 +269,279 @@ sandbox_prepare(const Workload *wl, const char *jobdir, char *err, size_t errlen
 	return 0;
 }
 
-static void
-add(char **argv, int *n, const char *a)
+/* bubblewrap's arguments, NUL-separated, for --args FD */
+typedef struct ArgBuf
 {
-	argv[(*n)++] = (char *) a;
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} ArgBuf;
+
+static void
+add(ArgBuf *b, const char *a)
+{
+	size_t		n = strlen(a) + 1;
+
+	if (b->len + n > b->cap)
+	{
+		b->cap = (b->len + n) * 2 + 4096;
+		b->data = realloc(b->data, b->cap);
+		if (b->data == NULL)
+		{
+			log_msg(LOG_LEVEL_FATAL, "oom", "out of memory");
+			abort();
+		}
+	}
+	memcpy(b->data + b->len, a, n);
+	b->len += n;
 }
 
 /* a system directory: a symlink (merged /usr) stays one, else read-only */
 static void
-add_system(char **argv, int *n, const char *path, char links[][PATH_MAX], int *nlinks)
+add_system(ArgBuf *b, const char *path)
 {
 	struct stat st;
+	char		link[PATH_MAX];
 
 	if (lstat(path, &st) != 0)
 		return;
 	if (S_ISLNK(st.st_mode))
 	{
-		ssize_t		l = readlink(path, links[*nlinks], PATH_MAX - 1);
+		ssize_t		l = readlink(path, link, sizeof(link) - 1);
 
 		if (l <= 0)
 			return;
-		links[*nlinks][l] = '\0';
-		add(argv, n, "--symlink");
-		add(argv, n, links[(*nlinks)++]);
-		add(argv, n, path);
+		link[l] = '\0';
+		add(b, "--symlink");
+		add(b, link);
+		add(b, path);
 	}
 	else
 	{
-		add(argv, n, "--ro-bind");
-		add(argv, n, path);
-		add(argv, n, path);
+		add(b, "--ro-bind");
+		add(b, path);
+		add(b, path);
 	}
 }
 
-int
-sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
+/*
+ * The first variable of the workload that configures the dynamic loader or
+ * the C library, or NULL.  The parser refuses them already; this is the
+ * last check before anything starts, whatever path the workload came by.
+ */
+const char *
+sandbox_env_refused(const Workload *wl)
+{
+	for (int i = 0; i < wl->nenv; i++)
+		if (lagbid_env_name_dangerous(wl->env_names[i]))
+			return wl->env_names[i];
+	return NULL;
+}
+
+/* the sandbox's arguments: everything but the command */
+static void
+sandbox_args(const RunSpec *spec, ArgBuf *b)
 {
 	static const char *const systems[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"};
 	static const char *const etc_files[] = {
 		"/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
 		"/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group"
 	};
+	static const char *const defaults[][2] = {
+		{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/work"}, {"TMPDIR", "/tmp"},
+		{"LANG", "C.UTF-8"}
+	};
 	const Workload *wl = spec->wl;
-	char	  **argv;
-	char	  **envp;
-	int			n = 0,
-				ne = 0;
-	char		links[8][PATH_MAX];
-	int			nlinks = 0;
 	char		work[PATH_MAX],
-				outp[PATH_MAX],
-				errp[PATH_MAX];
+				tmpfs[32];
+
+	snprintf(work, sizeof(work), "%s/work", spec->jobdir);
+	snprintf(tmpfs, sizeof(tmpfs), "%lld", spec->limits.tmpfs_bytes);
+
+	/* every namespace, no user namespace inside, no reaper of bwrap's own */
+	add(b, "--unshare-all");
+	add(b, "--unshare-user");
+	add(b, "--disable-userns");
+	add(b, "--as-pid-1");
+	add(b, "--die-with-parent");
+	add(b, "--new-session");
+	add(b, "--cap-drop");
+	add(b, "ALL");
+	/* the workload's variables reach the workload only */
+	add(b, "--clearenv");
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+	{
+		add(b, "--setenv");
+		add(b, defaults[i][0]);
+		add(b, defaults[i][1]);
+	}
+	for (int i = 0; i < wl->nenv; i++)
+	{
+		add(b, "--setenv");
+		add(b, wl->env_names[i]);
+		add(b, wl->env_values[i]);
+	}
+	for (size_t i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
+		add_system(b, systems[i]);
+	for (size_t i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
+	{
+		add(b, "--ro-bind-try");
+		add(b, etc_files[i]);
+		add(b, etc_files[i]);
+	}
+	add(b, "--proc");
+	add(b, "/proc");
+	/* /dev read-only but for its devices; /dev/shm and /tmp sized */
+	add(b, "--dev");
+	add(b, "/dev");
+	add(b, "--size");
+	add(b, tmpfs);
+	add(b, "--tmpfs");
+	add(b, "/dev/shm");
+	add(b, "--remount-ro");
+	add(b, "/dev");
+	add(b, "--size");
+	add(b, tmpfs);
+	add(b, "--tmpfs");
+	add(b, "/tmp");
+	add(b, "--bind");
+	add(b, work);
+	add(b, "/work");
+	add(b, "--chdir");
+	add(b, "/work");
+	add(b, "--ro-bind");
+	add(b, spec->self_exe);
+	add(b, SHIM_PATH);
+	/* last: nothing outside /work, /tmp and /dev/shm stays writable */
+	add(b, "--remount-ro");
+	add(b, "/");
+}
+
+int
+sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
+{
+	const Workload *wl = spec->wl;
+	const char *bad = sandbox_env_refused(wl);
+	ArgBuf		args = {0};
+	char	  **argv;
+	char	   *const envp[] = {NULL};
+	int			n = 0,
+				afd;
+	char		outp[PATH_MAX],
+				errp[PATH_MAX],
+				limp[PATH_MAX];
 	char		lim[4][32];
-	pid_t		pid;
+	pid_t		pid,
+				agent;
 
 	memset(rs, 0, sizeof(*rs));
-	argv = xcalloc(96 + WL_MAX_ARGS + 1, sizeof(char *));
-	envp = xcalloc(WL_MAX_ENV + 8, sizeof(char *));
-	snprintf(work, sizeof(work), "%s/work", spec->jobdir);
+	if (bad)
+	{
+		snprintf(err, errlen, "env variable \"%s\" refused: it configures the dynamic loader or the C library",
+				 bad);
+		return -1;
+	}
 	snprintf(outp, sizeof(outp), "%s/stdout", spec->jobdir);
 	snprintf(errp, sizeof(errp), "%s/stderr", spec->jobdir);
+	snprintf(limp, sizeof(limp), "%s/limit", spec->jobdir);
+	unlink(limp);
 	snprintf(lim[0], sizeof(lim[0]), "%ld", spec->limits.memory_bytes);
 	snprintf(lim[1], sizeof(lim[1]), "%ld", spec->limits.cpu_seconds);
 	snprintf(lim[2], sizeof(lim[2]), "%ld", spec->limits.file_bytes);
 	snprintf(lim[3], sizeof(lim[3]), "%ld", spec->limits.processes);
 
-	add(argv, &n, spec->bwrap);
-	add(argv, &n, "--unshare-all");
-	add(argv, &n, "--die-with-parent");
-	add(argv, &n, "--new-session");
-	add(argv, &n, "--cap-drop");
-	add(argv, &n, "ALL");
-	for (size_t i = 0; i < sizeof(systems) / sizeof(systems[0]); i++)
-		add_system(argv, &n, systems[i], links, &nlinks);
-	for (size_t i = 0; i < sizeof(etc_files) / sizeof(etc_files[0]); i++)
+	/*
+	 * bwrap's options (host paths, the workload's variables) go through a
+	 * memfd: its command line shows only "--args 3", and as --as-pid-1
+	 * leaves no bwrap process inside, the sandbox's /proc/1 is the shim.
+	 */
+	sandbox_args(spec, &args);
+	afd = memfd_create("lagbid-bwrap-args", MFD_CLOEXEC);
+	if (afd < 0 || write_all(afd, (unsigned char *) args.data, args.len) != 0 ||
+		lseek(afd, 0, SEEK_SET) != 0)
 	{
-		add(argv, &n, "--ro-bind-try");
-		add(argv, &n, etc_files[i]);
-		add(argv, &n, etc_files[i]);
+		snprintf(err, errlen, "could not pass bubblewrap its arguments: %s", strerror(errno));
+		if (afd >= 0)
+			close(afd);
+		free(args.data);
+		return -1;
 	}
-	add(argv, &n, "--proc");
-	add(argv, &n, "/proc");
-	add(argv, &n, "--dev");
-	add(argv, &n, "/dev");
-	add(argv, &n, "--tmpfs");
-	add(argv, &n, "/tmp");
-	add(argv, &n, "--bind");
-	add(argv, &n, work);
-	add(argv, &n, "/work");
-	add(argv, &n, "--chdir");
-	add(argv, &n, "/work");
-	add(argv, &n, "--ro-bind");
-	add(argv, &n, spec->self_exe);
-	add(argv, &n, SHIM_PATH);
-	/* last: nothing outside /work and /tmp stays writable */
-	add(argv, &n, "--remount-ro");
-	add(argv, &n, "/");
-	add(argv, &n, "--");
-	add(argv, &n, SHIM_PATH);
-	add(argv, &n, "__shim");
+	free(args.data);
+	argv = xcalloc(16 + WL_MAX_ARGS + 1, sizeof(char *));
+	argv[n++] = (char *) spec->bwrap;
+	argv[n++] = "--args";
+	argv[n++] = "3";
+	argv[n++] = "--";
+	argv[n++] = SHIM_PATH;
+	argv[n++] = "__shim";
 	for (int i = 0; i < 4; i++)
-		add(argv, &n, lim[i]);
-	add(argv, &n, "--");
-	for (int i = 0; i < wl->argc; i++)
-		add(argv, &n, wl->argv[i]);
+		argv[n++] = lim[i];
+	argv[n++] = "--";
+	for (int i = 0; i < wl->argc && i < WL_MAX_ARGS; i++)
+		argv[n++] = wl->argv[i];
 	argv[n] = NULL;
 
-	envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	envp[ne++] = "HOME=/work";
-	envp[ne++] = "TMPDIR=/tmp";
-	envp[ne++] = "LANG=C.UTF-8";
-	for (int i = 0; i < wl->nenv; i++)
-	{
-		size_t		l = strlen(wl->env_names[i]) + strlen(wl->env_values[i]) + 2;
-		char	   *e = xmalloc(l);
-
-		snprintf(e, l, "%s=%s", wl->env_names[i], wl->env_values[i]);
-		/* a workload variable replaces a default of the same name */
-		for (int j = 0; j < 4; j++)
-			if (envp[j] && strncmp(envp[j], e, strlen(wl->env_names[i]) + 1) == 0)
-				envp[j] = "LAGBID_UNSET=1";
-		envp[ne++] = e;
-	}
-	envp[ne] = NULL;
-
+	agent = getpid();
 	pid = fork();
 	if (pid < 0)
 	{
 		snprintf(err, errlen, "fork failed: %s", strerror(errno));
 		free(argv);
-		for (int i = 4; i < ne; i++)
-			free(envp[i]);
-		free(envp);
+		close(afd);
 		return -1;
 	}
 	if (pid == 0)
 	{
-		int			in = open("/dev/null", O_RDONLY);
-		int			out = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-		int			er = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
+		/* the watcher (limits.c): its own process group, bwrap below it */
+		int			in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int			out = open(outp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int			er = open(errp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 		sigset_t	none;
+		pid_t		bw;
 
-		setsid();
-		if (in < 0 || out < 0 || er < 0)
+		/* dies with the agent, and bubblewrap with it (--die-with-parent) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != agent)
 			_exit(126);
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(er, 2);
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
+		setsid();
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
-		execve(spec->bwrap, argv, envp);
-		dprintf(2, "could not execute \"%s\": %s\n", spec->bwrap, strerror(errno));
-		_exit(126);
+		if (in < 0 || out < 0 || er < 0)
+			_exit(126);
+		/* nothing of the agent's (its market connection, its self-pipe) */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != in && fd != out && fd != er && fd != afd)
+				close(fd);
+		bw = fork();
+		if (bw < 0)
+			_exit(126);
+		if (bw == 0)
+		{
+			int			fds[4] = {in, out, er, afd};
+
+			/* out of the way of 0..3 first: any of them may be one already */
+			for (int i = 0; i < 4; i++)
+				if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 16)) < 0)
+					_exit(126);
+			for (int i = 0; i < 4; i++)
+				if (dup2(fds[i], i) < 0)
+					_exit(126);
+			for (int fd = 4; fd < 1024; fd++)
+				close(fd);
+			/* bwrap starts with nothing of the agent's or the workload's environment */
+			execve(spec->bwrap, argv, envp);
+			dprintf(2, "could not execute \"%s\": %s\n", spec->bwrap, strerror(errno));
+			_exit(126);
+		}
+		close(in);
+		close(out);
+		close(er);
+		close(afd);
+		_exit(limits_watch(spec, bw));
 	}
 	free(argv);
-	for (int i = 4; i < ne; i++)
-		free(envp[i]);
-	free(envp);
+	close(afd);
 	rs->pid = pid;
 	rs->started = now_seconds();
 	rs->kill_at = rs->started + spec->timeout_s;
@@ -429,14 +559,19 @@ sandbox_kill(RunState *rs)
 }
 
 /*
- * Inside the sandbox: lagbid-agent __shim AS CPU FSIZE NPROC -- argv...
- * Sets the limits, then becomes the workload.
+ * Inside the sandbox, as its pid 1: lagbid-agent __shim AS CPU FSIZE NPROC
+ * -- argv...  Sets the limits, starts the workload and reaps every process
+ * of the sandbox until the workload ends; then exits with its status
+ * (128 + the signal that killed it), which ends the pid namespace and with
+ * it whatever the workload left running.  Not dumpable: the workload
+ * cannot read its memory.
  */
 int
 sandbox_shim_main(int argc, char **argv)
 {
 	static const int res[4] = {RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC};
 	struct rlimit zero = {0, 0};
+	pid_t		child;
 
 	if (argc < 8 || strcmp(argv[6], "--") != 0)
 	{
@@ -458,9 +593,30 @@ sandbox_shim_main(int argc, char **argv)
 		}
 	}
 	setrlimit(RLIMIT_CORE, &zero);
-	execvp(argv[7], argv + 7);
-	dprintf(2, "lagbid-shim: could not execute \"%s\": %s\n", argv[7], strerror(errno));
-	return 127;
+	child = fork();
+	if (child < 0)
+	{
+		dprintf(2, "lagbid-shim: fork failed: %s\n", strerror(errno));
+		return 125;
+	}
+	if (child == 0)
+	{
+		execvp(argv[7], argv + 7);
+		dprintf(2, "lagbid-shim: could not execute \"%s\": %s\n", argv[7], strerror(errno));
+		_exit(127);
+	}
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	for (;;)
+	{
+		int			status;
+		pid_t		p = waitpid(-1, &status, 0);
+
+		if (p == child)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+				WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 125;
+		if (p < 0 && errno != EINTR)
+			return 125;
+	}
 }
 
 /* the last non-empty line of the job's stderr, made printable */
@@ -524,6 +680,21 @@ sandbox_outcome(const RunSpec *spec, const RunState *rs, char **out_path,
 	{
 		snprintf(reason, reasonlen, "agent shutting down");
 		return -1;
+	}
+	/* the watcher stopped it at a limit and wrote why */
+	snprintf(path, sizeof(path), "%s/limit", spec->jobdir);
+	{
+		size_t		len;
+		char	   *why = read_file(path, 1024, &len);
+
+		if (why)
+		{
+			while (len > 0 && why[len - 1] == '\n')
+				why[--len] = '\0';
+			snprintf(reason, reasonlen, "%s", why);
+			free(why);
+			return -1;
+		}
 	}
 	if (rs->timed_out)
 	{

@@ -13,6 +13,11 @@
 #      nothing is paid twice, no slot leaks
 #   6. PostgreSQL restarted under running agents: they reconnect and carry on
 #      (agent 3 with a multi-host conninfo whose first host is dead)
+#   6b. hostile workloads: a real shared object under each loader
+#      variable (refused, nothing runs on the host, the keys untouched); a
+#      10,000-deep directory chain beside an honest job (the agent lives,
+#      the chain is deleted); 760 MB of files and a /tmp filler in
+#      storage_gb 0.5 tasks stopped with the reason beside an honest job
 #   7. status; SIGTERM stops agents with exit status 0
 #   8. SIGHUP reloads the config; a result over max_result_bytes goes to
 #      result_dir and submit_result() with a file URI; SIGTERM mid-job
@@ -271,6 +276,147 @@ like(agent_log(1), qr/WARNING:  lost the market connection.*LOG:  connected to t
 like(agent_log(3), qr/LOG:  connected to the market at \Q$host\E:$port as "cp3" after a disconnection/,
 	'agent 3 reconnected through the second host of its conninfo');
 invariants_ok('after the PostgreSQL restart');
+
+# ---- 6b. hostile workloads against real agents (issue 19, defects 1, 4, 5) ----
+# A real shared object whose constructor copies every agent's node key to
+# a file on the host, appends to the keys and notes in /work that it ran.
+# The market is made to carry it (the task row is rewritten behind
+# publish_task's back, as a hostile market or a missed rule would): each
+# loader variable that loads code is refused by the agent, and nothing
+# ran on the host.
+my $hostmark = "$tmp/host-marker";
+my %keysum;
+{
+	my $reads = join "\n", map {
+		qq{\tfd = open("$dir{$_}/node.key", O_RDONLY); if (fd >= 0) { n = (int) read(fd, key, sizeof(key)); close(fd); if (n > 0 && out >= 0) write(out, key, n); }
+\tfd = open("$dir{$_}/node.key", O_WRONLY | O_APPEND); if (fd >= 0) { write(fd, "x", 1); close(fd); }}
+	} 1 .. 3;
+	open my $fh, '>', "$tmp/evil.c" or die;
+	print $fh <<"EOF";
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+static void __attribute__((constructor)) grab(void)
+{
+	char key[512];
+	int fd, n = -1, out = open("$hostmark", O_WRONLY | O_CREAT | O_APPEND, 0644);
+$reads
+	if (out >= 0) close(out);
+	fd = open("/work/ran-inside", O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) { dprintf(fd, "pid %d key %d\\n", (int) getpid(), n); close(fd); }
+}
+unsigned int la_version(unsigned int v) { return v; }
+int gconv_init(void *step) { (void) step; return 0; }
+EOF
+	close $fh;
+}
+ok(system("cc -shared -fPIC -o $tmp/evil.so $tmp/evil.c") == 0, 'the attacking shared object builds');
+{
+	# control: on the host it does what it says
+	local $ENV{LD_PRELOAD} = "$tmp/evil.so";
+	system('/bin/true');
+}
+like(slurp($hostmark), qr/PRIVATE KEY/, 'control: evil.so loaded on the host copies a node key');
+unlink $hostmark;
+# the control appended to the keys: put them back
+for my $i (1 .. 3)
+{
+	my $k = slurp("$dir{$i}/node.key");
+	$k =~ s/x+\z//;
+	open my $fh, '>', "$dir{$i}/node.key" or die;
+	print $fh $k;
+	close $fh;
+	$keysum{$i} = `sha256sum $dir{$i}/node.key`;
+}
+{
+	my $so64 = `base64 -w0 $tmp/evil.so`;
+	my $modules = `printf 'module EVIL// INTERNAL evil 1\\n' | base64 -w0`;
+	my $inputs = qq{[{"path": "evil.so", "content_base64": "$so64"}, {"path": "lib/libselinux.so.1", "content_base64": "$so64"}, }
+	  . qq{{"path": "lib/libcap.so.2", "content_base64": "$so64"}, {"path": "gconv/evil.so", "content_base64": "$so64"}, }
+	  . qq{{"path": "gconv/gconv-modules", "content_base64": "$modules"}]};
+	for my $var ('LD_PRELOAD=/work/evil.so', 'LD_AUDIT=/work/evil.so', 'LD_LIBRARY_PATH=/work/lib', 'GCONV_PATH=/work/gconv')
+	{
+		my ($name, $value) = split /=/, $var, 2;
+		my $t = sql(qq{SELECT lagbid.publish_task('alice', '{"cpu": 1}', 1, 5, 1, replicas => 1, bid_limit => 1,
+		               workload => '{"command": ["true"]}'::jsonb, open => false)});
+		sql(qq{UPDATE lagbid.task SET workload = '{"command": ["sh", "-c", "iconv -f EVIL -t UTF-8 </dev/null; echo ran"], "inputs": $inputs, "env": {"$name": "$value"}}'::jsonb WHERE id = $t});
+		sql("SELECT lagbid.open_bidding($t)");
+		my $deadline = time + 30;
+		my $outcome = '';
+		while (time < $deadline)
+		{
+			$outcome = sql("SELECT state || ': ' || coalesce(reason, '') FROM lagbid.job WHERE task_id = $t AND state IN ('failed', 'submitted', 'completed')");
+			last if $outcome ne '';
+			last if join('', map { agent_log($_) } 1 .. 3) =~ /task $t declined \(workload\)/;
+			usleep(100_000);
+		}
+		ok($outcome =~ /^failed: .*"\Q$name\E".*refused/ || ($outcome eq '' && join('', map { agent_log($_) } 1 .. 3) =~ /task $t declined \(workload\)/),
+			"a task whose workload sets $name is refused by the agent: " . ($outcome || 'declined'));
+		ok(!-e $hostmark, "... nothing of evil.so ran on the host");
+		is(join('', map { `sha256sum $dir{$_}/node.key` } 1 .. 3), join('', map { $keysum{$_} } 1 .. 3), '... every node key is untouched');
+		eval { sql("SELECT lagbid.cancel_task($t)") } if sql("SELECT state FROM lagbid.task WHERE id = $t") eq 'open';
+	}
+}
+
+# a 10,000-deep directory chain and an honest job at once on one agent
+# (the three agents bid, agent 1 asks least and has two slots): the agent
+# lives, the honest job completes, the chain is deleted
+sub publish_res
+{
+	my ($resources, $workload, $bid_limit) = @_;
+	$bid_limit //= 1;
+	return sql(qq{SELECT lagbid.publish_task('alice', '$resources', 1, 5, 1, replicas => 1, bid_limit => $bid_limit,
+	              workload => '$workload'::jsonb)});
+}
+my $pid1 = $h{1}->{KIDS}[0]{PID};
+my $t_deep = publish_res('{"cpu": 1}', q{{"command": ["python3", "-c", "import os\nfor i in range(10000):\n    os.mkdir(\"a\"); os.chdir(\"a\")\nprint(\"deep\")"], "timeout_s": 900}}, 3);
+my $t_honest = publish_res('{"cpu": 1}', '{"command": ["sh", "-c", "sleep 2; echo honest"]}', 3);
+ok(wait_for("SELECT count(*) = 2 FROM lagbid.job j JOIN lagbid.provider p ON p.id = j.provider_id WHERE j.task_id IN ($t_deep, $t_honest) AND p.node_id = '$node_id{1}'",
+		'both jobs on agent 1', 30), 'agent 1 won the 10,000-deep chain and the honest job');
+ok(wait_for("SELECT state = 'submitted' FROM lagbid.job WHERE task_id = $t_honest", 'honest job submitted', 60),
+	'the honest job completes beside the chain');
+ok(wait_for("SELECT state = 'submitted' FROM lagbid.job WHERE task_id = $t_deep", 'chain job submitted', 600),
+	'the chain job ends and reports');
+ok(kill(0, $pid1) && $h{1}->pumpable, "agent 1 (pid $pid1) is alive");
+{
+	my $deadline = time + 600;
+	my @left;
+	while (time < $deadline)
+	{
+		opendir my $d, "$dir{1}/jobs" or last;
+		@left = grep { !/^\.\.?$/ } readdir $d;
+		closedir $d;
+		last unless @left;
+		sleep 1;
+	}
+	is(scalar(@left), 0, "agent 1's work directory is empty again (@left)");
+}
+sql("SELECT lagbid.finalize($_)") for ($t_deep, $t_honest);
+is(sql("SELECT rtrim(convert_from(lagbid.task_result($t_honest), 'UTF8'), E'\\n')"), 'honest', 'the honest result leads');
+unlike(agent_log(1), qr/^\S+ \S+ UTC \[\d+\] FATAL:|Segmentation|stack smashing|AddressSanitizer/m, 'agent 1 logged no crash');
+
+# disk: 40 files of 19 MB, and a /tmp filler, each in a storage_gb 0.5
+# task, beside an honest job
+my $t_disk = publish_res('{"cpu": 1, "storage_gb": 0.5}',
+	'{"command": ["sh", "-c", "for i in $(seq 40); do head -c 19000000 /dev/zero > f$i; done; sleep 100"], "timeout_s": 120}');
+my $t_tmp = publish_res('{"cpu": 1, "storage_gb": 0.5}',
+	'{"command": ["sh", "-c", "for i in 1 2 3 4; do head -c 200000000 /dev/zero > /tmp/fill$i; done; sleep 100"], "timeout_s": 120}');
+my $t_ok = publish_res('{"cpu": 1}', '{"command": ["sh", "-c", "sleep 3; echo still-honest"]}');
+ok(wait_for("SELECT state = 'failed' FROM lagbid.job WHERE task_id = $t_disk", 'disk job failed', 60),
+	'the job writing 760 MB into storage_gb 0.5 is stopped');
+like(sql("SELECT reason FROM lagbid.job WHERE task_id = $t_disk"),
+	qr/^disk limit exceeded: 0\.\d\d GB > storage_gb 0\.5 \(work directory/, '... with the reason');
+ok(wait_for("SELECT state = 'failed' FROM lagbid.job WHERE task_id = $t_tmp", 'tmp job failed', 60),
+	'the job filling /tmp past storage_gb 0.5 is stopped');
+like(sql("SELECT reason FROM lagbid.job WHERE task_id = $t_tmp"),
+	qr/^disk limit exceeded: 0\.5\d GB > storage_gb 0\.5 \(work directory 0\.00 GB, tmpfs 0\.5/, '... with the reason');
+ok(wait_for("SELECT state = 'submitted' FROM lagbid.job WHERE task_id = $t_ok", 'honest job submitted', 60),
+	'the honest job beside them completes');
+sql("SELECT lagbid.finalize($t_ok)");
+is(sql("SELECT rtrim(convert_from(lagbid.task_result($t_ok), 'UTF8'), E'\\n')"), 'still-honest', '... with its result');
+ok((grep { kill(0, $h{$_}->{KIDS}[0]{PID}) } 1 .. 3) == 3, 'the three agents are alive');
+ok(!-e $hostmark, 'nothing ran on the host at any point');
+invariants_ok('after the hostile workloads');
 
 # ---- 7. status and SIGTERM ----
 {

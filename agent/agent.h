@@ -177,6 +177,9 @@ typedef struct Config
 	long		max_result_bytes;	/* above: submit_result with a file URI */
 	int			max_processes;
 	int			default_memory_gb;	/* address-space limit when the task says none */
+
+	/* metrics (metrics.c): the Prometheus textfile, NULL = DIR/metrics.prom */
+	char	   *metrics_textfile;
 } Config;
 
 extern void config_defaults(Config *c, const char *dir);

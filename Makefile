@@ -4,6 +4,8 @@
 #   make install    install into the PostgreSQL that pg_config names
 #   make test       install missing Debian packages, build, install, run every suite
 #   make demo       run a small market on a throwaway local cluster
+#   make market     start your own local market (pg_cron on) and leave it running;
+#                   make market-stop stops it (scripts/market.sh)
 #   make torture    64 clients calling everything for 60 s, then the invariants
 #   make fuzz       libFuzzer on the identity parsers
 #   make bench      benchmarks (bench/run.sh; BENCH_QUICK=1 for a smoke)
@@ -85,7 +87,7 @@ lagbid--0.3--0.4.sql: $(UPGRADE_0_4)
 	@{ echo '\\echo Use "ALTER EXTENSION lagbid UPDATE" to load this file. \\quit'; \
 	   for f in $(UPGRADE_0_4); do cat $$f; echo; done; } > $@
 
-.PHONY: test demo deps check-regress check-isolation check-tap check-pgtap check-unit \
+.PHONY: test demo market market-stop deps check-regress check-isolation check-tap check-pgtap check-unit \
 	lint torture fuzz bench ha-test docs ubsan agent install-agent clean-agent check-agent
 
 deps:
@@ -96,6 +98,12 @@ test:
 
 demo:
 	bash scripts/demo.sh
+
+market:
+	@bash scripts/market.sh start
+
+market-stop:
+	@bash scripts/market.sh stop
 
 # The suites, each against its own throwaway cluster (run as a non-root user).
 check-regress:

@@ -188,6 +188,9 @@ typedef struct Config
 	int			default_memory_gb;	/* address-space limit when the task says none */
 	double		default_storage_gb; /* a job's disk when the task says none */
 	long		max_files;		/* entries in one job's work directory */
+
+	/* metrics (metrics.c): the Prometheus textfile, NULL = DIR/metrics.prom */
+	char	   *metrics_textfile;
 } Config;
 
 extern void config_defaults(Config *c, const char *dir);

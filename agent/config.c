@@ -68,6 +68,7 @@ config_free(Config *c)
 	free(c->bwrap);
 	free(c->result_dir);
 	free(c->work_dir);
+	free(c->metrics_textfile);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -121,11 +122,51 @@ split_list(const char *v, char **arr, int max, int *n)
 	return 0;
 }
 
+/* every setting, by section: what an unknown one is told it could have been */
+static const char *const known_settings[] = {
+	"market.conninfo", "market.node_id", "market.provider_id", "market.region", "market.multiaddr",
+	"market.max_concurrent", "market.scan_interval_s",
+	"resources.cpu", "resources.memory_gb", "resources.storage_gb", "resources.gpu",
+	"resources.gpu_count",
+	"price.cpu_core_hour", "price.memory_gb_hour", "price.storage_gb_hour", "price.gpu_hour.MODEL",
+	"price.markup", "price.script", "price.script_timeout_ms",
+	"owners.allow", "owners.deny",
+	"jobs.bwrap", "jobs.result_dir", "jobs.work_dir", "jobs.grace_period_s",
+	"jobs.max_output_bytes", "jobs.max_result_bytes", "jobs.max_processes",
+	"jobs.default_memory_gb", "jobs.default_storage_gb", "jobs.max_files",
+	"metrics.textfile",
+	NULL
+};
+
+/* "line N: unknown setting "s.k" (the settings of [s] are: a, b, c)" */
+static void
+unknown_setting(char *err, size_t errlen, int lineno, const char *section, const char *full)
+{
+	size_t		slen = strlen(section);
+	size_t		n;
+	int			found = 0;
+
+	n = snprintf(err, errlen, "line %d: unknown setting \"%s\" (the settings of [%s] are:",
+				 lineno, full, section);
+	for (int i = 0; known_settings[i] && n < errlen; i++)
+		if (strncmp(known_settings[i], section, slen) == 0 && known_settings[i][slen] == '.')
+			n += snprintf(err + n, errlen - n, "%s %s", found++ ? "," : "", known_settings[i] + slen + 1);
+	if (found == 0)
+		snprintf(err, errlen, "line %d: unknown setting \"%s\" (the sections are [market], [resources], "
+				 "[price], [owners], [jobs] and [metrics])", lineno, full);
+	else if (n < errlen)
+		snprintf(err + n, errlen - n, ")");
+}
+
 #define SETSTR(field) do { free(c->field); c->field = xstrdup(val); } while (0)
 #define SETNUM(field, lo, hi) do { \
 		double d_; \
 		if (!parse_num(val, lo, hi, &d_)) \
+		{ \
+			range_lo = (lo); \
+			range_hi = (hi); \
 			goto badval; \
+		} \
 		c->field = d_; \
 	} while (0)
 
@@ -138,6 +179,8 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 	int			lineno = 0;
 	char	   *line;
 	char	   *next = copy;
+	double		range_lo = 0,
+				range_hi = 0;
 
 	while (next != NULL)
 	{
@@ -226,7 +269,11 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 			double		d;
 
 			if (!parse_num(val, 0, 1e9, &d))
+			{
+				range_lo = 0;
+				range_hi = 1e9;
 				goto badval;
+			}
 			if (c->ngpu_rates >= MAX_GPU_RATES)
 			{
 				snprintf(err, errlen, "line %d: more than %d gpu rates", lineno, MAX_GPU_RATES);
@@ -274,21 +321,31 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 			SETNUM(default_storage_gb, 0.001, 1e6);
 		else if (strcmp(full, "jobs.max_files") == 0)
 			SETNUM(max_files, 100, 1e9);
+		else if (strcmp(full, "metrics.textfile") == 0)
+			SETSTR(metrics_textfile);
 		else
 		{
-			snprintf(err, errlen, "line %d: unknown setting \"%s\"", lineno, full);
+			unknown_setting(err, errlen, lineno, section, full);
 			goto bad;
 		}
 		continue;
 badval:
-		snprintf(err, errlen, "line %d: invalid value for \"%s\"", lineno, full);
+		if (range_hi > range_lo)
+			snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": a number from %.15g to %.15g",
+					 lineno, val, full, range_lo, range_hi);
+		else
+			snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": at most %d names",
+					 lineno, val, full, MAX_OWNERS);
 		goto bad;
 	}
 	(void) save;
 	free(copy);
 	if (c->conninfo == NULL || c->region == NULL)
 	{
-		snprintf(err, errlen, "market.conninfo and market.region are required");
+		snprintf(err, errlen, "%s%s%s required in [market]", c->conninfo ? "" : "conninfo",
+				 c->conninfo || c->region ? "" : " and ", c->region ? "" : "region");
+		snprintf(err + strlen(err), errlen - strlen(err), " %s",
+				 (c->conninfo == NULL && c->region == NULL) ? "are" : "is");
 		return -1;
 	}
 	return 0;
@@ -311,6 +368,14 @@ config_load(Config *c, const char *path, char *err, size_t errlen)
 	}
 	rc = config_parse(c, text, err, errlen);
 	free(text);
+	if (rc != 0)
+	{
+		/* name the file: "PATH: line N: ..." */
+		char	   *msg = xstrdup(err);
+
+		snprintf(err, errlen, "%s: %s", path, msg);
+		free(msg);
+	}
 	return rc;
 }
 
@@ -360,6 +425,7 @@ config_log_changes(const Config *o, const Config *n)
 	NUMCHG(default_memory_gb, "jobs.default_memory_gb");
 	NUMCHG(default_storage_gb, "jobs.default_storage_gb");
 	NUMCHG(max_files, "jobs.max_files");
+	STRCHG(metrics_textfile, "metrics.textfile");
 #undef NUMCHG
 #undef STRCHG
 }
@@ -459,6 +525,13 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		c->bwrap, c->result_dir, c->work_dir, c->grace_period_s,
 		c->max_output_bytes, c->max_result_bytes, c->max_processes, c->default_memory_gb,
 		c->default_storage_gb, c->max_files);
+	OUT("\n[metrics]\n"
+		"# the agent's counters in Prometheus text format, rewritten every few\n"
+		"# seconds; point it into node exporter's --collector.textfile.directory\n"
+		"# (the agent opens no port: see docs/0.4/users.md).  Empty: DIR/metrics.prom\n"
+		"%stextfile = %s\n",
+		c->metrics_textfile ? "" : "# ",
+		c->metrics_textfile ? c->metrics_textfile : "/var/lib/prometheus/node-exporter/lagbid_agent.prom");
 #undef OUT
 	return buf;
 }

@@ -42,6 +42,65 @@ on_notice(void *arg, const char *message)
 	log_info("server", "server said: %s", buf);
 }
 
+/*
+ * A conninfo libpq cannot parse (an unknown keyword, a bad value) fails the
+ * same way at every attempt: 0 when it parses, else -1 with libpq's reason.
+ */
+int
+market_conninfo_check(const char *conninfo, char *err, size_t errlen)
+{
+	char	   *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &msg);
+
+	if (opts == NULL)
+	{
+		snprintf(err, errlen, "%s", msg ? msg : "out of memory");
+		flatten(err);
+		PQfreemem(msg);
+		return -1;
+	}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/*
+ * "fe_sendauth: no password supplied" means that the server wants a password
+ * and libpq found none: the usual cause is a ~/.pgpass line whose host,
+ * port, database or user differs from the conninfo's (a wrong dbname
+ * looks like a missing password).  Say which line libpq looked for.
+ */
+static void
+password_hint(PGconn *conn, char *err, size_t errlen)
+{
+	const char *passfile = getenv("PGPASSFILE");
+	const char *home = getenv("HOME");
+	char		def[1024];
+	size_t		n = strlen(err);
+	PQconninfoOption *opts;
+
+	if (conn == NULL || strstr(err, "no password supplied") == NULL)
+		return;
+	if (passfile == NULL)
+	{
+		snprintf(def, sizeof(def), "%s/.pgpass", home ? home : "~");
+		passfile = def;
+	}
+	opts = PQconninfo(conn);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "passfile") == 0 && o->val && o->val[0])
+		{
+			snprintf(def, sizeof(def), "%s", o->val);
+			passfile = def;
+		}
+	PQconninfoFree(opts);
+	snprintf(err + n, errlen - n,
+			 " (hint: no password was found for %s:%s:%s:%s in \"%s\"; a line there must match "
+			 "host, port, database and user exactly, \"*\" matching any: check the conninfo's dbname "
+			 "and user, and that the file has mode 0600)",
+			 PQhost(conn) ? PQhost(conn) : "", PQport(conn) ? PQport(conn) : "",
+			 PQdb(conn) ? PQdb(conn) : "", PQuser(conn) ? PQuser(conn) : "", passfile);
+}
+
 PGconn *
 market_open(const char *conninfo, char *err, size_t errlen)
 {
@@ -57,6 +116,7 @@ market_open(const char *conninfo, char *err, size_t errlen)
 
 		snprintf(err, errlen, "%s", msg);
 		flatten(err);
+		password_hint(conn, err, errlen);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -167,6 +227,26 @@ market_sqlstate(PGresult *res)
 		return code;
 	}
 	return s ? s : "";
+}
+
+/*
+ * One more field of a refusal: "details" or "hint" (lagbid's in the PGRST
+ * body, or PostgreSQL's own DETAIL and HINT).  Empty when there is none.
+ */
+void
+market_error_field(PGresult *res, const char *field, char *out, size_t cap)
+{
+	JsonValue  *v = pgrst_body(res);
+	const char *val = NULL;
+
+	if (v)
+		val = json_get_str(v, field);
+	else if (res)
+		val = PQresultErrorField(res, strcmp(field, "hint") == 0 ? PG_DIAG_MESSAGE_HINT
+								 : PG_DIAG_MESSAGE_DETAIL);
+	snprintf(out, cap, "%s", val ? val : "");
+	json_free(v);
+	flatten(out);
 }
 
 void

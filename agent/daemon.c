@@ -197,6 +197,14 @@ reload(Agent *a)
 		config_free(&fresh);
 		return;
 	}
+	/* a conninfo libpq cannot parse would fail at every reconnect: refuse it now */
+	if (market_conninfo_check(fresh.conninfo, err, sizeof(err)) != 0)
+	{
+		log_error("config", "configuration not reloaded: %s: market.conninfo is not a valid libpq connection string: %s",
+				  a->config_path, err);
+		config_free(&fresh);
+		return;
+	}
 	{
 		double		cpu,
 					mem,
@@ -294,8 +302,9 @@ agent_run(Agent *a)
 	mkdir_p(a->cfg.work_dir, 0700);
 	runner_sweep(a->cfg.work_dir);
 	load_declines(a);
-	log_info("start", "lagbid-agent %s starting as node %s (region %s, %d slots, %g cpu, %g GB memory, %g GB storage)",
+	log_info("start", "lagbid-agent %s starting as node %s (region %s, %d slot%s, %g cpu, %g GB memory, %g GB storage)",
 			 AGENT_VERSION, a->node_id, a->cfg.region, a->cfg.max_concurrent,
+			 a->cfg.max_concurrent == 1 ? "" : "s",
 			 a->cfg.cpu, a->cfg.memory_gb, a->cfg.storage_gb);
 
 	for (;;)
@@ -341,7 +350,12 @@ agent_run(Agent *a)
 		if (a->m.conn == NULL && now >= a->m.next_attempt)
 		{
 			if (market_connect(&a->m, a->cfg.conninfo, true))
+			{
+				metrics_connected();
 				on_connected(a);
+			}
+			else
+				metrics_connect_failed();
 		}
 		if (a->m.conn)
 		{
@@ -353,7 +367,14 @@ agent_run(Agent *a)
 			while (a->m.conn && (n = PQnotifies(a->m.conn)) != NULL)
 			{
 				if (strcmp(n->relname, "lagbid_tasks") == 0)
+				{
+					long		before = a->bids_placed;
+					double		t0 = now_seconds();
+
 					market_on_task_notify(a, n->extra);
+					if (a->bids_placed > before)
+						metrics_bid_latency(now_seconds() - t0);
+				}
 				else if (strcmp(n->relname, "lagbid") == 0)
 					market_on_notification(a);
 				PQfreemem(n);
@@ -384,6 +405,7 @@ agent_run(Agent *a)
 		if (now - last_state >= 2)
 		{
 			agent_write_state(a);
+			metrics_write(a);
 			last_state = now;
 		}
 		if (a->stopping && a->njobs == 0)
@@ -415,6 +437,7 @@ agent_run(Agent *a)
 	}
 	write_declines(a);
 	agent_write_state(a);
+	metrics_write(a);
 	if (a->m.conn)
 		PQfinish(a->m.conn);
 	{

@@ -32,6 +32,8 @@ extern PGresult *market_query(Market *m, const char *sql, int nparams,
 extern bool market_ok(PGresult *res);
 extern const char *market_sqlstate(PGresult *res);
 extern void market_error_text(PGresult *res, PGconn *conn, char *out, size_t cap);
+extern void market_error_field(PGresult *res, const char *field, char *out, size_t cap);
+extern int	market_conninfo_check(const char *conninfo, char *err, size_t errlen);
 
 /* ---- runner.c ---- */
 #define MAX_JOBS 256
@@ -102,6 +104,14 @@ typedef struct Agent
 extern int	agent_run(Agent *a);
 extern void agent_note_decline(Agent *a, Decision d);
 extern void agent_write_state(Agent *a);
+
+/* metrics.c: the agent's counters as a Prometheus textfile */
+extern void metrics_job_reported(const char *outcome, const char *reason);
+extern void metrics_bid_latency(double seconds);
+extern void metrics_connected(void);
+extern void metrics_connect_failed(void);
+extern char *metrics_render(const Agent *a);
+extern void metrics_write(const Agent *a);
 
 /* market.c */
 extern void market_scan(Agent *a);

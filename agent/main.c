@@ -16,6 +16,7 @@
  *-------------------------------------------------------------------------
  */
 #include "daemon.h"
+#include "../src/identity/identity.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -85,7 +86,97 @@ usage(void)
 		   "  results/            results over max_result_bytes (file:// URIs)\n\n");
 	printf("The connection uses its own login, a member of role lagbid_provider;\n"
 		   "keep its password in ~/.pgpass rather than in the conninfo.\n\n"
-		   "Exit status: 0 on success (run: after a clean stop), 1 on error.\n");
+		   "\"%s COMMAND --help\" shows one command's options.\n"
+		   "Exit status: 0 on success (run: after a clean stop), 1 on error; status: 2\n"
+		   "when the market could not be reached.\n", progname);
+}
+
+/* lagbid-agent COMMAND --help: that command's synopsis, options and exit status */
+static void
+usage_command(const char *cmd)
+{
+	if (strcmp(cmd, "init") == 0)
+		printf("%s init creates the node's key, writes its config and registers it with the market.\n\n"
+			   "Usage:\n  %s init --dir DIR --conninfo CONNINFO --region REGION --multiaddr ADDR\n"
+			   "                    [--multiaddr ADDR ...] [--max-concurrent N]\n"
+			   "  %s init --dir DIR          (again: keep the key, re-register from the config)\n\n"
+			   "Options:\n"
+			   "  -D, --dir=DIR            the agent's directory (created, mode 0700)\n"
+			   "  -d, --conninfo=CONNINFO  libpq connection string of the market, e.g.\n"
+			   "                           \"host=localhost port=55433 dbname=lagbid user=cp1\"\n"
+			   "                           (add sslmode=verify-full for a market reached over a\n"
+			   "                           network; a local market without TLS refuses it)\n"
+			   "  -r, --region=REGION      the node's region: lower-case letters, digits and\n"
+			   "                           single dashes, e.g. eu-west\n"
+			   "  -a, --multiaddr=ADDR     a libp2p multiaddr of the node, e.g.\n"
+			   "                           /ip4/203.0.113.7/tcp/4001 (repeatable, at most %d)\n"
+			   "  -c, --max-concurrent=N   bids plus jobs at the same time, 1 to 100000 (default 1)\n\n"
+			   "Arguments are checked before anything is written.  When init fails, it leaves\n"
+			   "nothing behind that it created (directory, key, config); an existing config\n"
+			   "is restored.  The key, once the node is registered, is the node's identity:\n"
+			   "back it up.\n\n"
+			   "Exit status: 0 when the node is registered, 1 otherwise.\n",
+			   progname, progname, progname, MAX_MULTIADDRS);
+	else if (strcmp(cmd, "run") == 0)
+		printf("%s run is the provider's daemon: it bids, runs won jobs in the sandbox and\n"
+			   "uploads their results, logging one line per event to stderr.\n\n"
+			   "Usage:\n  %s run --dir DIR [--json] [--verbose] [--no-bid]\n\n"
+			   "Options:\n"
+			   "  -D, --dir=DIR     the directory init created\n"
+			   "  -j, --json        log one JSON object per line\n"
+			   "  -v, --verbose     log DEBUG lines too\n"
+			   "  -n, --no-bid      run won jobs but place no bids\n\n"
+			   "Signals: SIGHUP reloads DIR/lagbid-agent.conf (an invalid file keeps the old\n"
+			   "one); SIGTERM or SIGINT stop bidding and give running jobs grace_period_s.\n"
+			   "Metrics: DIR/metrics.prom (Prometheus text format, see [metrics] textfile).\n\n"
+			   "Exit status: 0 after a clean stop, 1 when it cannot start (no key, an invalid\n"
+			   "config or conninfo, no bubblewrap).\n", progname, progname);
+	else if (strcmp(cmd, "status") == 0)
+		printf("%s status prints what the market and the running agent say: identity,\n"
+			   "slots used, open bids, jobs in progress, balance, earnings, declines.\n\n"
+			   "Usage:\n  %s status --dir DIR\n\n"
+			   "Exit status: 0 when the market answered, 1 on a local error (no key, an invalid\n"
+			   "config), 2 when the market could not be reached.\n", progname, progname);
+	else if (strcmp(cmd, "try") == 0)
+		printf("%s try runs one workload in the sandbox without a market and prints the\n"
+			   "outcome: what a job would do on this machine.\n\n"
+			   "Usage:\n  %s try --workload FILE [--dir DIR] [--memory-gb N] [--max-processes N]\n\n"
+			   "Options:\n"
+			   "  -w, --workload=FILE      the workload JSON ({\"command\": [...], ...})\n"
+			   "  -D, --dir=DIR            take the sandbox settings from DIR's config\n"
+			   "  -m, --memory-gb=N        address-space limit, 1 to 1048576 (default 4)\n"
+			   "  -p, --max-processes=N    process limit, 1 to 1000000 (default 256)\n\n"
+			   "Exit status: 0 when the workload succeeded, 1 otherwise.\n", progname, progname);
+}
+
+static bool
+known_command(const char *cmd)
+{
+	return strcmp(cmd, "init") == 0 || strcmp(cmd, "run") == 0 ||
+		strcmp(cmd, "status") == 0 || strcmp(cmd, "try") == 0;
+}
+
+/* a whole number option in [lo, hi], or a message that says what is wrong */
+static bool
+int_option(const char *opt, const char *val, long lo, long hi, int *out)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(val, &end, 10);
+	if (end == val || *end != '\0' || errno == ERANGE)
+	{
+		fprintf(stderr, "%s: --%s: \"%s\" is not a number\n", progname, opt, val);
+		return false;
+	}
+	if (v < lo || v > hi)
+	{
+		fprintf(stderr, "%s: --%s must be between %ld and %ld (got %ld)\n", progname, opt, lo, hi, v);
+		return false;
+	}
+	*out = (int) v;
+	return true;
 }
 
 static void
@@ -146,6 +237,12 @@ load_config(const char *dir, Config *cfg, char *path, size_t pathcap)
 		fprintf(stderr, "%s: %s\n", progname, err);
 		return -1;
 	}
+	if (market_conninfo_check(cfg->conninfo, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s: market.conninfo is not a valid libpq connection string: %s\n",
+				progname, path, err);
+		return -1;
+	}
 	if (cfg->cpu < 0 || cfg->memory_gb < 0 || cfg->storage_gb < 0)
 	{
 		double		cpu,
@@ -187,8 +284,45 @@ text_array(char *const *items, int n, char *out, size_t cap)
 	out[k] = '\0';
 }
 
+/*
+ * A refusal by the market, in PostgreSQL's voice: the message with lagbid's
+ * SQLSTATE, then DETAIL and HINT.  LB107 (the login is bound to another
+ * node) gets the operator's step that frees the login.
+ */
+static void
+report_refusal(const char *what, PGresult *res, PGconn *conn, const char *node_id)
+{
+	char		msg[1024],
+				detail[1024],
+				hint[1024];
+	const char *state = market_sqlstate(res);
+
+	market_error_text(res, conn, msg, sizeof(msg));
+	market_error_field(res, "details", detail, sizeof(detail));
+	market_error_field(res, "hint", hint, sizeof(hint));
+	fprintf(stderr, "%s: %s: %s%s%s%s\n", progname, what, msg,
+			state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
+	if (detail[0])
+		fprintf(stderr, "DETAIL:  %s\n", detail);
+	if (strcmp(state, "LB107") == 0)
+	{
+		const char *login = conn && PQuser(conn) ? PQuser(conn) : "LOGIN";
+
+		fprintf(stderr,
+				"HINT:  A login speaks for one node, and this directory's key is node %s.\n"
+				"       If the key of the node the login is bound to still exists, run the agent\n"
+				"       with the --dir that holds it.  If that key is lost, the market's operator\n"
+				"       frees the login (the old node's bids and jobs stay with the old node):\n"
+				"           SELECT lagbid.unbind_login('%s');\n"
+				"       then run init again (docs/0.4/users.md, \"Lost node key\").\n",
+				node_id, login);
+	}
+	else if (hint[0])
+		fprintf(stderr, "HINT:  %s\n", hint);
+}
+
 static int
-do_register(const char *dir, const Config *cfg, const char *node_id)
+do_register(const char *dir, const Config *cfg, const char *node_id, bool *unknown)
 {
 	char		err[1024];
 	PGconn	   *conn = market_open(cfg->conninfo, err, sizeof(err));
@@ -213,8 +347,7 @@ do_register(const char *dir, const Config *cfg, const char *node_id)
 	}
 	if (!market_ok(res) || PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
 	{
-		market_error_text(res, conn, err, sizeof(err));
-		fprintf(stderr, "%s: could not get a registration challenge: %s\n", progname, err);
+		report_refusal("could not get a registration challenge", res, conn, node_id);
 		PQclear(res);
 		PQfinish(conn);
 		return -1;
@@ -254,9 +387,9 @@ do_register(const char *dir, const Config *cfg, const char *node_id)
 	}
 	if (!market_ok(res))
 	{
-		market_error_text(res, conn, err, sizeof(err));
-		fprintf(stderr, "%s: registration refused: %s (SQLSTATE %s)\n", progname, err,
-				market_sqlstate(res));
+		/* no SQLSTATE: the connection broke, and the outcome is not known */
+		*unknown = res == NULL || PQresultErrorField(res, PG_DIAG_SQLSTATE) == NULL;
+		report_refusal("registration refused", res, conn, node_id);
 		PQclear(res);
 		PQfinish(conn);
 		return -1;
@@ -266,8 +399,9 @@ do_register(const char *dir, const Config *cfg, const char *node_id)
 					buf[256];
 		int			n;
 
-		printf("registered as provider %s (node %s, region %s, %d slots)\n",
-			   PQgetvalue(res, 0, 0), node_id, cfg->region, cfg->max_concurrent);
+		printf("registered as provider %s (node %s, region %s, %d slot%s)\n",
+			   PQgetvalue(res, 0, 0), node_id, cfg->region, cfg->max_concurrent,
+			   cfg->max_concurrent == 1 ? "" : "s");
 		n = snprintf(buf, sizeof(buf), "node_id %s\nprovider_id %s\n", node_id, PQgetvalue(res, 0, 0));
 		snprintf(path, sizeof(path), "%s/identity", dir);
 		if (write_file_atomic(path, buf, n, 0644, true) != 0)
@@ -276,6 +410,55 @@ do_register(const char *dir, const Config *cfg, const char *node_id)
 	PQclear(res);
 	PQfinish(conn);
 	return 0;
+}
+
+/* what init created, so that a failed init leaves nothing behind */
+typedef struct InitUndo
+{
+	const char *dir;
+	bool		dir_existed;
+	bool		key_existed;
+	bool		identity_existed;
+	char	   *old_config;		/* the config before init, or NULL */
+	size_t		old_config_len;
+} InitUndo;
+
+static void
+init_undo(const InitUndo *u)
+{
+	char		path[PATH_MAX];
+
+	if (!u->dir_existed)
+	{
+		rm_rf(u->dir);
+		fprintf(stderr, "%s: init failed: \"%s\" removed, nothing is left behind\n", progname, u->dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/lagbid-agent.conf", u->dir);
+	if (u->old_config)
+		(void) write_file_atomic(path, u->old_config, u->old_config_len, 0600, true);
+	else
+		unlink(path);
+	if (!u->key_existed)
+	{
+		snprintf(path, sizeof(path), "%s/node.key", u->dir);
+		unlink(path);
+	}
+	if (!u->identity_existed)
+	{
+		snprintf(path, sizeof(path), "%s/identity", u->dir);
+		unlink(path);
+	}
+	fprintf(stderr, "%s: init failed: \"%s\" is as it was before\n", progname, u->dir);
+}
+
+static bool
+exists(const char *dir, const char *name)
+{
+	char		path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, name ? "/" : "", name ? name : "");
+	return access(path, F_OK) == 0;
 }
 
 static int
@@ -292,19 +475,32 @@ cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs
 				disk;
 	bool		have_config;
 	bool		changed = false;
+	bool		unknown = false;
+	InitUndo	undo = {.dir = dir};
 
-	if (mkdir_p(dir, 0700) != 0)
+	/* the arguments first: nothing is written before they are known good */
+	if (conninfo && market_conninfo_check(conninfo, err, sizeof(err)) != 0)
 	{
-		fprintf(stderr, "%s: could not create directory \"%s\": %s\n", progname, dir, strerror(errno));
+		fprintf(stderr, "%s: --conninfo is not a valid libpq connection string: %s\n", progname, err);
 		return 1;
 	}
-	if (node_identity(dir, node_id, sizeof(node_id), true, &created) != 0)
+	if (region && region[0] == '\0')
+	{
+		fprintf(stderr, "%s: --region must not be empty (e.g. eu-west)\n", progname);
 		return 1;
-	printf("node key %s/node.key %s\n", dir, created ? "created (Ed25519, mode 0600)" : "kept");
-	printf("node id %s\n", node_id);
-	detect_resources(dir, &cpu, &mem, &disk);
-	printf("detected: %g cores, %g GB memory, %g GB free disk under %s\n", cpu, mem, disk, dir);
+	}
+	for (int i = 0; i < naddrs; i++)
+	{
+		const char *why = lb_multiaddr_check(addrs[i], strlen(addrs[i]), NULL, 0);
 
+		if (why)
+		{
+			fprintf(stderr, "%s: --multiaddr \"%s\" is not a valid libp2p multiaddr: %s\n"
+					"HINT:  A multiaddr looks like /ip4/203.0.113.7/tcp/4001 or /dns4/cp.example.org/udp/4001/quic-v1.\n",
+					progname, addrs[i], why);
+			return 1;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/lagbid-agent.conf", dir);
 	have_config = access(path, F_OK) == 0;
 	config_defaults(&cfg, dir);
@@ -313,14 +509,44 @@ cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs
 		if (config_load(&cfg, path, err, sizeof(err)) != 0)
 		{
 			fprintf(stderr, "%s: %s\n", progname, err);
+			config_free(&cfg);
 			return 1;
 		}
+		undo.old_config = read_file(path, 1024 * 1024, &undo.old_config_len);
 	}
-	else
+	else if (conninfo == NULL || region == NULL || naddrs == 0)
+	{
+		fprintf(stderr, "%s: init needs --conninfo, --region and --multiaddr the first time (missing:%s%s%s)\n"
+				"Try \"%s init --help\" for more information.\n", progname,
+				conninfo ? "" : " --conninfo", region ? "" : " --region", naddrs ? "" : " --multiaddr",
+				progname);
+		config_free(&cfg);
+		return 1;
+	}
+
+	undo.dir_existed = exists(dir, NULL);
+	undo.key_existed = exists(dir, "node.key");
+	undo.identity_existed = exists(dir, "identity");
+	if (mkdir_p(dir, 0700) != 0)
+	{
+		fprintf(stderr, "%s: could not create directory \"%s\": %s\n", progname, dir, strerror(errno));
+		config_free(&cfg);
+		return 1;
+	}
+	if (node_identity(dir, node_id, sizeof(node_id), true, &created) != 0)
+		goto fail;
+	printf("node key %s/node.key %s\n", dir, created ? "created (Ed25519, mode 0600)" : "kept");
+	printf("node id %s\n", node_id);
+	detect_resources(dir, &cpu, &mem, &disk);
+	printf("detected: %g cores, %g GB memory, %g GB free disk under %s\n", cpu, mem, disk, dir);
+
+	if (!have_config)
 	{
 		cfg.cpu = cpu;
 		cfg.memory_gb = mem;
 		cfg.storage_gb = disk;
+		/* the sample's markup: a missing line still means 1 (no markup) */
+		cfg.markup = 1.2;
 		changed = true;
 	}
 	if (conninfo && (cfg.conninfo == NULL || strcmp(cfg.conninfo, conninfo) != 0))
@@ -349,11 +575,10 @@ cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs
 		cfg.max_concurrent = max_concurrent;
 		changed = true;
 	}
-	if (cfg.conninfo == NULL || cfg.region == NULL || cfg.nmultiaddrs == 0)
+	if (cfg.nmultiaddrs == 0)
 	{
-		fprintf(stderr, "%s: init needs --conninfo, --region and --multiaddr (the first time)\n", progname);
-		config_free(&cfg);
-		return 1;
+		fprintf(stderr, "%s: %s names no multiaddr: give --multiaddr\n", progname, path);
+		goto fail;
 	}
 	if (cfg.cpu < 0)
 		cfg.cpu = cpu;
@@ -373,8 +598,7 @@ cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs
 		{
 			fprintf(stderr, "%s: could not write \"%s\": %s\n", progname, path, strerror(errno));
 			free(text);
-			config_free(&cfg);
-			return 1;
+			goto fail;
 		}
 		free(text);
 		printf("config %s %s\n", path, have_config ? "updated" : "written");
@@ -383,13 +607,28 @@ cmd_init(const char *dir, const char *conninfo, const char *region, char **addrs
 		printf("config %s kept\n", path);
 	printf("offering: %g cpu, %g GB memory, %g GB storage%s%s\n", cfg.cpu, cfg.memory_gb,
 		   cfg.storage_gb, cfg.gpu ? ", gpu " : "", cfg.gpu ? cfg.gpu : "");
-	if (do_register(dir, &cfg, node_id) != 0)
+	if (do_register(dir, &cfg, node_id, &unknown) != 0)
 	{
-		config_free(&cfg);
-		return 1;
+		if (unknown)
+		{
+			/* the market may have registered the key: never throw it away then */
+			fprintf(stderr, "%s: the connection broke during the registration, whose outcome is unknown: "
+					"\"%s\" is kept; run init again\n", progname, dir);
+			config_free(&cfg);
+			free(undo.old_config);
+			return 1;
+		}
+		goto fail;
 	}
 	config_free(&cfg);
+	free(undo.old_config);
 	return 0;
+
+fail:
+	init_undo(&undo);
+	config_free(&cfg);
+	free(undo.old_config);
+	return 1;
 }
 
 static int
@@ -483,6 +722,7 @@ cmd_status(const char *dir)
 	char	   *text;
 	PGconn	   *conn;
 	int			pid = 0;
+	int			rc = 0;
 
 	if (node_identity(dir, node_id, sizeof(node_id), false, NULL) != 0)
 		return 1;
@@ -524,6 +764,7 @@ cmd_status(const char *dir)
 	if (conn == NULL)
 	{
 		printf("market unreachable: %s\n", err);
+		rc = 2;
 	}
 	else
 	{
@@ -582,7 +823,7 @@ cmd_status(const char *dir)
 				printf("  %-13s %ld\n", decision_name((Decision) k), counts[k]);
 	}
 	config_free(&cfg);
-	return 0;
+	return rc;
 }
 
 static int
@@ -753,6 +994,22 @@ main(int argc, char **argv)
 		return 1;
 	}
 	cmd = argv[1];
+	if (!known_command(cmd))
+	{
+		fprintf(stderr, "%s: unknown command \"%s\" (the commands are init, run, status and try)\n"
+				"Try \"%s --help\" for more information.\n", progname, cmd, progname);
+		return 1;
+	}
+	for (int i = 2; i < argc; i++)
+	{
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-?") == 0)
+		{
+			usage_command(cmd);
+			return 0;
+		}
+	}
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "D:d:r:a:c:jvnw:m:p:s:V?", long_options, NULL)) != -1)
 	{
@@ -776,12 +1033,8 @@ main(int argc, char **argv)
 				addrs[naddrs++] = optarg;
 				break;
 			case 'c':
-				max_concurrent = atoi(optarg);
-				if (max_concurrent < 1)
-				{
-					fprintf(stderr, "%s: --max-concurrent must be at least 1\n", progname);
+				if (!int_option("max-concurrent", optarg, 1, 100000, &max_concurrent))
 					return 1;
-				}
 				break;
 			case 'j':
 				json = true;
@@ -796,10 +1049,12 @@ main(int argc, char **argv)
 				workload = optarg;
 				break;
 			case 'm':
-				memory_gb = atoi(optarg);
+				if (!int_option("memory-gb", optarg, 1, 1048576, &memory_gb))
+					return 1;
 				break;
 			case 'p':
-				max_processes = atoi(optarg);
+				if (!int_option("max-processes", optarg, 1, 1000000, &max_processes))
+					return 1;
 				break;
 			case 's':
 				storage_gb = atof(optarg);
@@ -808,7 +1063,7 @@ main(int argc, char **argv)
 				printf("lagbid-agent %s\n", AGENT_VERSION);
 				return 0;
 			default:
-				fprintf(stderr, "Try \"%s --help\" for more information.\n", progname);
+				fprintf(stderr, "Try \"%s %s --help\" for more information.\n", progname, cmd);
 				return 1;
 		}
 	}
@@ -828,16 +1083,13 @@ main(int argc, char **argv)
 	}
 	if (dir == NULL)
 	{
-		fprintf(stderr, "%s: %s needs --dir\n", progname, cmd);
+		fprintf(stderr, "%s: %s needs --dir\nTry \"%s %s --help\" for more information.\n",
+				progname, cmd, progname, cmd);
 		return 1;
 	}
 	if (strcmp(cmd, "init") == 0)
 		return cmd_init(dir, conninfo, region, addrs, naddrs, max_concurrent);
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(dir, json, verbose, no_bid);
-	if (strcmp(cmd, "status") == 0)
-		return cmd_status(dir);
-	fprintf(stderr, "%s: unknown command \"%s\"\nTry \"%s --help\" for more information.\n",
-			progname, cmd, progname);
-	return 1;
+	return cmd_status(dir);
 }

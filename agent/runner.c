@@ -460,6 +460,7 @@ report_one(Agent *a, Job *j)
 			return report_one(a, j);
 		}
 	}
+	metrics_job_reported(market_ok(res) ? what : "refused", j->ok ? NULL : j->reason);
 	PQclear(res);
 	return true;
 }

@@ -63,7 +63,9 @@ for s in "${suites[@]}"; do
 	pgtap)     run_suite pgtap tap make -s check-pgtap ;;
 	tap)       run_suite tap tap make -s check-tap ;;
 	torture)   run_suite torture tap bash test/torture/run.sh "${TORTURE_SECONDS:-10}" "${TORTURE_CLIENTS:-16}" ;;
-	contrib)   run_suite contrib tap bash contrib/celery/test.sh ;;
+	# the Celery bridge, the Prometheus exporter's queries, and make market
+	# with an owner and three agents (docs/0.4/users.md)
+	contrib)   run_suite contrib tap bash -c 'rc=0; for t in contrib/celery/test.sh contrib/prometheus/test.sh test/users/market_test.sh; do bash "$t" || rc=1; done; exit $rc' ;;
 	bench)     run_suite bench tap env BENCH_QUICK=1 BENCH_INSTALL=0 bash bench/run.sh ;;
 	*) echo "unknown suite $s"; total_fail=$((total_fail + 1)) ;;
 	esac

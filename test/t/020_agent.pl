@@ -123,6 +123,7 @@ for my $i (1 .. 3)
 	my $conf = slurp("$dir{$i}/lagbid-agent.conf");
 	my $rate = sprintf('%.2f', 1.5 + 0.5 * $i);
 	$conf =~ s/^cpu_core_hour = .*$/cpu_core_hour = $rate/m;
+	$conf =~ s/^markup = .*$/markup = 1/m;
 	$conf =~ s/^memory_gb_hour = .*$/memory_gb_hour = 0/m;
 	$conf =~ s/^storage_gb_hour = .*$/storage_gb_hour = 0/m;
 	$conf =~ s/^scan_interval_s = .*$/scan_interval_s = 2/m;

@@ -38,6 +38,14 @@
 #                                       PGRST: message and detail are JSON)
 #   src/PostgREST/Auth.hs               no JWT: role = db-anon-role, claims {"role": anon}
 #
+# The deployment kit contrib/postgrest/ drives this test, so that it cannot
+# drift from what is tested: its authenticator.sql creates the login every
+# request comes from; postgrest.conf gives the schema, the extra search
+# path, the anonymous role, the authenticator (db-uri's user) and
+# db-pre-request; mint-jwt.sh mints the claims of every request (checked
+# against jwt-secret); and README.md holds a curl line for every function,
+# whose method, token and arguments must select it.
+#
 # The functions are enumerated from pg_proc: a function without a sample
 # below fails the test, named.  To add one: one line in %sample, e.g.
 #     upload_result => [qw(provider n1), '{"job_id": 1, "content": "\\\\x6869"}'],
@@ -50,6 +58,52 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(decode_base64 encode_base64);
+
+# ---------------------------------------------------------------------------
+# The kit: postgrest.conf's settings
+# ---------------------------------------------------------------------------
+my $kit = 'contrib/postgrest';
+my %conf;
+{
+	open my $fh, '<', "$kit/postgrest.conf" or die "$kit/postgrest.conf: $!";
+	while (<$fh>)
+	{
+		next if /^\s*(#|$)/;
+		/^([a-z-]+)\s*=\s*(?:"(.*)"|(\S+))\s*$/ or die "$kit/postgrest.conf: cannot read line $.: $_";
+		$conf{$1} = defined $2 ? $2 : $3;
+	}
+}
+is($conf{'db-schemas'}, 'lagbid_api', 'postgrest.conf: db-schemas = "lagbid_api"');
+my ($authenticator) = ($conf{'db-uri'} // '') =~ m{^postgres(?:ql)?://([^:@/]+)};
+ok(defined $authenticator, "postgrest.conf: db-uri names the authenticator login ($conf{'db-uri'})");
+my $anon_role = $conf{'db-anon-role'};
+ok(defined $anon_role && $anon_role ne '', "postgrest.conf: db-anon-role is $anon_role");
+ok(length($conf{'jwt-secret'} // '') >= 32, 'postgrest.conf: jwt-secret has the 32 characters PostgREST requires');
+is($conf{'jwt-role-claim-key'} // '.role', '.role', 'postgrest.conf: the role comes from the "role" claim mint-jwt.sh writes');
+my $pre_request = $conf{'db-pre-request'} // '';
+my @extra_search = grep { $_ ne '' } split /\s*,\s*/, ($conf{'db-extra-search-path'} // 'public');
+
+# mint(role, sub): the claims of a token minted by the kit's script, after
+# checking its HS256 signature against jwt-secret
+sub b64url_decode { my $x = shift; $x =~ tr{-_}{+/}; $x .= '=' x ((4 - length($x) % 4) % 4); decode_base64($x) }
+my %minted;
+sub mint
+{
+	my ($role, $sub) = @_;
+	return $minted{"$role $sub"} if $minted{"$role $sub"};
+	my $tok = `LAGBID_JWT_SECRET= LAGBID_JWT_SECRET_FILE= LAGBID_POSTGREST_CONF=$kit/postgrest.conf sh $kit/mint-jwt.sh '$role' '$sub'`;
+	chomp $tok;
+	my ($h, $p, $sig) = split /\./, $tok;
+	die "mint-jwt.sh $role $sub: no token ($tok)" unless defined $sig;
+	my $want = encode_base64(hmac_sha256("$h.$p", $conf{'jwt-secret'}), '');
+	$want =~ tr{+/}{-_}; $want =~ s/=+$//;
+	die "mint-jwt.sh $role $sub: bad signature" unless $sig eq $want;
+	my $claims = JSON::PP->new->decode(b64url_decode($p));
+	die "mint-jwt.sh $role $sub: no exp" unless $claims->{exp} > time;
+	return $minted{"$role $sub"} = $claims;
+}
 
 # ---------------------------------------------------------------------------
 # One sample request per lagbid_api function: [role, who, JSON body].
@@ -80,6 +134,7 @@ my %sample = (
 	set_bid_limit => [qw(provider n1), '{"max_concurrent": 3}'],
 	submit_result => [qw(provider n1), '{"job_id": 1, "result_uri": "s3://bucket/r1", "result_hash": "sha256:ab"}'],
 	task_bids => [qw(owner alice), '{"task_id": 1}'],
+	task_jobs => [qw(owner alice), '{"task_id": 5}'],
 	task_result => [qw(owner alice), '{"task_id": 7}'],
 	trigger_space => [qw(owner alice), '{"space_id": 1}'],
 	upload_result => [qw(provider n1), '{"job_id": 1, "content": "\\\\x6869"}'],
@@ -99,6 +154,8 @@ my @refusal = (
 	[qw(my_tasks owner -nosub GET), '{}', '401 LB101'],
 	[qw(close_bidding owner bob POST), '{"task_id": 1}', '403 LB102'],
 	[qw(eligible_providers owner bob GET), '{"task_id": 1}', '403 LB102'],
+	[qw(task_jobs owner bob GET), '{"task_id": 5}', '403 LB102'],
+	[qw(task_jobs provider n2 GET), '{"task_id": 5}', '42501'],
 	[qw(withdraw_bid provider n2 POST), '{"bid_id": 1}', '403 LB103'],
 	[qw(update_space owner bob POST), '{"space_id": 1, "price_max": 3}', '403 LB104'],
 	[qw(place_bid provider n1 POST), '{"task_id": 99, "price": 5}', '404 LB201'],
@@ -125,20 +182,21 @@ my $node = PostgreSQL::Test::Cluster->new('postgrest');
 $node->init;
 $node->start;
 
-# PostgREST's login: NOINHERIT, a member of every API role
-$node->safe_psql('postgres', q{
-CREATE EXTENSION lagbid;
-CREATE ROLE authenticator LOGIN NOINHERIT;
-GRANT lagbid_anon, lagbid_owner, lagbid_provider, lagbid_platform TO authenticator;
--- where claims are trusted only from named logins (lagbid.authenticators), name it
-DO $$
-BEGIN
-    PERFORM lagbid.version();
-    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'lagbid.authenticators') THEN
-        EXECUTE 'ALTER DATABASE postgres SET lagbid.authenticators = ''authenticator''';
-    END IF;
-END $$;
-});
+# PostgREST's login, as the kit creates it (contrib/postgrest/authenticator.sql)
+$node->safe_psql('postgres', 'CREATE EXTENSION lagbid');
+{
+	my ($out, $err) = ('', '');
+	my $rc = $node->psql('postgres', undef, stdout => \$out, stderr => \$err,
+		extra_params => [ '-v', 'authenticator_password=replay-only', '-f', "$kit/authenticator.sql" ]);
+	is($rc, 0, "$kit/authenticator.sql runs" . ($err ? ": $err" : ''));
+	$rc = $node->psql('postgres', undef, stdout => \$out, stderr => \$err,
+		extra_params => [ '-v', 'authenticator_password=replay-only', '-f', "$kit/authenticator.sql" ]);
+	is($rc, 0, "$kit/authenticator.sql runs again (idempotent)");
+	is($node->safe_psql('postgres', "SELECT rolcanlogin AND NOT rolinherit AND NOT rolsuper FROM pg_roles WHERE rolname = '$authenticator'"),
+		't', "the kit's login $authenticator is a NOINHERIT login, no superuser");
+	is($node->safe_psql('postgres', "SELECT string_agg(b.rolname, ',' ORDER BY b.rolname) FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = '$authenticator'::regrole"),
+		'lagbid_anon,lagbid_owner,lagbid_platform,lagbid_provider', "$authenticator may become each API role and nothing else");
+}
 
 # the market every sample call runs against (each call is rolled back)
 my %who = (
@@ -237,7 +295,8 @@ $$;
 -- the whole request: returns the statements to send, in order, or an error
 -- "PGRST202 ..." / "PGRST203 ..." when PostgREST would answer without
 -- reaching the database (no such function for these keys / ambiguous)
-CREATE FUNCTION pgrst.request(fn text, method text, db_role text, claims text, body jsonb)
+CREATE FUNCTION pgrst.request(fn text, method text, db_role text, claims text, body jsonb,
+                              search_path text, pre_request text)
     RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
     keys text[] := ARRAY(SELECT jsonb_object_keys(body) ORDER BY 1);
@@ -307,7 +366,7 @@ BEGIN
 
     -- setPgLocals, in its order; the function's hoisted settings last
     preamble := 'select ' || concat_ws(', ',
-        format('set_config(''search_path'', %L, true)', '"lagbid_api"'),
+        format('set_config(''search_path'', %L, true)', search_path),
         format('set_config(''role'', %L, true)', db_role),
         format('set_config(''request.jwt.claims'', %L, true)', claims),
         format('set_config(''request.method'', %L, true)', method),
@@ -321,6 +380,10 @@ BEGIN
     iso := coalesce(upper((SELECT substr(h, strpos(h, '=') + 1) FROM unnest(r.hoisted) h
                             WHERE split_part(h, '=', 1) = 'default_transaction_isolation' LIMIT 1)), iso);
 
+    -- db-pre-request, when set, runs after the preamble (Query.hs: preReqSql)
+    IF coalesce(pre_request, '') <> '' THEN
+        preamble := preamble || '; select ' || pre_request || '()';
+    END IF;
     RETURN ARRAY[
         format('BEGIN ISOLATION LEVEL %s %s', iso, CASE WHEN read_only THEN 'READ ONLY' ELSE 'READ WRITE' END),
         preamble,
@@ -350,20 +413,22 @@ my %http = map { split /\|/ } split /\n/,
 sub send_request
 {
 	my ($fn, $role, $who, $method, $body) = @_;
-	my $db_role = "lagbid_$role";
-	my %claims = (role => $db_role);
-	$claims{sub} = $who{$who} if $who ne '-' && $who ne '-nosub';
+	my $db_role = $role eq 'anon' ? $anon_role : "lagbid_$role";
+	# a token minted by the kit; without one (anon) PostgREST's claims are {"role": anon}
+	my %claims = ($who ne '-' && $who ne '-nosub') ? %{ mint($db_role, $who{$who}) } : (role => $db_role);
 	my $json = JSON::PP->new->canonical;
+	my $search_path = join ', ', map { '"' . s/"/""/gr . '"' } $conf{'db-schemas'}, @extra_search;
 	my $stmts = $node->safe_psql('postgres',
-		sprintf(q{SELECT array_to_string(pgrst.request(%s, %s, %s, %s, %s::jsonb), E'\x1e')},
-			map { "'" . s/'/''/gr . "'" } $fn, $method, $db_role, $json->encode(\%claims), $body));
+		sprintf(q{SELECT array_to_string(pgrst.request(%s, %s, %s, %s, %s::jsonb, %s, %s), E'\x1e')},
+			map { "'" . s/'/''/gr . "'" } $fn, $method, $db_role, $json->encode(\%claims), $body,
+			$search_path, $pre_request));
 	my @s = split /\x1e/, $stmts;
 	return (undef, undef, substr($s[0], 0, 8), $s[0], '') if $s[0] =~ /^PGRST20/;
 	my $script = "\\set VERBOSITY verbose\n\\pset fieldsep_zero on\n"
 	  . "$s[0];\n$s[1] \\g /dev/null\n$s[2];\n$s[3];\n$s[4];\n";
 	my ($out, $err) = ('', '');
 	my $rc = $node->psql('postgres', $script, stdout => \$out, stderr => \$err,
-		on_error_stop => 1, extra_params => [ '-U', 'authenticator' ]);
+		on_error_stop => 1, extra_params => [ '-U', $authenticator ]);
 	if ($rc != 0)
 	{
 		my ($st, $msg) = $err =~ /ERROR:\s+([0-9A-Z]{5}): (.*)$/m;
@@ -448,6 +513,36 @@ for my $line (@fns)
 for my $fn (sort keys %sample)
 {
 	ok($seen{$fn}, "sample $fn names a function of lagbid_api");
+}
+
+# ---------------------------------------------------------------------------
+# the kit's curl lines (README.md): one per function, each selecting it
+# with the right method and a token of a role that may call it
+# ---------------------------------------------------------------------------
+{
+	my %curl;
+	open my $fh, '<', "$kit/README.md" or die "$kit/README.md: $!";
+	while (my $line = <$fh>)
+	{
+		next unless $line =~ m{^curl .*"\$API/rpc/(\w+)(?:\?([^"]*))?"};
+		my ($fn, $query) = ($1, $2 // '');
+		my ($tok) = $line =~ /Bearer \$(\w+)/;
+		my ($data) = $line =~ / -d '(.*)'\s*$/;
+		my $role = !defined $tok ? $anon_role : { OWNER => 'lagbid_owner', PROVIDER => 'lagbid_provider', PLATFORM => 'lagbid_platform' }->{$tok};
+		my @keys = defined $data ? sort keys %{ decode_json($data) } : sort map { (split /=/)[0] } grep { $_ ne '' } split /&/, $query;
+		my $method = defined $data ? 'POST' : 'GET';
+		my $k = "{" . join(',', map { "\"$_\"" } @keys) . "}";
+		my ($n, $vol, $may) = split /\|/, $node->safe_psql('postgres', sprintf(q{
+			SELECT count(*), min(r.volatility), bool_and(has_function_privilege('%s', r.oid, 'EXECUTE'))
+			  FROM pgrst.find('%s', '%s'::text[]) r}, $role // 'nobody', $fn, $k));
+		ok($n == 1 && ($method eq 'POST' || $vol ne 'v') && $may eq 't',
+			"$kit/README.md: curl $method /rpc/$fn as " . ($role // "\$$tok") . " (@keys) selects the function and may call it");
+		$curl{$fn} = 1;
+	}
+	for my $fn (sort map { (split /\|/)[0] } @fns)
+	{
+		ok($curl{$fn}, "$kit/README.md has a curl example for /rpc/$fn");
+	}
 }
 
 # the keys select the function exactly as findProc does: a missing required

@@ -1,0 +1,1 @@
+../../install/77_metrics.sql

@@ -316,6 +316,21 @@ on_connected(Agent *a)
 	schedule_full_scan(a, 5);
 }
 
+/*
+ * After a full scan that began with a slot free, a task still marked
+ * "declined for capacity" was not among the open tasks (it would have had
+ * a bid): it closed or went to others.  Mark it settled, or every freed
+ * slot would read open_tasks() again for it, and the fleet's scans would
+ * grow with its completed jobs.
+ */
+static void
+settle_capacity_declines(Agent *a)
+{
+	for (int i = 0; i < DECIDED_SLOTS; i++)
+		if (a->decided[i].task_id != 0 && a->decided[i].decision == DECLINE_CAPACITY)
+			a->decided[i].decision = DECLINE_MARKET;
+}
+
 /* a random number in [0, 1) */
 static double
 uniform(void)
@@ -427,6 +442,16 @@ agent_run(Agent *a)
 				schedule_full_scan(a, 5);
 		}
 		a->m.listener = a->cfg.listen_conninfo == NULL;
+		/* the statement session, when it is not the one that LISTENs: notice EOF */
+		if (a->m.conn && a->cfg.listen_conninfo)
+		{
+			PGnotify   *n;
+
+			if (PQconsumeInput(a->m.conn) == 0)
+				market_disconnect(&a->m, PQerrorMessage(a->m.conn));
+			while (a->m.conn && (n = PQnotifies(a->m.conn)) != NULL)
+				PQfreemem(n);
+		}
 		if (a->m.conn)
 			runner_report(a);
 		if (listening(a)->conn)
@@ -485,11 +510,15 @@ agent_run(Agent *a)
 				}
 				if (full && a->m.conn)
 				{
+					bool		slot_free = a->slots_used < a->cfg.max_concurrent;
+
 					market_scan(a);
 					if (a->m.conn)
 					{
 						a->want_full_scan = false;
 						a->last_full_scan = now;
+						if (slot_free && a->slots_used < a->cfg.max_concurrent)
+							settle_capacity_declines(a);
 					}
 				}
 				else

@@ -4,7 +4,8 @@
  *	  The agent's connection to the market database: connect (multi-host
  *	  conninfo and target_session_attrs are libpq's), LISTEN, run one
  *	  query, notice that the connection is gone, and come back with an
- *	  exponential backoff (1 s doubling to 60 s, with jitter) as
+ *	  exponential backoff (1 s doubling to 5 s in the first two minutes of
+ *	  an outage, then to 60 s, with jitter) as
  *	  pg_receivewal does: the market, not the agent, holds the state, so a
  *	  reconnect is followed by a full reconcile.  Behind a pooler in
  *	  transaction mode the agent holds two sessions (market_connect's
@@ -43,6 +44,24 @@ on_notice(void *arg, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message);
 	flatten(buf);
 	log_info("server", "server said: %s", buf);
+}
+
+/*
+ * The wait before the next attempt: 1 s doubling, at most 5 s for the first
+ * two minutes of an outage (a failover lasts seconds: the agent is back on
+ * the new primary within about 5 s of its promotion), then up to 60 s.
+ */
+static void
+next_backoff(Market *m)
+{
+	double		now = now_seconds();
+	double		cap;
+
+	if (m->failures == 0)
+		m->down_since = now;
+	m->failures++;
+	cap = now - m->down_since < 120 ? 5 : 60;
+	m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > cap ? cap : m->backoff * 2);
 }
 
 PGconn *
@@ -92,8 +111,7 @@ market_connect(Market *m, const char *conninfo, MarketSession kind)
 	{
 		double		jitter = (rand() % 1000) / 1000.0;
 
-		m->failures++;
-		m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > 60 ? 60 : m->backoff * 2);
+		next_backoff(m);
 		m->next_attempt = now_seconds() + m->backoff * (0.75 + 0.5 * jitter);
 		log_warning("connect", "could not connect to %s: %s; retrying in %.0f s",
 					what, err, m->backoff);
@@ -137,8 +155,7 @@ market_disconnect(Market *m, const char *why)
 		PQfinish(m->conn);
 		m->conn = NULL;
 	}
-	m->failures++;
-	m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > 60 ? 60 : m->backoff * 2);
+	next_backoff(m);
 	m->next_attempt = now_seconds() + m->backoff;
 	m->lost_at = now_seconds();
 }

@@ -24,6 +24,7 @@ typedef struct Market
 	bool		listener;		/* the session that LISTENs (for the log) */
 	double		connected_at;	/* the current session's start */
 	double		lost_at;		/* the last disconnection, 0: never */
+	double		down_since;		/* the first failure of this outage */
 } Market;
 
 /* what one session of the agent does (see market_connect) */

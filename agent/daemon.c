@@ -458,6 +458,7 @@ agent_run(Agent *a)
 		{
 			Market	   *l = listening(a);
 			PGnotify   *n;
+			bool		mail = false;
 
 			if (PQconsumeInput(l->conn) == 0)
 				market_disconnect(l, PQerrorMessage(l->conn));
@@ -473,9 +474,18 @@ agent_run(Agent *a)
 						a->want_full_scan = true;
 				}
 				else if (strcmp(n->relname, "lagbid") == 0)
-					market_on_notification(a);
+					mail = true;
 				PQfreemem(n);
 			}
+
+			/*
+			 * One fetch for all the "lagbid" NOTIFYs of this turn: the
+			 * payload names only an outbox id, not its recipient, so every
+			 * agent hears every provider's notifications; a fetch per NOTIFY
+			 * would cost the market a query per agent per notification.
+			 */
+			if (mail && a->m.conn)
+				market_on_notification(a);
 		}
 		if (a->m.conn)
 		{

@@ -178,14 +178,18 @@ pids+=($!)
 # ---- 3. publishing with the fleet ----
 first=$(psql -c "SELECT coalesce(max(id), 0) + 1 FROM lagbid.task")
 scans0=$(psql -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'lagbid_api' AND funcname = 'open_tasks'")
-bids0=$(psql -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'lagbid_api' AND funcname = 'place_bid'")
+mail0=$(psql -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'lagbid_api' AND funcname = 'notifications'")
+# bid attempts: what the agents logged (a refused call leaves no function statistics)
+attempts() { cat "$dir"/agent*.log | grep -c -E 'bid [0-9]+ placed on task|declined \((capacity|market)\): the market refused' || true; }
+bids0=$(attempts)
 cpu0=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
 ts0=$(date +%s.%N)
 read -r pub50 pub99 pubn < <(publish_phase fleet)
 ts1=$(date +%s.%N)
 cpu1=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat)
 scans1=$(psql -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'lagbid_api' AND funcname = 'open_tasks'")
-bids1=$(psql -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'lagbid_api' AND funcname = 'place_bid'")
+mail1=$(psql -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE schemaname = 'lagbid_api' AND funcname = 'notifications'")
+bids1=$(attempts)
 last=$(psql -c "SELECT max(id) FROM lagbid.task")
 # let the last tasks finish (bounded)
 for _ in $(seq 120); do
@@ -219,7 +223,9 @@ echo "fleet: $done_n of $((last - first + 1)) tasks completed end to end: $tput 
 scan_rate=$(awk -v a="$scans0" -v b="$scans1" -v x="$ts0" -v y="$ts1" 'BEGIN { printf "%.2f", (b - a) / (y - x) }')
 full_rate=$(awk -v n="$nagents" -v s="$scan" 'BEGIN { printf "%.2f", n / s }')
 bid_rate=$(awk -v a="$bids0" -v b="$bids1" -v x="$ts0" -v y="$ts1" 'BEGIN { printf "%.1f", (b - a) / (y - x) }')
-echo "fleet: open_tasks() calls: $scan_rate/s (a full scan by every agent each interval: $full_rate/s); place_bid calls: $bid_rate/s"
+mail_rate=$(awk -v a="$mail0" -v b="$mail1" -v x="$ts0" -v y="$ts1" 'BEGIN { printf "%.1f", (b - a) / (y - x) }')
+nq=$(psql -c "SELECT count(*) FROM lagbid.notification WHERE created_at > to_timestamp($ts0)")
+echo "fleet: open_tasks() calls: $scan_rate/s (a full scan by every agent each interval: $full_rate/s); place_bid calls: $bid_rate/s (placed or refused); notifications() fetches: $mail_rate/s for $nq notifications"
 busy=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.0f", 100 * (y[1] - x[1]) / ((y[1] - x[1]) + (y[2] - x[2])) }')
 echo "fleet: CPU busy during the publishing phase: $busy % of $(nproc) cores"
 
@@ -232,5 +238,5 @@ tick=$(printf '%s\n' "${ticks[@]}" | sort -g | sed -n 2p)
 echo "fleet: lagbid.tick() with the fleet connected: $tick ms (median of 3)"
 bad=$(psql -c "SELECT count(*) FROM lagbid.check_invariants()")
 errs=$(cat "$dir"/agent*.log | grep -c -E 'ERROR|FATAL' || true)
-echo "fleet: $nagents agents, $nlisten LISTEN sessions, $rate tasks/s: NOTIFY->bid p50 $b50 ms p99 $b99 ms (target < 50); fan-out to $nlisten p99 $f99 ms; $tput tasks/s end to end; publish p99 $pub99 ms (no agents $base99); $((uss / 1024)).$(((uss % 1024) * 10 / 1024)) MB per idle agent backend; scans $scan_rate/s (full $full_rate/s); tick $tick ms; CPU $busy %; agent log errors $errs; check_invariants $bad rows"
+echo "fleet: $nagents agents, $nlisten LISTEN sessions, $rate tasks/s: NOTIFY->bid p50 $b50 ms p99 $b99 ms (target < 50); fan-out to $nlisten p99 $f99 ms; $tput tasks/s end to end; publish p99 $pub99 ms (no agents $base99); $((uss / 1024)).$(((uss % 1024) * 10 / 1024)) MB per idle agent backend; scans $scan_rate/s (full $full_rate/s); bids $bid_rate/s; fetches $mail_rate/s; tick $tick ms; CPU $busy %; agent log errors $errs; check_invariants $bad rows"
 [ "$bad" -eq 0 ]

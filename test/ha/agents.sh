@@ -121,13 +121,13 @@ agents_after_failover() { # agents_after_failover KILL_AT PROMOTED_AT
 	back=$(agents_back_on "$2" 2)
 	check "every agent is back on the new primary (node2) within 15 s of the promotion (${back:-not} s; $(awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }') s from the kill to the promotion; $jobs_in_flight jobs processing at the kill)" \
 		awk -v b="${back:-99}" 'BEGIN { exit !(b <= 15) }'
-	local n
-	n=$(wc -l <"$BASE/agent-bids.txt")
-	if [ "$n" -gt 0 ]; then
+	local nbids
+	nbids=$(wc -l <"$BASE/agent-bids.txt")
+	if [ "$nbids" -gt 0 ]; then
 		r=$(awk 'BEGIN { printf "WITH acked (bid_id, task_id) AS (VALUES " } { printf "%s(%s, %s)", (NR > 1 ? "," : ""), $1, $2 } END { print ")" }' "$BASE/agent-bids.txt"
 			echo "SELECT count(*) FROM acked a LEFT JOIN lagbid.bid b ON b.id = a.bid_id AND b.task_id = a.task_id WHERE b.id IS NULL")
 		r=$("$PSQL" -X -qAt -h 127.0.0.1 -p "${PG_PORT[2]}" -U postgres -d market -c "$r" 2>&1)
-		check "all $n bids the agents logged as placed before the kill are on the new primary (missing: $r)" [ "$r" = 0 ]
+		check "all $nbids bids the agents logged as placed before the kill are on the new primary (missing: $r)" [ "$r" = 0 ]
 	else
 		notok "the agents placed bids before the kill"
 	fi

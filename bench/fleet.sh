@@ -140,13 +140,13 @@ ulimit -n "$((nlisten + 100))" 2>/dev/null || true
 lpid=$!
 pids+=($lpid)
 ready=
-for _ in $(seq 600); do
+for _ in $(seq 1200); do
 	a=$(psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lagbid-agent'")
 	grep -q '^ready' "$dir/fleet_listen.err" 2>/dev/null && [ "$a" -ge "$nagents" ] && { ready=1; break; }
 	kill -0 "$lpid" 2>/dev/null || { cat "$dir/fleet_listen.err"; exit 1; }
 	sleep 0.5
 done
-[ -n "$ready" ] || { echo "fleet: the fleet did not connect in 300 s ($a agents)"; exit 1; }
+[ -n "$ready" ] || { echo "fleet: the fleet did not connect in 600 s ($a agents)"; exit 1; }
 echo "fleet: connected: $(psql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'") client backends in $(($(date +%s) - t0)) s"
 sleep $((scan + 5))   # past the first (jittered) scans: the agents are idle
 

@@ -116,6 +116,11 @@ read -r base50 base99 basen < <(publish_phase base)
 echo "fleet: publish with no agents: p50 $base50 ms, p99 $base99 ms ($basen tasks at $rate/s)"
 # the baseline's tasks are nobody's: cancel them
 psql -c "SELECT count(lagbid.cancel_task(id, 'baseline')) FROM lagbid.task WHERE state = 'accepting_bids'" >/dev/null
+tick_ms() { # the median of 3 ticks, ms
+	for _ in 1 2 3; do psql -c '\timing on' -c 'SELECT lagbid.tick()' | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'; done | sort -g | sed -n 2p
+}
+tick0=$(tick_ms)
+echo "fleet: lagbid.tick() with no agents: $tick0 ms (median of 3)"
 
 # ---- 2. the fleet ----
 init_agent() {
@@ -230,13 +235,9 @@ busy=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { split(a, x, " "); split(b, y, " ")
 echo "fleet: CPU busy during the publishing phase: $busy % of $(nproc) cores"
 
 # ---- 4. the tick with the fleet connected ----
-ticks=()
-for _ in 1 2 3; do
-	ticks+=("$(psql -c '\timing on' -c 'SELECT lagbid.tick()' | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')")
-done
-tick=$(printf '%s\n' "${ticks[@]}" | sort -g | sed -n 2p)
-echo "fleet: lagbid.tick() with the fleet connected: $tick ms (median of 3)"
+tick=$(tick_ms)
+echo "fleet: lagbid.tick() with the fleet connected: $tick ms (median of 3; no agents: $tick0 ms)"
 bad=$(psql -c "SELECT count(*) FROM lagbid.check_invariants()")
 errs=$(cat "$dir"/agent*.log | grep -c -E 'ERROR|FATAL' || true)
-echo "fleet: $nagents agents, $nlisten LISTEN sessions, $rate tasks/s: NOTIFY->bid p50 $b50 ms p99 $b99 ms (target < 50); fan-out to $nlisten p99 $f99 ms; $tput tasks/s end to end; publish p99 $pub99 ms (no agents $base99); $((uss / 1024)).$(((uss % 1024) * 10 / 1024)) MB per idle agent backend; scans $scan_rate/s (full $full_rate/s); bids $bid_rate/s; fetches $mail_rate/s; tick $tick ms; CPU $busy %; agent log errors $errs; check_invariants $bad rows"
+echo "fleet: $nagents agents, $nlisten LISTEN sessions, $rate tasks/s: NOTIFY->bid p50 $b50 ms p99 $b99 ms (target < 50); fan-out to $nlisten p99 $f99 ms; $tput tasks/s end to end; publish p99 $pub99 ms (no agents $base99); $((uss / 1024)).$(((uss % 1024) * 10 / 1024)) MB per idle agent backend; scans $scan_rate/s (full $full_rate/s); bids $bid_rate/s; fetches $mail_rate/s; tick $tick ms (no agents $tick0); CPU $busy %; agent log errors $errs; check_invariants $bad rows"
 [ "$bad" -eq 0 ]

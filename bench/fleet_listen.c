@@ -7,7 +7,7 @@
  *
  *   fleet_listen CONNINFO SESSIONS SECONDS
  *
- * Opens SESSIONS connections (PQconnectdb, one after the other), prints
+ * Opens SESSIONS connections (50 at a time, nonblocking), prints
  * "ready N" on stderr once every one LISTENs, then runs until SECONDS have
  * passed or SIGTERM/SIGINT, and prints one line per task on stdout:
  * "<task id>\t<first receive, us since the epoch>\t<last receive>\t<sessions
@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 
 #define MAX_TASKS 100000
+#define BATCH 50
 
 typedef struct Seen
 {
@@ -100,26 +101,65 @@ main(int argc, char **argv)
 	if (conns == NULL || pfd == NULL || seen == NULL)
 		return 1;
 
-	for (int i = 0; i < n && !stop; i++)
+	/* connect BATCH sessions at a time, nonblocking: a fleet connects in parallel */
+	for (int first = 0; first < n && !stop; first += BATCH)
 	{
-		PGresult   *res;
+		int			last = first + BATCH < n ? first + BATCH : n;
+		int			pending = 0;
 
-		conns[i] = PQconnectdb(argv[1]);
-		if (PQstatus(conns[i]) != CONNECTION_OK)
+		for (int i = first; i < last; i++)
 		{
-			fprintf(stderr, "fleet_listen: session %d: %s", i, PQerrorMessage(conns[i]));
-			return 1;
+			conns[i] = PQconnectStart(argv[1]);
+			if (conns[i] == NULL || PQstatus(conns[i]) == CONNECTION_BAD)
+			{
+				fprintf(stderr, "fleet_listen: session %d: %s", i,
+						conns[i] ? PQerrorMessage(conns[i]) : "out of memory\n");
+				return 1;
+			}
+			pfd[i].fd = PQsocket(conns[i]);
+			pfd[i].events = POLLOUT;
+			pending++;
 		}
-		res = PQexec(conns[i], "LISTEN lagbid_tasks");
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		while (pending > 0)
 		{
-			fprintf(stderr, "fleet_listen: LISTEN failed: %s", PQerrorMessage(conns[i]));
-			return 1;
+			if (poll(pfd + first, last - first, 1000) < 0 && errno != EINTR)
+			{
+				perror("fleet_listen: poll");
+				return 1;
+			}
+			for (int i = first; i < last; i++)
+			{
+				PostgresPollingStatusType st;
+
+				if (pfd[i].events == 0 || pfd[i].revents == 0)
+					continue;
+				st = PQconnectPoll(conns[i]);
+				pfd[i].fd = PQsocket(conns[i]);
+				if (st == PGRES_POLLING_FAILED)
+				{
+					fprintf(stderr, "fleet_listen: session %d: %s", i, PQerrorMessage(conns[i]));
+					return 1;
+				}
+				pfd[i].events = st == PGRES_POLLING_READING ? POLLIN :
+					st == PGRES_POLLING_WRITING ? POLLOUT : 0;
+				if (st == PGRES_POLLING_OK)
+					pending--;
+			}
 		}
-		PQclear(res);
-		PQsetnonblocking(conns[i], 1);
-		pfd[i].fd = PQsocket(conns[i]);
-		pfd[i].events = POLLIN;
+		for (int i = first; i < last; i++)
+		{
+			PGresult   *res = PQexec(conns[i], "LISTEN lagbid_tasks");
+
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			{
+				fprintf(stderr, "fleet_listen: LISTEN failed: %s", PQerrorMessage(conns[i]));
+				return 1;
+			}
+			PQclear(res);
+			PQsetnonblocking(conns[i], 1);
+			pfd[i].fd = PQsocket(conns[i]);
+			pfd[i].events = POLLIN;
+		}
 	}
 	fprintf(stderr, "ready %d\n", n);
 	until = now_us() + atoll(argv[3]) * 1000000LL;

@@ -208,6 +208,7 @@ reload(Agent *a)
 	char		err[512];
 	bool		conninfo_changed;
 	bool		listen_changed;
+	bool		scan_changed;
 
 	config_defaults(&fresh, a->dir);
 	if (config_load(&fresh, a->config_path, err, sizeof(err)) != 0)
@@ -233,6 +234,7 @@ reload(Agent *a)
 	config_log_changes(&a->cfg, &fresh);
 	conninfo_changed = strcmp(a->cfg.conninfo, fresh.conninfo) != 0;
 	listen_changed = str_changed(a->cfg.listen_conninfo, fresh.listen_conninfo);
+	scan_changed = fresh.scan_interval_s != a->cfg.scan_interval_s;
 	if (fresh.max_concurrent != a->cfg.max_concurrent && a->m.conn)
 	{
 		char		v[16];
@@ -269,6 +271,9 @@ reload(Agent *a)
 	a->ndecided = 0;
 	a->want_scan = true;
 	a->want_full_scan = true;
+	/* a new interval counts from now, not from the old one's next turn */
+	if (scan_changed)
+		a->next_scan = now_seconds();
 	if (conninfo_changed && a->m.conn)
 	{
 		market_disconnect(&a->m, "conninfo changed");

@@ -8,11 +8,15 @@
 #      uploaded through PgBouncer, finalized, paid once
 #   3. PgBouncer's own view: the agents are its clients, and their
 #      statements ran as transactions on its pools
-#   4. the LISTEN backend terminated: the agent logs it, LISTENs again
-#      and still bids on the next push; PgBouncer restarted: the agent
-#      reconnects through it and carries on
-#   5. the same agent with LISTEN through PgBouncer (no listen_conninfo):
-#      the push never reaches it (the reason for listen_conninfo)
+#   4. the incremental scan: with scan_interval_s = 1 and LISTEN unbroken,
+#      open_tasks() is read once (the reload) and then not, for 5 s; the
+#      LISTEN backend terminated: the agent logs it, LISTENs again, reads
+#      open_tasks() whole (a push may have been missed) and still bids on
+#      the next push; PgBouncer restarted: the agent reconnects through it
+#      and carries on
+#   5. listen_conninfo emptied by SIGHUP: LISTEN goes through PgBouncer
+#      with the statements, and the push never reaches the agent (the
+#      reason for listen_conninfo)
 # check_invariants() is empty at the end.  Every wait is bounded.
 use strict;
 use warnings;
@@ -155,7 +159,9 @@ sub start_agent
 {
 	my $i = shift;
 	my $log = "$tmp/agent$i.log";
-	$h{$i} = IPC::Run::start([ $agent, 'run', '--dir', $dir{$i} ], '<', \undef, '>>', $log, '2>>', $log);
+	# agent 1 logs DEBUG lines: its scans
+	$h{$i} = IPC::Run::start([ $agent, 'run', '--dir', $dir{$i}, ($i == 1 ? ('--verbose') : ()) ],
+		'<', \undef, '>>', $log, '2>>', $log);
 }
 start_agent($_) for 1 .. 2;
 ok(wait_for(q{SELECT count(*) = 2 FROM pg_stat_activity
@@ -199,11 +205,32 @@ cmp_ok($xacts // 0, '>', 10, "the agents' statements ran as transactions on PgBo
 is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'cp1'}), '2',
 	'agent 1 holds two backends: the pooled one and the LISTEN one');
 
-# ---- 4. the LISTEN session and PgBouncer go away ----
+# ---- 4. the incremental scan, and the LISTEN session and PgBouncer go away ----
+sub since { my ($i, $from) = @_; return substr(slurp("$tmp/agent$i.log"), $from) }
+sub full_reads { my $t = shift; my @m = $t =~ /DEBUG:  \d+ open tasks$/mg; return scalar @m }
+sub skipped_reads { my $t = shift; my @m = $t =~ /open_tasks\(\) not read$/mg; return scalar @m }
+{
+	my $conf = slurp("$dir{1}/lagbid-agent.conf");
+	$conf =~ s/^scan_interval_s = .*$/scan_interval_s = 1/m;
+	spit("$dir{1}/lagbid-agent.conf", $conf);
+	my $from = length(slurp("$tmp/agent1.log"));
+	$h{1}->signal('HUP');
+	ok(wait_log(1, qr/setting "market\.scan_interval_s" changed from 3600 to 1/), 'agent 1 reloads scan_interval_s = 1');
+	sleep 5;
+	my $t = since(1, $from);
+	is(full_reads($t), 1, 'with LISTEN unbroken, open_tasks() is read once in 5 s (after the reload), not every second');
+	cmp_ok(skipped_reads($t), '>=', 3, 'the other timer turns only reconcile (' . skipped_reads($t) . ' logged "open_tasks() not read")');
+}
+my $before_cut = length(slurp("$tmp/agent1.log"));
 sql(q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cp1' AND query = 'LISTEN lagbid_tasks; LISTEN lagbid'});
 ok(wait_log(1, qr/lost the market connection that LISTENs/), 'agent 1 logs the loss of its LISTEN session');
 ok(wait_for(q{SELECT count(*) = 1 FROM pg_stat_activity WHERE usename = 'cp1' AND query = 'LISTEN lagbid_tasks; LISTEN lagbid'},
 		'agent 1 LISTENs again', 20), 'agent 1 LISTENs again');
+{
+	my $deadline = time + 10;
+	usleep(200_000) while time < $deadline && full_reads(since(1, $before_cut)) < 1;
+	cmp_ok(full_reads(since(1, $before_cut)), '>=', 1, 'after the break of its LISTEN session agent 1 reads open_tasks() whole');
+}
 $bouncer->kill_kill(grace => 2);
 ok(wait_log(2, qr/lost the market connection: /, 20), 'agent 2 logs the loss of PgBouncer');
 ok(start_bouncer(), 'PgBouncer restarted');
@@ -216,14 +243,20 @@ ok(wait_for("SELECT count(*) = 2 FROM lagbid.job WHERE task_id = $t2 AND state =
 sql("SELECT lagbid.finalize($t2)");
 
 # ---- 5. LISTEN through the pooler: the push is lost ----
-$h{2}->signal('TERM');
-$h{2}->finish;
 my $conf = slurp("$dir{2}/lagbid-agent.conf");
 $conf =~ s/^listen_conninfo = .*$/listen_conninfo = /m;
 spit("$dir{2}/lagbid-agent.conf", $conf);
-start_agent(2);
-ok(wait_log(2, qr/connected to the market at 127\.0\.0\.1:$bport as "cp2"(?! \(queries only)/, 20),
-	'agent 2 restarted without listen_conninfo');
+my $from2 = length(slurp("$tmp/agent2.log"));
+$h{2}->signal('HUP');
+ok(wait_log(2, qr/setting "market\.listen_conninfo" changed \(reconnecting\)/), 'agent 2 reloads an empty listen_conninfo');
+{
+	my $deadline = time + 20;
+	usleep(200_000) while time < $deadline && since(2, $from2) !~ /connected to the market at 127\.0\.0\.1:$bport as "cp2" after/;
+	like(since(2, $from2), qr/connected to the market at 127\.0\.0\.1:$bport as "cp2" after a disconnection\n/,
+		'agent 2 reconnects through PgBouncer with one session that also LISTENs');
+}
+ok(wait_for(q{SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'cp2' AND query = 'LISTEN lagbid_tasks; LISTEN lagbid'},
+		'agent 2 has no direct LISTEN session', 20), 'agent 2 has no direct LISTEN session any more');
 sleep 6;
 my $t3 = sql(q{SELECT lagbid.publish_task('alice', '{"cpu": 1}', 1, 5, 1, replicas => 1, bid_limit => 1,
               workload => '{"command": ["true"]}'::jsonb, region => 'eu-west')});

@@ -53,7 +53,8 @@ for my $i (1 .. 2)
 	$node->safe_psql('postgres', "CREATE ROLE cp$i LOGIN; GRANT lagbid_provider TO cp$i; ALTER ROLE cp$i SET statement_timeout = '60s';");
 }
 
-my $tmp = $PostgreSQL::Test::Utils::tmp_check;
+# its own directory: 020_agent.pl writes agent1.log ... into tmp_check too
+my $tmp = PostgreSQL::Test::Utils::tempdir("agent_pgbouncer");
 my ($host, $port) = ($node->host, $node->port);
 my $bport = PostgreSQL::Test::Cluster::get_free_port();
 sub sql { return $node->safe_psql('postgres', shift) }

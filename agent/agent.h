@@ -149,6 +149,7 @@ extern int	peer_id_from_pubkey(const unsigned char pub[32], char *out, size_t ou
 typedef struct Config
 {
 	char	   *conninfo;
+	char	   *listen_conninfo;	/* LISTEN on its own session (NULL: conninfo) */
 	char	   *region;
 	int			nmultiaddrs;
 	char	   *multiaddrs[MAX_MULTIADDRS];

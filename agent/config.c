@@ -54,6 +54,7 @@ void
 config_free(Config *c)
 {
 	free(c->conninfo);
+	free(c->listen_conninfo);
 	free(c->region);
 	for (int i = 0; i < c->nmultiaddrs; i++)
 		free(c->multiaddrs[i]);
@@ -125,7 +126,7 @@ split_list(const char *v, char **arr, int max, int *n)
 /* every setting, by section: what an unknown one is told it could have been */
 static const char *const known_settings[] = {
 	"market.conninfo", "market.node_id", "market.provider_id", "market.region", "market.multiaddr",
-	"market.max_concurrent", "market.scan_interval_s",
+	"market.max_concurrent", "market.scan_interval_s", "market.listen_conninfo",
 	"resources.cpu", "resources.memory_gb", "resources.storage_gb", "resources.gpu",
 	"resources.gpu_count",
 	"price.cpu_core_hour", "price.memory_gb_hour", "price.storage_gb_hour", "price.gpu_hour.MODEL",
@@ -232,6 +233,11 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 
 		if (strcmp(full, "market.conninfo") == 0)
 			SETSTR(conninfo);
+		else if (strcmp(full, "market.listen_conninfo") == 0)
+		{
+			if (*val)
+				SETSTR(listen_conninfo);
+		}
 		else if (strcmp(full, "market.region") == 0)
 			SETSTR(region);
 		else if (strcmp(full, "market.multiaddr") == 0)
@@ -399,6 +405,8 @@ config_log_changes(const Config *o, const Config *n)
 
 	if (str_differs(o->conninfo, n->conninfo))
 		log_info("config", "setting \"market.conninfo\" changed (reconnecting)");
+	if (str_differs(o->listen_conninfo, n->listen_conninfo))
+		log_info("config", "setting \"market.listen_conninfo\" changed (reconnecting)");
 	STRCHG(region, "market.region");
 	NUMCHG(max_concurrent, "market.max_concurrent");
 	NUMCHG(scan_interval_s, "market.scan_interval_s");
@@ -455,6 +463,9 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"# libpq connection string of the market database (multi-host works:\n"
 		"# host=a,b target_session_attrs=read-write).  Keep passwords in ~/.pgpass.\n"
 		"conninfo = %s\n", c->conninfo);
+	OUT("# LISTEN on its own direct session when conninfo goes through a pooler\n"
+		"# in transaction mode (PgBouncer); empty: LISTEN on conninfo's session\n"
+		"listen_conninfo = %s\n", c->listen_conninfo ? c->listen_conninfo : "");
 	OUT("# this node's libp2p peer id, derived from node.key (informative)\n"
 		"node_id = %s\n", node_id ? node_id : "");
 	OUT("region = %s\n"

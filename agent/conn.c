@@ -4,9 +4,13 @@
  *	  The agent's connection to the market database: connect (multi-host
  *	  conninfo and target_session_attrs are libpq's), LISTEN, run one
  *	  query, notice that the connection is gone, and come back with an
- *	  exponential backoff (1 s doubling to 60 s, with jitter) as
+ *	  exponential backoff (1 s doubling to 5 s in the first two minutes of
+ *	  an outage, then to 60 s, with jitter) as
  *	  pg_receivewal does: the market, not the agent, holds the state, so a
- *	  reconnect is followed by a full reconcile.
+ *	  reconnect is followed by a full reconcile.  Behind a pooler in
+ *	  transaction mode the agent holds two sessions (market_connect's
+ *	  MarketSession): pooled single statements, and a direct one that
+ *	  LISTENs.
  *
  * Never logs the conninfo (it may hold a password): only host and port.
  *
@@ -101,6 +105,24 @@ password_hint(PGconn *conn, char *err, size_t errlen)
 			 PQdb(conn) ? PQdb(conn) : "", PQuser(conn) ? PQuser(conn) : "", passfile);
 }
 
+/*
+ * The wait before the next attempt: 1 s doubling, at most 5 s for the first
+ * two minutes of an outage (a failover lasts seconds: the agent is back on
+ * the new primary within about 5 s of its promotion), then up to 60 s.
+ */
+static void
+next_backoff(Market *m)
+{
+	double		now = now_seconds();
+	double		cap;
+
+	if (m->failures == 0)
+		m->down_since = now;
+	m->failures++;
+	cap = now - m->down_since < 120 ? 5 : 60;
+	m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > cap ? cap : m->backoff * 2);
+}
+
 PGconn *
 market_open(const char *conninfo, char *err, size_t errlen)
 {
@@ -124,37 +146,54 @@ market_open(const char *conninfo, char *err, size_t errlen)
 	return conn;
 }
 
+/*
+ * Connect one of the agent's sessions.  MARKET_SESSION_BOTH is the single
+ * session of a direct conninfo: queries, a statement timeout and LISTEN.
+ * With market.listen_conninfo the work splits in two: MARKET_SESSION_POOLED
+ * only runs single statements (each its own transaction), so it works
+ * through a pooler in transaction mode and sets nothing on the session (a
+ * SET would stay on whichever server connection ran it: the operator sets
+ * statement_timeout on the role instead); MARKET_SESSION_LISTEN only
+ * LISTENs, on a direct session that nothing pools.
+ */
 bool
-market_connect(Market *m, const char *conninfo, bool listen)
+market_connect(Market *m, const char *conninfo, MarketSession kind)
 {
 	char		err[1024];
-	PGresult   *res;
+	PGresult   *res = NULL;
+	const char *what = kind == MARKET_SESSION_LISTEN ? "the market's notifications" : "the market";
+	const char *sql = kind == MARKET_SESSION_BOTH ?
+		"SET statement_timeout = '60s'; LISTEN lagbid_tasks; LISTEN lagbid" :
+		kind == MARKET_SESSION_LISTEN ? "LISTEN lagbid_tasks; LISTEN lagbid" : NULL;
 
 	m->conn = market_open(conninfo, err, sizeof(err));
 	if (m->conn == NULL)
 	{
 		double		jitter = (rand() % 1000) / 1000.0;
 
-		m->failures++;
-		m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > 60 ? 60 : m->backoff * 2);
+		next_backoff(m);
 		m->next_attempt = now_seconds() + m->backoff * (0.75 + 0.5 * jitter);
-		log_warning("connect", "could not connect to the market: %s; retrying in %.0f s",
-					err, m->backoff);
+		log_warning("connect", "could not connect to %s: %s; retrying in %.0f s",
+					what, err, m->backoff);
 		return false;
 	}
-	res = PQexec(m->conn, listen ? "SET statement_timeout = '60s'; LISTEN lagbid_tasks; LISTEN lagbid"
-				 : "SET statement_timeout = '60s'");
-	if (!market_ok(res))
+	if (sql != NULL)
 	{
-		log_warning("connect", "could not LISTEN: %s", PQerrorMessage(m->conn));
+		res = PQexec(m->conn, sql);
+		if (!market_ok(res))
+		{
+			log_warning("connect", "could not LISTEN: %s", PQerrorMessage(m->conn));
+			PQclear(res);
+			market_disconnect(m, "LISTEN failed");
+			return false;
+		}
 		PQclear(res);
-		market_disconnect(m, "LISTEN failed");
-		return false;
 	}
-	PQclear(res);
 	PQsetnonblocking(m->conn, 0);
-	log_info("connect", "connected to the market at %s:%s as \"%s\"%s%s",
-			 PQhost(m->conn), PQport(m->conn), PQuser(m->conn),
+	m->connected_at = now_seconds();
+	log_info("connect", "connected to %s at %s:%s as \"%s\"%s%s%s",
+			 what, PQhost(m->conn), PQport(m->conn), PQuser(m->conn),
+			 kind == MARKET_SESSION_POOLED ? " (queries only: LISTEN has its own session)" : "",
 			 m->failures ? " after " : "",
 			 m->failures ? "a disconnection" : "");
 	m->failures = 0;
@@ -171,13 +210,14 @@ market_disconnect(Market *m, const char *why)
 
 		snprintf(buf, sizeof(buf), "%s", why);
 		flatten(buf);
-		log_warning("connect", "lost the market connection: %s", buf);
+		log_warning("connect", "lost the market connection%s: %s",
+					m->listener ? " that LISTENs" : "", buf);
 		PQfinish(m->conn);
 		m->conn = NULL;
 	}
-	m->failures++;
-	m->backoff = m->backoff < 1 ? 1 : (m->backoff * 2 > 60 ? 60 : m->backoff * 2);
+	next_backoff(m);
 	m->next_attempt = now_seconds() + m->backoff;
+	m->lost_at = now_seconds();
 }
 
 bool

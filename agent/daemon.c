@@ -11,6 +11,21 @@
  * every scan_interval_s (or when a slot frees) reconcile with my_jobs()
  * and scan open_tasks() -- a missed NOTIFY loses nothing.
  *
+ * The scan at fleet scale: every agent of a fleet scans the same market,
+ * so the interval is jittered (0.8 to 1.2 times scan_interval_s, and a
+ * reconnect waits a random 0 to 5 s before its scan: a failover does not
+ * bring a whole fleet's scans in the same second), and it is incremental:
+ * a session that LISTENs was told of every task opened since it started,
+ * so while that session is unbroken since the last full read of
+ * open_tasks() the timer only reconciles jobs and notifications, a freed
+ * slot scans only when some task waits for one, and open_tasks() is read
+ * whole after any break of the LISTEN session, a malformed push, a reload,
+ * and otherwise every FULL_SCAN_EVERY intervals as a safety net.
+ *
+ * With market.listen_conninfo the agent holds two sessions: m for its
+ * statements (through PgBouncer in transaction mode, say) and lm, direct,
+ * for LISTEN (conn.c).
+ *
  * Stopping: no more bids; running jobs get grace_period_s to finish, then
  * they are killed and failed with "agent shutting down"; exit 0.
  *
@@ -30,6 +45,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* while LISTEN is unbroken, open_tasks() is read whole this many intervals apart */
+#define FULL_SCAN_EVERY 10
 
 static int	sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t got_term = 0;
@@ -189,6 +207,8 @@ reload(Agent *a)
 	Config		fresh;
 	char		err[512];
 	bool		conninfo_changed;
+	bool		listen_changed;
+	bool		scan_changed;
 
 	config_defaults(&fresh, a->dir);
 	if (config_load(&fresh, a->config_path, err, sizeof(err)) != 0)
@@ -221,6 +241,8 @@ reload(Agent *a)
 	log_info("config", "received SIGHUP, reloading \"%s\"", a->config_path);
 	config_log_changes(&a->cfg, &fresh);
 	conninfo_changed = strcmp(a->cfg.conninfo, fresh.conninfo) != 0;
+	listen_changed = str_changed(a->cfg.listen_conninfo, fresh.listen_conninfo);
+	scan_changed = fresh.scan_interval_s != a->cfg.scan_interval_s;
 	if (fresh.max_concurrent != a->cfg.max_concurrent && a->m.conn)
 	{
 		char		v[16];
@@ -256,13 +278,32 @@ reload(Agent *a)
 	memset(a->decided, 0, sizeof(a->decided));
 	a->ndecided = 0;
 	a->want_scan = true;
+	a->want_full_scan = true;
+	/* a new interval counts from now, not from the old one's next turn */
+	if (scan_changed)
+		a->next_scan = now_seconds();
 	if (conninfo_changed && a->m.conn)
 	{
 		market_disconnect(&a->m, "conninfo changed");
 		a->m.next_attempt = 0;
 		a->m.backoff = 0;
 	}
+	if (a->lm.conn && (listen_changed || a->cfg.listen_conninfo == NULL))
+	{
+		market_disconnect(&a->lm, "listen_conninfo changed");
+		a->lm.next_attempt = 0;
+		a->lm.backoff = 0;
+	}
+	/* LISTEN moves to its own session, or back to conninfo's */
+	if (a->m.conn && listen_changed)
+	{
+		market_disconnect(&a->m, "listen_conninfo changed");
+		a->m.next_attempt = 0;
+		a->m.backoff = 0;
+	}
 }
+
+static void schedule_full_scan(Agent *a, double within);
 
 static void
 on_connected(Agent *a)
@@ -284,7 +325,61 @@ on_connected(Agent *a)
 	/* whatever happened while we were away */
 	market_reconcile(a);
 	market_on_notification(a);
-	a->want_scan = true;
+	/* and the tasks opened meanwhile: soon, but not with the whole fleet */
+	schedule_full_scan(a, 5);
+}
+
+/*
+ * After a full scan that began with a slot free, a task still marked
+ * "declined for capacity" was not among the open tasks (it would have had
+ * a bid): it closed or went to others.  Mark it settled, or every freed
+ * slot would read open_tasks() again for it, and the fleet's scans would
+ * grow with its completed jobs.
+ */
+static void
+settle_capacity_declines(Agent *a)
+{
+	for (int i = 0; i < DECIDED_SLOTS; i++)
+		if (a->decided[i].task_id != 0 && a->decided[i].decision == DECLINE_CAPACITY)
+			a->decided[i].decision = DECLINE_MARKET;
+}
+
+/* a random number in [0, 1) */
+static double
+uniform(void)
+{
+	return (rand() % 1000000) / 1000000.0;
+}
+
+/* read open_tasks() whole within a random 0 to `within` seconds */
+static void
+schedule_full_scan(Agent *a, double within)
+{
+	double		at = now_seconds() + uniform() *
+		(within < a->cfg.scan_interval_s ? within : a->cfg.scan_interval_s);
+
+	a->want_full_scan = true;
+	if (a->next_scan == 0 || at < a->next_scan)
+		a->next_scan = at;
+}
+
+/* the session that LISTENs: its own with listen_conninfo, else m's */
+static Market *
+listening(Agent *a)
+{
+	return a->cfg.listen_conninfo ? &a->lm : &a->m;
+}
+
+/*
+ * Was every task opened since the last full scan pushed to us?  Yes when
+ * the LISTEN session has been up since before that scan.
+ */
+static bool
+heard_everything(Agent *a)
+{
+	Market	   *l = listening(a);
+
+	return l->conn != NULL && a->last_full_scan > 0 && l->connected_at <= a->last_full_scan;
 }
 
 static int
@@ -311,7 +406,7 @@ agent_run(Agent *a)
 	{
 		double		now;
 		int			timeout_ms = 1000;
-		struct pollfd pfd[2];
+		struct pollfd pfd[3];
 		int			nfd = 0;
 
 		if (got_chld)
@@ -349,7 +444,8 @@ agent_run(Agent *a)
 
 		if (a->m.conn == NULL && now >= a->m.next_attempt)
 		{
-			if (market_connect(&a->m, a->cfg.conninfo, true))
+			if (market_connect(&a->m, a->cfg.conninfo,
+							   a->cfg.listen_conninfo ? MARKET_SESSION_POOLED : MARKET_SESSION_BOTH))
 			{
 				metrics_connected();
 				on_connected(a);
@@ -357,47 +453,112 @@ agent_run(Agent *a)
 			else
 				metrics_connect_failed();
 		}
-		if (a->m.conn)
+		if (a->cfg.listen_conninfo && a->lm.conn == NULL && now >= a->lm.next_attempt)
+		{
+			a->lm.listener = true;
+			/* pushes were missed while it was away: the next scan reads all */
+			if (market_connect(&a->lm, a->cfg.listen_conninfo, MARKET_SESSION_LISTEN) &&
+				a->m.conn)
+				schedule_full_scan(a, 5);
+		}
+		a->m.listener = a->cfg.listen_conninfo == NULL;
+		/* the statement session, when it is not the one that LISTENs: notice EOF */
+		if (a->m.conn && a->cfg.listen_conninfo)
 		{
 			PGnotify   *n;
 
-			runner_report(a);
-			if (a->m.conn && PQconsumeInput(a->m.conn) == 0)
+			if (PQconsumeInput(a->m.conn) == 0)
 				market_disconnect(&a->m, PQerrorMessage(a->m.conn));
 			while (a->m.conn && (n = PQnotifies(a->m.conn)) != NULL)
+				PQfreemem(n);
+		}
+		if (a->m.conn)
+			runner_report(a);
+		if (listening(a)->conn)
+		{
+			Market	   *l = listening(a);
+			PGnotify   *n;
+			bool		mail = false;
+
+			if (PQconsumeInput(l->conn) == 0)
+				market_disconnect(l, PQerrorMessage(l->conn));
+			while (l->conn && (n = PQnotifies(l->conn)) != NULL)
 			{
 				if (strcmp(n->relname, "lagbid_tasks") == 0)
 				{
+					bool		wanted = a->want_scan;
 					long		before = a->bids_placed;
 					double		t0 = now_seconds();
 
 					market_on_task_notify(a, n->extra);
 					if (a->bids_placed > before)
 						metrics_bid_latency(now_seconds() - t0);
+					/* a payload it could not use: open_tasks() says */
+					if (!wanted && a->want_scan)
+						a->want_full_scan = true;
 				}
 				else if (strcmp(n->relname, "lagbid") == 0)
-					market_on_notification(a);
+					mail = true;
 				PQfreemem(n);
 			}
+
+			/*
+			 * One fetch for all the "lagbid" NOTIFYs of this turn: the
+			 * payload names only an outbox id, not its recipient, so every
+			 * agent hears every provider's notifications; a fetch per NOTIFY
+			 * would cost the market a query per agent per notification.
+			 */
+			if (mail && a->m.conn)
+				market_on_notification(a);
+		}
+		if (a->m.conn)
+		{
 			if (a->m.conn && a->want_reconcile)
 				market_reconcile(a);
 			if (a->m.conn && !a->stopping && (now >= a->next_scan || a->want_scan))
 			{
 				int			capacity = market_capacity_declined(a);
+				bool		timer = now >= a->next_scan;
+				bool		full;
 
-				if (a->want_scan && now < a->next_scan && capacity > 0 &&
+				if (a->want_scan && !timer && capacity > 0 &&
 					a->slots_used < a->cfg.max_concurrent)
 					log_info("scan", "a slot is free (%d of %d used): looking again at %d task(s) declined for capacity",
 							 a->slots_used, a->cfg.max_concurrent, capacity);
+				/*
+				 * Incremental: what the LISTEN session heard since the last
+				 * full scan was decided when it arrived; read open_tasks()
+				 * only for what it may not have heard, or what waits for a
+				 * slot.
+				 */
+				full = a->want_full_scan || !heard_everything(a) ||
+					(a->want_scan && capacity > 0) ||
+					(timer && now - a->last_full_scan >=
+					 (double) FULL_SCAN_EVERY * a->cfg.scan_interval_s * 0.8);
 				a->want_scan = false;
-				if (now >= a->next_scan)
+				if (timer)
 				{
-					/* what a NOTIFY missed: notifications, jobs, tasks */
+					/* what a NOTIFY missed: notifications, jobs */
 					market_on_notification(a);
 					market_reconcile(a);
 				}
-				market_scan(a);
-				a->next_scan = now + a->cfg.scan_interval_s;
+				if (full && a->m.conn)
+				{
+					bool		slot_free = a->slots_used < a->cfg.max_concurrent;
+
+					market_scan(a);
+					if (a->m.conn)
+					{
+						a->want_full_scan = false;
+						a->last_full_scan = now;
+						if (slot_free && a->slots_used < a->cfg.max_concurrent)
+							settle_capacity_declines(a);
+					}
+				}
+				else
+					log_debug("scan", "LISTEN unbroken since the last full scan and no task waits for a slot: open_tasks() not read");
+				if (timer)
+					a->next_scan = now + a->cfg.scan_interval_s * (0.8 + 0.4 * uniform());
 			}
 		}
 		if (a->declines_dirty && now - a->declines_written >= 2)
@@ -427,6 +588,12 @@ agent_run(Agent *a)
 			pfd[nfd].events = POLLIN;
 			nfd++;
 		}
+		if (a->lm.conn)
+		{
+			pfd[nfd].fd = PQsocket(a->lm.conn);
+			pfd[nfd].events = POLLIN;
+			nfd++;
+		}
 		if (poll(pfd, nfd, timeout_ms) > 0 && (pfd[0].revents & POLLIN))
 		{
 			char		buf[64];
@@ -440,6 +607,8 @@ agent_run(Agent *a)
 	metrics_write(a);
 	if (a->m.conn)
 		PQfinish(a->m.conn);
+	if (a->lm.conn)
+		PQfinish(a->lm.conn);
 	{
 		char		counts[512] = "";
 		size_t		n = 0;

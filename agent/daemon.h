@@ -21,10 +21,22 @@ typedef struct Market
 	double		next_attempt;	/* when disconnected */
 	double		backoff;		/* seconds, doubles up to 60 */
 	int			failures;
+	bool		listener;		/* the session that LISTENs (for the log) */
+	double		connected_at;	/* the current session's start */
+	double		lost_at;		/* the last disconnection, 0: never */
+	double		down_since;		/* the first failure of this outage */
 } Market;
 
+/* what one session of the agent does (see market_connect) */
+typedef enum MarketSession
+{
+	MARKET_SESSION_BOTH,		/* direct: queries and LISTEN */
+	MARKET_SESSION_POOLED,		/* through a pooler: single statements only */
+	MARKET_SESSION_LISTEN		/* direct: LISTEN only */
+} MarketSession;
+
 extern PGconn *market_open(const char *conninfo, char *err, size_t errlen);
-extern bool market_connect(Market *m, const char *conninfo, bool listen);
+extern bool market_connect(Market *m, const char *conninfo, MarketSession kind);
 extern void market_disconnect(Market *m, const char *why);
 extern PGresult *market_query(Market *m, const char *sql, int nparams,
 							  const char *const *values, const int *lengths,
@@ -72,7 +84,9 @@ typedef struct Agent
 	char		config_path[PATH_MAX];
 	char		self_exe[PATH_MAX];
 	Config		cfg;
-	Market		m;
+	Market		m;				/* queries (and LISTEN without listen_conninfo) */
+	Market		lm;				/* LISTEN, with market.listen_conninfo */
+	double		last_full_scan; /* when open_tasks() was last read whole */
 	char		node_id[64];
 
 	Job		   *jobs[MAX_JOBS];
@@ -85,6 +99,7 @@ typedef struct Agent
 	double		next_scan;
 	bool		want_reconcile;
 	bool		want_scan;
+	bool		want_full_scan; /* read open_tasks() whole at the next scan */
 
 	Decided		decided[DECIDED_SLOTS];
 	int			ndecided;

@@ -7,7 +7,8 @@ PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libssl-dev
       postgresql-15-pgtap pgtap libipc-run-perl make gcc cppcheck
       python3-celery python3-psycopg python3-redis redis-server
       bubblewrap libssl-dev libpq-dev bc
-      prometheus-postgres-exporter curl)
+      prometheus-postgres-exporter curl
+      pgbouncer)   # pgbouncer: test/t/021_agent_pgbouncer.pl
 PKGS+=("$@")
 
 missing=()

@@ -31,12 +31,24 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-BASE=/tmp/lagbid-ha.$(id -u)
+# PG_CONFIG's installation (its bindir first on PATH); a checkout with
+# LAGBID_STAGE set (parallel helpers) gets its own directory and ports
+. "$root/scripts/lib.sh"
+slot=$(lagbid_slot)
 PY=/usr/bin/python3
-ETCD_CLIENT=23790
-ETCD_PEER=23800
-PG_PORT=([1]=55640 [2]=55641)
-REST_PORT=([1]=28008 [2]=28009)
+if [ "$slot" = 0 ]; then
+	BASE=/tmp/lagbid-ha.$(id -u)
+	ETCD_CLIENT=23790
+	ETCD_PEER=23800
+	PG_PORT=([1]=55640 [2]=55641)
+	REST_PORT=([1]=28008 [2]=28009)
+else
+	BASE=/tmp/lagbid-ha.$(id -u).$slot
+	ETCD_CLIENT=$((23900 + 2 * slot))
+	ETCD_PEER=$((23901 + 2 * slot))
+	PG_PORT=([1]=$((56000 + 2 * slot)) [2]=$((56001 + 2 * slot)))
+	REST_PORT=([1]=$((28100 + 2 * slot)) [2]=$((28101 + 2 * slot)))
+fi
 LOAD_SECONDS=${HA_LOAD_SECONDS:-30}
 KILL_AFTER=${HA_KILL_AFTER:-8}
 THREADS=${HA_THREADS:-4}
@@ -74,6 +86,10 @@ command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v curl >/dev/null || need+=(curl)
 $PY -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
+# the agents: built here (libpq, libcrypto), their jobs in bubblewrap
+command -v bwrap >/dev/null || need+=(bubblewrap)
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+[ -f "$(pg_config --includedir)/libpq-fe.h" ] || need+=(libpq-dev)
 [ -f "$(pg_config --pkglibdir)/pg_cron.so" ] || need+=(postgresql-15-cron)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "# installing ${need[*]}"
@@ -142,6 +158,7 @@ wait_gone() { # wait_gone SECONDS PID...
 client_pid=
 stop_all() {
 	[ -n "$client_pid" ] && kill "$client_pid" 2>/dev/null
+	declare -F agents_stop >/dev/null && agents_stop
 	local p1 p2 pm1 pm2
 	p1=$(pid_of patroni1); p2=$(pid_of patroni2)
 	pm1=$(postmaster_pid 1); pm2=$(postmaster_pid 2)
@@ -213,6 +230,7 @@ wait_for() { # wait_for SECONDS COMMAND...: polls every 0.5 s
 	return 1
 }
 is_rest() { [ "$(rest "$1" "$2")" = 200 ]; }
+. "$here/agents.sh"
 
 # ---------------------------------------------------------------- etcd
 start_as_postgres etcd "$BASE/etcd.log" etcd --name ha --data-dir "$BASE/etcd" \
@@ -382,6 +400,9 @@ if [ "${HA_BENCH:-0}" = 1 ]; then
 	diag "bids after the measurement: $(q 1 'SELECT count(*) FROM lagbid.bid'); invariants broken: $(q 1 'SELECT count(*) FROM lagbid.check_invariants()')"
 fi
 
+# ---------------------------------------------------------------- the agents
+agents_start || bail "the agents did not start"
+
 # ---------------------------------------------------------------- load, then kill the primary
 acked=$BASE/acked.txt
 : >"$acked"
@@ -390,6 +411,8 @@ $PY "$here/bidder.py" "$DSN" "$acked" "$LOAD_SECONDS" "$THREADS" >"$BASE/bidder.
 client_pid=$!
 
 sleep "$KILL_AFTER"
+agents_hold_uploads
+agents_snapshot
 before=$(wc -l <"$acked")
 check "bids acknowledged by the primary before the kill ($before)" [ "$before" -gt 0 ]
 p1=$(pid_of patroni1); pm1=$(postmaster_pid 1)
@@ -409,6 +432,7 @@ fi
 # the old node comes back (Patroni rewinds it, or reinitializes it) while the load goes on
 start_as_postgres patroni1 "$BASE/patroni1.log" patroni "$BASE/patroni1.yml" || diag "patroni1 did not restart"
 rejoin_started=$(date +%s)
+agents_after_failover "$kill_at" "$promoted_at"
 
 wait "$client_pid"
 client_rc=$?
@@ -452,6 +476,7 @@ check "SELECT count(*) FROM lagbid.check_invariants() = 0 on the new primary (go
 
 r=$(q 2 'SELECT lagbid.tick()')
 check "lagbid.tick() works on the new primary: $r" bash -c "echo '$r' | grep -q '\"deferred\"'"
+agents_settle
 diag "in-doubt bids: $(echo "$stats" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["in_doubt"], "lost connections,", d["retried_acked"], "identical bids re-sent and acknowledged with their id")' 2>/dev/null)"
 
 # ---------------------------------------------------------------- the old node as a replica
@@ -468,6 +493,7 @@ if wait_for 120 is_rest 1 /replica; then
 	check "every acknowledged bid is on the rejoined replica too (missing, acknowledged: $r)" [ "$r" = "0 $total" ]
 	[ "$r" = "0 $total" ] || show_missing 1
 	log1_from=$(stat -c %s "$BASE/log1/postgresql.log" 2>/dev/null || echo 0)
+	agents_after_rejoin
 else
 	rejoined_at=
 	skip "old node1 did not rejoin as a replica within 120 s"
@@ -489,6 +515,14 @@ else
 	notok "pg_cron ran lagbid.tick() on the new primary within 75 s of the failover"
 	q 2 'SELECT runid, status, return_message, start_time FROM cron.job_run_details ORDER BY runid DESC LIMIT 5' | sed 's/^/#   /'
 fi
+# the minute after the promotion has its tick, and no minute has two
+r=$(q 2 "SELECT round(extract(epoch FROM min(start_time)) - ${promoted_at}) FROM cron.job_run_details
+         WHERE command = 'SELECT lagbid.tick()' AND status = 'succeeded' AND start_time > to_timestamp(${promoted_at})")
+check "the first tick on the new primary ran within its next minute: ${r:-never} s after the promotion" \
+	bash -c "[ -n '$r' ] && [ '$r' -le 62 ]"
+r=$(q 2 "SELECT count(*) || ' runs, ' || count(DISTINCT date_trunc('minute', start_time)) || ' minutes' FROM cron.job_run_details WHERE command = 'SELECT lagbid.tick()'")
+d=$(q 2 "SELECT count(*) FROM (SELECT 1 FROM cron.job_run_details WHERE command = 'SELECT lagbid.tick()' GROUP BY date_trunc('minute', start_time) HAVING count(*) > 1) s")
+check "pg_cron never ran the tick twice in one minute across the failover ($r on the new primary; $d minutes with two)" [ "$d" = 0 ]
 if [ -n "$rejoined_at" ]; then
 	sleep 2
 	started=$(tail -c +"$((log1_from + 1))" "$BASE/log1/postgresql.log" | grep -c -E 'cron job|lagbid\.tick|terminated by signal|exited with exit code')

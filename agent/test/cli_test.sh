@@ -132,7 +132,7 @@ ok $([ $rc -eq 2 ]; echo $?) "... and exits 2 (got $rc)"
 # config errors: the file, the line, what is accepted
 sed 's/^max_concurrent = /max_concurent = /' "$tmp/good.conf" > "$dir/lagbid-agent.conf"
 "$agent" status --dir "$dir" > "$tmp/typo" 2>&1
-ok $([ $? -eq 1 ] && grep -q "$dir/lagbid-agent.conf: line [0-9]*: unknown setting \"market.max_concurent\" (the settings of \[market\] are: conninfo, node_id, provider_id, region, multiaddr, max_concurrent, scan_interval_s)" "$tmp/typo"; echo $?) \
+ok $([ $? -eq 1 ] && grep -q "$dir/lagbid-agent.conf: line [0-9]*: unknown setting \"market.max_concurent\" (the settings of \[market\] are: conninfo, node_id, provider_id, region, multiaddr, max_concurrent, scan_interval_s, listen_conninfo)" "$tmp/typo"; echo $?) \
 	"a misspelt setting: the file, the line and the settings of its section"
 sed 's/^markup = .*/markup = lots/' "$tmp/good.conf" > "$dir/lagbid-agent.conf"
 "$agent" status --dir "$dir" > "$tmp/badnum" 2>&1

@@ -236,6 +236,31 @@ SELECT lagbid.fail_job(job_of(12, 2), 'no disk');
 SELECT kind, payload->'submitted' AS submitted, payload->'failed' AS failed
   FROM lagbid.notification WHERE task_id = 12 AND recipient_kind = 'owner' ORDER BY id;
 
+-- 8. A round of extra replicas always allocates, even for a task published
+-- with auto_allocate => false; the owner may allocate by hand only the
+-- replicas still missing.
+SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 2, replicas => 2,
+                           auto_allocate => false) AS t13;
+SELECT lagbid.place_bid(13, 1, 2), lagbid.place_bid(13, 2, 2);
+SELECT count(*) AS jobs FROM lagbid.allocate(13);
+SELECT lagbid.upload_result(job_of(13, 1), 'x'), lagbid.upload_result(job_of(13, 2), 'y');
+SELECT lagbid.finalize(13) IS NULL AS no_leader_yet;
+SELECT state, replicas, bid_limit, bid_count FROM lagbid.task WHERE id = 13;
+SELECT lagbid.place_bid(13, 3, 5) AS bid;
+SELECT state, replicas, bid_limit, bid_count, jobs_pending FROM lagbid.task WHERE id = 13;
+SELECT * FROM jobs_of(13);
+SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 5, replicas => 2) AS t14;
+SELECT lagbid.place_bid(14, 1, 2), lagbid.place_bid(14, 2, 2);
+SELECT lagbid.close_bidding(14);
+SELECT lagbid.upload_result(job_of(14, 1), 'x'), lagbid.upload_result(job_of(14, 2), 'y');
+SELECT lagbid.finalize(14) IS NULL AS no_leader_yet;
+SELECT lagbid.place_bid(14, 3, 5) AS b3, lagbid.place_bid(14, 4, 4) AS b4;
+SELECT try('SELECT lagbid.allocate(14, ARRAY[' || (SELECT string_agg(id::text, ',') FROM lagbid.bid
+                                                 WHERE task_id = 14 AND state = 'open') || '])');
+SELECT count(*) AS jobs FROM lagbid.allocate(14);
+SELECT b.provider_id, b.state, b.reason FROM lagbid.bid b WHERE b.task_id = 14 ORDER BY b.id;
+SELECT state, replicas, bid_count, jobs_pending FROM lagbid.task WHERE id = 14;
+
 -- every task: what was escrowed was paid or refunded, and the market holds
 SELECT t.id, m.adds_up, m.escrow_left FROM lagbid.task t, money_of(t.id) m
  WHERE t.state IN ('completed', 'failed') AND NOT (m.adds_up AND m.escrow_left = 0);

@@ -164,8 +164,8 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	if (bid_ids != NULL && nbids > wanted)
 		lagbid_raise(LB_TOO_MANY_BIDS_ALLOCATED,
 					 psprintf("It holds %d jobs already.", held), NULL,
-					 "task %lld asks for %d more replicas; %d bids were given",
-					 (long long) t->id, wanted, nbids);
+					 "task %lld asks for %d more replica%s; %d bids were given",
+					 (long long) t->id, wanted, wanted == 1 ? "" : "s", nbids);
 
 	/* lock-order step 2: every open bid of the task, in id order */
 	n = lagbid_lock_open_bids(t->id);

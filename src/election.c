@@ -410,7 +410,10 @@ static LagbidPlan more_replicas_plan = {
 	2, {INT8OID, INT4OID}
 };
 
-/* a hash as evidence shows it: at most 15 bytes, then an ellipsis */
+/*
+ * A hash as evidence shows it: at most 15 bytes, then "..." (ASCII, so that
+ * the evidence is valid text in a database of any encoding).
+ */
 static char *
 short_hash(const char *hash)
 {
@@ -418,10 +421,10 @@ short_hash(const char *hash)
 
 	if (len <= 18)
 		return pstrdup(hash);
-	return psprintf("%.*s…", pg_mbcliplen(hash, len, 15), hash);
+	return psprintf("%.*s...", pg_mbcliplen(hash, len, 15), hash);
 }
 
-/* "computed sha256:084c799c…" / "claimed s3:…" */
+/* "computed sha256:084c799c..." / "claimed sha256:00000000..." */
 static char *
 describe(ElectJob *j)
 {

@@ -33,7 +33,7 @@
 	"cpu, memory_gb, storage_gb, gpu, gpu_count, bid_limit, replicas, " \
 	"bid_count, jobs_pending, auto_allocate, escrow_account_id, " \
 	"funding_account_id, space_id, leader_job_id, bidding_deadline, " \
-	"processing_deadline, allocated_at IS NOT NULL "
+	"processing_deadline, allocated_at "
 
 static LagbidPlan lock_plan = {
 	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
@@ -136,7 +136,8 @@ read_task(LagbidPlan *plan, int64 task_id, bool may_skip, LagbidTask *t)
 	t->has_bidding_deadline = !isnull;
 	t->processing_deadline = DatumGetTimestampTz(lagbid_result_datum(0, 22, &isnull));
 	t->has_processing_deadline = !isnull;
-	t->allocated = DatumGetBool(lagbid_result_datum(0, 23, &isnull));
+	(void) lagbid_result_datum(0, 23, &isnull);
+	t->allocated = !isnull;
 	lagbid_finish();
 	return true;
 }

@@ -181,7 +181,7 @@ CREATE TABLE lagbid.task (
     -- 0.3: what the task runs (validated in C: src/workload.c); NULL: not said
     workload            jsonb,
     -- 0.4: replicas the election added, paid by the owner, when no result held a majority
-    extra_replicas      integer NOT NULL DEFAULT 0 CHECK (extra_replicas >= 0),
+    extra_replicas      integer NOT NULL DEFAULT 0,
     CONSTRAINT task_price_range CHECK (price_min >= 0 AND price_min <= price_max),
     CONSTRAINT task_replicas CHECK (replicas >= 1 AND replicas <= bid_limit),
     CONSTRAINT task_bid_limit_held CHECK (bid_count >= 0 AND bid_count <= bid_limit),

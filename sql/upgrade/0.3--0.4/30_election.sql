@@ -4,7 +4,7 @@
 -- lagbid.max_extra_replicas, then fails with no_consensus.
 
 ALTER TABLE lagbid.task
-    ADD COLUMN extra_replicas integer NOT NULL DEFAULT 0 CHECK (extra_replicas >= 0);
+    ADD COLUMN extra_replicas integer NOT NULL DEFAULT 0;
 COMMENT ON COLUMN lagbid.task.extra_replicas IS 'replicas the election added (included in replicas) because no result held a strict majority; at most lagbid.max_extra_replicas (docs/0.4/election.md)';
 
 COMMENT ON FUNCTION lagbid.finalize(bigint) IS

@@ -39,7 +39,8 @@ SELECT id, slots_used FROM lagbid.provider ORDER BY id;
 SELECT recipient = node(2) AS to_p2, kind, job_id, payload->>'amount' AS amount, payload->>'leader' AS leader
   FROM lagbid.notification WHERE kind IN ('job_paid', 'job_failed', 'task_completed') ORDER BY id;
 
--- the deadline: a job that never reports fails; the submitted one wins alone
+-- the deadline: a job that never reports fails; the submitted one alone is no
+-- strict majority of 2 replicas (0.4): the task gathers one more (consensus.sql)
 SET lagbid.clock = '2030-01-02 00:00:00+00';
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 2, replicas => 2) AS t2;
 SELECT lagbid.place_bid(2, 1, 2), lagbid.place_bid(2, 4, 3);
@@ -49,6 +50,7 @@ SELECT processing_deadline FROM lagbid.task WHERE id = 2;
 SET lagbid.clock = '2030-01-02 01:10:00+00';
 SELECT lagbid.finalize(2) AS leader;
 SELECT id, state, is_leader, paid, reason FROM lagbid.job WHERE task_id = 2 ORDER BY id;
+SELECT state, replicas, extra_replicas FROM lagbid.task WHERE id = 2;
 
 -- fail_job: the bidder gives up; all jobs failed -> the task fails and is refunded
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 2, replicas => 2) AS t3;

@@ -9,7 +9,7 @@
 SELECT fresh_market();
 SET lagbid.clock = '2030-01-01 00:00:00+00';
 SELECT setseed(0.16);
-SELECT count(cp(n, 'eu', '{}', 1000)) AS providers FROM generate_series(1, 5) AS n;
+SELECT count(cp(n, 'eu', '{}', 1000)) AS providers FROM generate_series(1, 8) AS n;
 
 -- a random numeric in [lo, hi) with 27 decimals of randomness
 CREATE FUNCTION public.rnd(lo numeric, hi numeric) RETURNS numeric LANGUAGE sql VOLATILE
@@ -31,11 +31,13 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 -- a task through bids from `reps` providers (random asks), then finalized
--- (or, one case in four, cancelled while bidding)
+-- (or, one case in four, cancelled while bidding).  Providers that hold a bid
+-- on it already are passed over: an election without a majority (a replica
+-- failed) makes the task gather extra replicas (0.4), which run the same way.
 CREATE FUNCTION public.run_task(n int, tid bigint, reps int) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     t record;
-    k int;
+    k bigint;
     j record;
 BEGIN
     SELECT * INTO t FROM lagbid.task WHERE id = tid;
@@ -43,14 +45,16 @@ BEGIN
         PERFORM public.step(n, 'cancel_task', format('SELECT 0 FROM lagbid.cancel_task(%s)', tid));
         RETURN;
     END IF;
-    FOR k IN 1..reps LOOP
+    FOR k IN SELECT p.id FROM lagbid.provider p
+              WHERE NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = tid AND b.provider_id = p.id)
+              ORDER BY p.id LIMIT reps LOOP
         PERFORM public.step(n, 'place_bid', format('SELECT lagbid.place_bid(%s, %s, %s)', tid, k,
                                                    public.rnd(t.price_min, t.price_max)));
     END LOOP;
     IF (SELECT state FROM lagbid.task WHERE id = tid) = 'accepting_bids' THEN
         PERFORM public.step(n, 'close_bidding', format('SELECT 0 FROM lagbid.close_bidding(%s)', tid));
     END IF;
-    IF NOT t.auto_allocate THEN
+    IF NOT t.auto_allocate AND t.allocated_at IS NULL THEN
         PERFORM public.step(n, 'allocate', format('SELECT count(*) FROM lagbid.allocate(%s)', tid));
     END IF;
     FOR j IN SELECT id FROM lagbid.job WHERE task_id = tid AND state = 'processing' ORDER BY id LOOP
@@ -62,7 +66,14 @@ BEGIN
                                                            j.id, 's3://r', 'h'));
         END IF;
     END LOOP;
-    PERFORM public.step(n, 'finalize', format('SELECT coalesce(lagbid.finalize(%s), 0)', tid));
+    IF (SELECT state FROM lagbid.task WHERE id = tid) = 'processing' THEN
+        PERFORM public.step(n, 'finalize', format('SELECT coalesce(lagbid.finalize(%s), 0)', tid));
+    END IF;
+    -- no majority: the extra replicas it gathers
+    SELECT * INTO t FROM lagbid.task WHERE id = tid;
+    IF t.state = 'accepting_bids' AND t.allocated_at IS NOT NULL THEN
+        PERFORM public.run_task(n, tid, t.replicas - (SELECT count(*) FROM lagbid.job WHERE task_id = tid)::int);
+    END IF;
 END $$;
 
 DO $$
@@ -147,11 +158,16 @@ END $$;
 SELECT (SELECT count(*) FROM lagbid.bid) >= 4000 AS thousands_of_random_asks,
        count(*) >= 1500 AS thousands_of_cases,
        count(*) FILTER (WHERE scale(price_max) >= 20) >= 1400 AS prices_with_20_decimals,
-       count(DISTINCT replicas) = 5 AS replicas_1_to_5,
+       count(DISTINCT replicas - extra_replicas) = 5 AS replicas_1_to_5,
        count(*) FILTER (WHERE state = 'completed') >= 500 AS many_completed,
        count(*) FILTER (WHERE state = 'failed') >= 50 AS many_failed,
        count(*) FILTER (WHERE state = 'cancelled') >= 100 AS many_cancelled,
        count(*) FILTER (WHERE space_id IS NOT NULL) >= 800 AS many_space_tasks
+  FROM lagbid.task;
+-- 0.4: elections without a majority bought extra replicas (paid into the
+-- escrow at price_max x hours, 27 decimals) or failed with no_consensus
+SELECT count(*) FILTER (WHERE extra_replicas > 0) >= 50 AS many_with_extra_replicas,
+       count(*) FILTER (WHERE reason = 'no_consensus') >= 50 AS many_no_consensus
   FROM lagbid.task;
 -- every call succeeded (no refusal, no error), and the tick never failed a row
 SELECT count(*) = 0 AS no_errors FROM public.rounding_error;

@@ -1,5 +1,5 @@
 -- Results uploaded and verified in the database (issue 13): upload_result
--- computes the SHA-256, the election counts uploads and claims alike,
+-- computes the SHA-256, the election counts uploads (and claims where no upload disagrees),
 -- task_result gives the owner the leader's content, purge_results deletes.
 SELECT fresh_market();
 SET lagbid.clock = '2030-01-01 00:00:00+00';
@@ -35,14 +35,16 @@ SELECT id, state, is_leader, reason, result_uri FROM lagbid.job WHERE task_id = 
 SELECT convert_from(lagbid.task_result(1), 'UTF8') AS result;
 SELECT encode(sha256(lagbid.task_result(1)), 'hex') = (SELECT sha256 FROM lagbid.result WHERE job_id = 1) AS verified;
 
--- a claimed hash equal to an upload's agrees with it; the earlier submission leads
+-- claims only: they count as long as no computed hash disagrees (0.4;
+-- consensus.sql mixes claims and uploads); among the agreeing claims the
+-- earlier submission leads
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 3, replicas => 3) AS t2;
 SELECT lagbid.place_bid(2, 1, 5), lagbid.place_bid(2, 2, 6), lagbid.place_bid(2, 3, 7);
 SET lagbid.clock = '2030-01-01 00:40:00+00';
 SELECT lagbid.submit_result(5, 's3://bucket/5', 'sha256:' || encode(sha256('42'), 'hex'));
 SET lagbid.clock = '2030-01-01 00:50:00+00';
-SELECT lagbid.upload_result(4, '42');
-SELECT lagbid.upload_result(6, '41');
+SELECT lagbid.submit_result(4, 's3://bucket/4', 'sha256:' || encode(sha256('42'), 'hex'));
+SELECT lagbid.submit_result(6, 's3://bucket/6', 'sha256:' || encode(sha256('41'), 'hex'));
 SELECT lagbid.finalize(2) AS leader;
 SELECT id, state, is_leader, reason FROM lagbid.job WHERE task_id = 2 ORDER BY id;
 -- the leader submitted a URI: the content is not here, the hint says where

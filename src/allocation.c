@@ -88,9 +88,15 @@ static LagbidPlan job_plan = {
 
 static LagbidPlan processing_plan = {
 	"UPDATE lagbid.task SET state = 'processing', allocated_at = $2, "
-	"       processing_deadline = $3, bid_count = $4, jobs_pending = $4 "
+	"       processing_deadline = $3, bid_count = $4 + $5, jobs_pending = $4 "
 	"WHERE id = $1",
-	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID}
+	5, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID}
+};
+
+/* the jobs a task holds already (an extra replica's round, election.c) */
+static LagbidPlan jobs_held_plan = {
+	"SELECT count(*)::int FROM lagbid.job WHERE task_id = $1",
+	1, {INT8OID}
 };
 
 /* allocation order: lowest ask, then earliest placed, then lowest id */
@@ -122,7 +128,7 @@ int64_array(int64 *v, int n)
 int
 lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids)
 {
-	Datum		args[4];
+	Datum		args[5];
 	OpenBid    *bids;
 	int			n,
 				i,
@@ -137,8 +143,29 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	TimestampTz now = lagbid_clock_now();
 	TimestampTz deadline;
 	char	   *run_terms = "{}";
+	int			held = 0,
+				wanted;
 
 	lagbid_connect();
+
+	/*
+	 * The jobs to allocate: replicas, less the jobs the task holds already
+	 * when it gathers extra replicas (its won bids stay won and counted).
+	 */
+	if (t->allocated)
+	{
+		bool		isnull;
+
+		args[0] = Int64GetDatum(t->id);
+		lagbid_exec(&jobs_held_plan, args, NULL, false, 1);
+		held = DatumGetInt32(lagbid_result_datum(0, 1, &isnull));
+	}
+	wanted = Max(t->replicas - held, 0);
+	if (bid_ids != NULL && nbids > wanted)
+		lagbid_raise(LB_TOO_MANY_BIDS_ALLOCATED,
+					 psprintf("It holds %d jobs already.", held), NULL,
+					 "task %lld asks for %d more replica%s; %d bids were given",
+					 (long long) t->id, wanted, wanted == 1 ? "" : "s", nbids);
 
 	/* lock-order step 2: every open bid of the task, in id order */
 	n = lagbid_lock_open_bids(t->id);
@@ -161,7 +188,7 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	if (bid_ids == NULL)
 	{
 		qsort(bids, n, sizeof(OpenBid), cmp_best);
-		for (i = 0; i < n && i < t->replicas; i++)
+		for (i = 0; i < n && i < wanted; i++)
 			bids[i].won = true;
 	}
 	else
@@ -241,11 +268,13 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	args[1] = TimestampTzGetDatum(now);
 	args[2] = TimestampTzGetDatum(deadline);
 	args[3] = Int32GetDatum(nwon);
+	args[4] = Int32GetDatum(held);
 	lagbid_event_reason("allocated");
 	lagbid_exec(&processing_plan, args, NULL, false, 0);
 	t->state = TASK_PROCESSING;
-	t->bid_count = nwon;
+	t->bid_count = held + nwon;
 	t->jobs_pending = nwon;
+	t->allocated = true;
 
 	/* lock-order step 4: the losers' providers get their slots back */
 	lagbid_release_slots(lost_providers, nlost);

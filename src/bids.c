@@ -188,7 +188,8 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	 * provider rows are only ever locked in ascending id by one transaction.
 	 */
 	closes = (t.bid_count >= t.bid_limit);
-	if (closes && t.auto_allocate)
+	/* a round of extra replicas (election.c) always allocates */
+	if (closes && (t.auto_allocate || t.allocated))
 		lagbid_lock_bidders(task_id, provider_id);
 
 	/*

@@ -47,6 +47,7 @@ char	   *lagbid_market_name = NULL;
 char	   *lagbid_min_task_budget_setting = NULL;
 int			lagbid_max_open_tasks_per_owner = 10000;
 int			lagbid_max_spaces_per_owner = 10000;
+int			lagbid_max_extra_replicas = 2;
 
 void		_PG_init(void);
 
@@ -160,6 +161,16 @@ _PG_init(void)
 							NULL,
 							&lagbid_max_spaces_per_owner,
 							10000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	/* 0.4: the election never guesses (docs/0.4/election.md) */
+	DefineCustomIntVariable("lagbid.max_extra_replicas",
+							"Replicas a task may add, paid by its owner, when no result holds a majority.",
+							"Past it the task fails with reason no_consensus; 0 fails it at once.",
+							&lagbid_max_extra_replicas,
+							2, 0, 100,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);

@@ -210,6 +210,9 @@ extern int64 lagbid_notify(LagbidHolderKind recipient_kind, const char *recipien
 
 /* {"key": "value"}, JSON-escaped (notify.c) */
 extern char *lagbid_json_object1(const char *key, const char *value);
+/* {"key1": "value1", "key2": "value2"}, JSON-escaped (notify.c) */
+extern char *lagbid_json_object2(const char *key1, const char *value1,
+								 const char *key2, const char *value2);
 
 /* ---- numeric_ops.c ---- */
 
@@ -276,6 +279,8 @@ typedef struct LagbidTask
 	TimestampTz bidding_deadline;
 	bool		has_processing_deadline;
 	TimestampTz processing_deadline;
+	bool		allocated;		/* allocated once: back in accepting_bids or
+								 * bid_closed, it gathers extra replicas */
 } LagbidTask;
 
 /*
@@ -342,6 +347,13 @@ extern int	lagbid_lock_open_bids(int64 task_id);
  * the funding account, bidders told.
  */
 extern void lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason);
+
+/* the same, the owner's notice carrying a readable "evidence" string too */
+extern void lagbid_end_task_evidence_locked(LagbidTask *t, int to_state, const char *reason,
+											const char *evidence);
+
+/* put a locked task in accepting_bids again and push it (lagbid_tasks) */
+extern void lagbid_open_locked(int64 task_id);
 
 /* ---- allocation.c ---- */
 
@@ -429,14 +441,36 @@ extern void lagbid_check_owner_spaces(const char *owner, int64 owner_account);
 extern void lagbid_prelock_task_nowait(LagbidTask *t);
 extern void lagbid_prelock_accounts_nowait(int64 a, int64 b);
 
-/* ---- election.c ---- */
+/* ---- election.c: results, the leading node, consensus ---- */
 
 /*
- * Elect the winner of a locked processing task (processing jobs are failed
- * as past their deadline), pay and refund, complete or fail the task.
- * Returns the leader job id, 0 when no valid result (task failed).
+ * What an election did to a task (lagbid_elect_locked): elected a leader
+ * (completed), gathered more replicas (accepting_bids again), or failed
+ * it: no result at all, or no majority within lagbid.max_extra_replicas.
  */
+typedef enum LagbidElection
+{
+	ELECTION_LEADER,
+	ELECTION_MORE_REPLICAS,
+	ELECTION_NO_RESULT,
+	ELECTION_NO_CONSENSUS
+} LagbidElection;
+
+/*
+ * Hold the election of a locked processing task that is due (every job
+ * reported, or the processing deadline passed); *leader is the leader job
+ * id, 0 when none.
+ */
+extern LagbidElection lagbid_elect_locked(LagbidTask *t, int64 *leader);
+
+/* the same, returning the leader job id or 0 (tick.c before 0.4) */
 extern int64 lagbid_finalize_locked(LagbidTask *t);
+
+/*
+ * An extra replica's round of a locked task ends without a bidder: the
+ * election gives up, the task fails with no_consensus (why: evidence).
+ */
+extern void lagbid_election_give_up(LagbidTask *t, const char *why);
 
 /*
  * The one submit path of submit_result and upload_result: lock the job's

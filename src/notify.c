@@ -95,3 +95,23 @@ lagbid_json_object1(const char *key, const char *value)
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
+
+/* {"k1": "v1", "k2": "v2"}, JSON-escaped */
+char *
+lagbid_json_object2(const char *key1, const char *value1,
+					const char *key2, const char *value2)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	escape_json(&buf, key1);
+	appendStringInfoString(&buf, ": ");
+	escape_json(&buf, value1);
+	appendStringInfoString(&buf, ", ");
+	escape_json(&buf, key2);
+	appendStringInfoString(&buf, ": ");
+	escape_json(&buf, value2);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}

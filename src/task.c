@@ -33,7 +33,7 @@
 	"cpu, memory_gb, storage_gb, gpu, gpu_count, bid_limit, replicas, " \
 	"bid_count, jobs_pending, auto_allocate, escrow_account_id, " \
 	"funding_account_id, space_id, leader_job_id, bidding_deadline, " \
-	"processing_deadline "
+	"processing_deadline, allocated_at "
 
 static LagbidPlan lock_plan = {
 	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
@@ -136,6 +136,8 @@ read_task(LagbidPlan *plan, int64 task_id, bool may_skip, LagbidTask *t)
 	t->has_bidding_deadline = !isnull;
 	t->processing_deadline = DatumGetTimestampTz(lagbid_result_datum(0, 22, &isnull));
 	t->has_processing_deadline = !isnull;
+	(void) lagbid_result_datum(0, 23, &isnull);
+	t->allocated = !isnull;
 	lagbid_finish();
 	return true;
 }
@@ -256,6 +258,15 @@ open_task(int64 task_id, TimestampTz now, int64 escrow, int64 funding)
 	Async_Notify("lagbid_tasks", payload);
 }
 
+/* market.h */
+void
+lagbid_open_locked(int64 task_id)
+{
+	lagbid_connect();
+	open_task(task_id, lagbid_clock_now(), 0, 0);
+	lagbid_finish();
+}
+
 int64
 lagbid_publish(LagbidTaskSpec *spec)
 {
@@ -340,10 +351,48 @@ static LagbidPlan close_plan = {
 	2, {INT8OID, TIMESTAMPTZOID}
 };
 
+static LagbidPlan count_open_bids_plan = {
+	"SELECT count(*)::int FROM lagbid.bid WHERE task_id = $1 AND state = 'open'",
+	1, {INT8OID}
+};
+
+/*
+ * The open bids of a locked task: all its counted bids before its first
+ * allocation; in an extra replica's round (election.c) the won bids of the
+ * jobs already allocated are counted too, so they are counted apart.
+ */
+static int
+open_bid_count(LagbidTask *t)
+{
+	Datum		args[1];
+	bool		isnull;
+	int			n;
+
+	if (!t->allocated)
+		return t->bid_count;
+	args[0] = Int64GetDatum(t->id);
+	lagbid_connect();
+	lagbid_exec(&count_open_bids_plan, args, NULL, false, 1);
+	n = DatumGetInt32(lagbid_result_datum(0, 1, &isnull));
+	lagbid_finish();
+	return n;
+}
+
 void
 lagbid_close_bidding_locked(LagbidTask *t, const char *reason, bool allow_auto)
 {
 	Datum		args[2];
+	int			open_bids = allow_auto ? open_bid_count(t) : 0;
+
+	/*
+	 * An extra replica's round (election.c) that closes without a bid: no
+	 * majority will come, the election gives up (no_consensus).
+	 */
+	if (allow_auto && t->allocated && open_bids == 0)
+	{
+		lagbid_election_give_up(t, "no provider bid for the extra replicas");
+		return;
+	}
 
 	args[0] = Int64GetDatum(t->id);
 	args[1] = TimestampTzGetDatum(lagbid_clock_now());
@@ -353,7 +402,8 @@ lagbid_close_bidding_locked(LagbidTask *t, const char *reason, bool allow_auto)
 	lagbid_finish();
 	t->state = TASK_BID_CLOSED;
 
-	if (allow_auto && t->auto_allocate && t->bid_count > 0)
+	/* an extra replica's round always allocates: results wait for it */
+	if (allow_auto && (t->auto_allocate || t->allocated) && open_bids > 0)
 	{
 		int64	   *jobs;
 
@@ -443,6 +493,13 @@ refund_escrow(LagbidTask *t, const char *memo)
 void
 lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 {
+	lagbid_end_task_evidence_locked(t, to_state, reason, NULL);
+}
+
+void
+lagbid_end_task_evidence_locked(LagbidTask *t, int to_state, const char *reason,
+								const char *evidence)
+{
 	Datum		args[5];
 	int64	   *providers;
 	char	  **bid_nodes;
@@ -503,7 +560,8 @@ lagbid_end_task_locked(LagbidTask *t, int to_state, const char *reason)
 		lagbid_notify(HOLDER_PROVIDER, bid_nodes[i], kind, t->id, bid_ids[i], 0, extra);
 	for (i = 0; i < njobs; i++)
 		lagbid_notify(HOLDER_PROVIDER, job_nodes[i], kind, t->id, 0, job_ids[i], extra);
-	lagbid_notify(HOLDER_OWNER, t->owner, kind, t->id, 0, 0, extra);
+	lagbid_notify(HOLDER_OWNER, t->owner, kind, t->id, 0, 0,
+				  evidence ? lagbid_json_object2("reason", reason, "evidence", evidence) : extra);
 	lagbid_finish();
 }
 
@@ -624,8 +682,10 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 	lagbid_event_reason(t.state == TASK_CREATED ? "opened" : "reopened");
 	open_task(task_id, lagbid_clock_now(), 0, 0);
 	{
+		/* the open bids are lost; won bids (an extra replica's round) stay counted */
 		static LagbidPlan reset_plan = {
-			"UPDATE lagbid.task SET bid_count = 0 WHERE id = $1", 1, {INT8OID}
+			"UPDATE lagbid.task SET bid_count = (SELECT count(*) FROM lagbid.bid b "
+			"    WHERE b.task_id = $1 AND b.state IN ('open', 'won')) WHERE id = $1", 1, {INT8OID}
 		};
 
 		lagbid_exec(&reset_plan, args, NULL, false, 0);

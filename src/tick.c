@@ -66,6 +66,7 @@ typedef struct TickCounts
 	int			failed_no_bids;
 	int			finalized;
 	int			failed_no_result;
+	int			replicas_added;
 	int			deferred;
 	int			failed;
 } TickCounts;
@@ -280,6 +281,7 @@ run_guarded(TickAction fn, const char *entity, const char *action, int64 id,
 	total->failed_no_bids += c.failed_no_bids;
 	total->finalized += c.finalized;
 	total->failed_no_result += c.failed_no_result;
+	total->replicas_added += c.replicas_added;
 	total->deferred += c.deferred;
 	total->failed += c.failed;
 }
@@ -340,6 +342,12 @@ close_task(int64 id, TimestampTz now, TickCounts *c)
 		return true;
 	}
 	lagbid_close_bidding_locked(&t, "deadline", true);
+	if (t.state == TASK_FAILED)
+	{
+		/* an extra replica's round that found no bidder (election.c) */
+		c->failed_no_result++;
+		return true;
+	}
 	c->bidding_closed++;
 	if (t.state == TASK_PROCESSING)
 		c->allocated++;
@@ -350,6 +358,7 @@ static bool
 finalize_task(int64 id, TimestampTz now, TickCounts *c)
 {
 	LagbidTask	t;
+	int64		leader;
 
 	if (!lagbid_lock_task(id, true, &t))
 		return false;
@@ -357,10 +366,19 @@ finalize_task(int64 id, TimestampTz now, TickCounts *c)
 		(t.jobs_pending > 0 && t.processing_deadline > now))
 		return true;
 	lagbid_prelock_task_nowait(&t);
-	if (lagbid_finalize_locked(&t))
-		c->finalized++;
-	else
-		c->failed_no_result++;
+	switch (lagbid_elect_locked(&t, &leader))
+	{
+		case ELECTION_LEADER:
+			c->finalized++;
+			break;
+		case ELECTION_MORE_REPLICAS:
+			c->replicas_added++;
+			break;
+		case ELECTION_NO_RESULT:
+		case ELECTION_NO_CONSENSUS:
+			c->failed_no_result++;
+			break;
+	}
 	return true;
 }
 
@@ -588,6 +606,10 @@ lagbid_tick(PG_FUNCTION_ARGS)
 					c.spaces_unfunded, c.bidding_closed, c.allocated,
 					c.failed_no_bids, c.finalized, c.failed_no_result, c.deferred,
 					c.failed);
+	/* 0.4: said when it happened, so that a tick's summary keeps its 0.3 form otherwise */
+	if (c.replicas_added > 0)
+		json = psprintf("%.*s, \"replicas_added\": %d}", (int) strlen(json) - 1, json,
+						c.replicas_added);
 	result = json_result(json);
 
 	args[0] = TimestampTzGetDatum(now);

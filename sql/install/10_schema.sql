@@ -180,6 +180,8 @@ CREATE TABLE lagbid.task (
     finished_at         timestamptz,
     -- 0.3: what the task runs (validated in C: src/workload.c); NULL: not said
     workload            jsonb,
+    -- 0.4: replicas the election added, paid by the owner, when no result held a majority
+    extra_replicas      integer NOT NULL DEFAULT 0,
     CONSTRAINT task_price_range CHECK (price_min >= 0 AND price_min <= price_max),
     CONSTRAINT task_replicas CHECK (replicas >= 1 AND replicas <= bid_limit),
     CONSTRAINT task_bid_limit_held CHECK (bid_count >= 0 AND bid_count <= bid_limit),
@@ -187,6 +189,7 @@ CREATE TABLE lagbid.task (
 );
 COMMENT ON TABLE lagbid.task IS 'compute tasks published by owners (directly, or from a space by the minutely hook)';
 COMMENT ON COLUMN lagbid.task.bid_count IS 'open + won bids; the bid that reaches bid_limit closes bidding in its transaction';
+COMMENT ON COLUMN lagbid.task.extra_replicas IS 'replicas the election added (included in replicas) because no result held a strict majority; at most lagbid.max_extra_replicas (docs/0.4/election.md)';
 COMMENT ON COLUMN lagbid.task.workload IS 'what the task runs: command, env, inputs, timeout_s, output (docs/0.3/work.md); NULL when the task does not say';
 
 CREATE INDEX task_owner ON lagbid.task (owner, id);

@@ -126,4 +126,4 @@ CREATE FUNCTION lagbid.finalize(task_id bigint) RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_finalize';
 COMMENT ON FUNCTION lagbid.finalize(bigint) IS
-    'elects the leading node (earliest submission agreeing with the most common result hash), completes the task, pays ask x duration_hours per completed job and refunds the rest; returns the leader job id (NULL when no valid result: the task failed)';
+    'elects the leading node: a result hash needs a strict majority of replicas, a computed hash (upload_result) always outweighs a claimed one (submit_result); completes the task, pays ask x duration_hours per agreeing job and refunds the rest; returns the leader job id, or NULL: the task failed (no valid result, no_consensus) or, with no majority, gathers extra replicas (docs/0.4/election.md)';

@@ -140,6 +140,14 @@ BEGIN ATOMIC
       FROM lagbid.task t JOIN lagbid.job j ON j.task_id = t.id
      GROUP BY t.id, t.replicas HAVING count(j.id) > t.replicas
     UNION ALL
+    -- rule 6: every completed job of a task carries the one elected result hash
+    -- (0.4 also needs a strict majority of replicas; tasks completed under 0.3's
+    -- rule may hold less, so that is tested by the election's own tests)
+    SELECT 'election_agreement', format('task %s completed %s jobs with %s distinct result hashes',
+                                        j.task_id, count(*), count(DISTINCT j.result_hash))
+      FROM lagbid.job j WHERE j.state = 'completed'
+     GROUP BY j.task_id HAVING count(DISTINCT j.result_hash) <> 1 OR count(j.result_hash) <> count(*)
+    UNION ALL
     -- rule 6: a completed task has exactly one leader, completed, and it is its leader_job_id
     SELECT 'task_leader', format('task %s is %s with leader %s', t.id, t.state, t.leader_job_id)
       FROM lagbid.task t LEFT JOIN lagbid.job j ON j.id = t.leader_job_id
@@ -160,9 +168,13 @@ BEGIN ATOMIC
       FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id
      WHERE b.state = 'open' AND t.state NOT IN ('accepting_bids', 'bid_closed')
     UNION ALL
+    -- (a submitted job also waits while its task gathers extra replicas: allocated
+    -- once, accepting bids or closed again)
     SELECT 'live_job_task_state', format('job %s is %s on task %s which is %s', j.id, j.state, t.id, t.state)
       FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
-     WHERE j.state IN ('processing', 'submitted') AND t.state <> 'processing';
+     WHERE (j.state = 'processing' AND t.state <> 'processing')
+        OR (j.state = 'submitted' AND t.state <> 'processing'
+            AND NOT (t.state IN ('accepting_bids', 'bid_closed') AND t.allocated_at IS NOT NULL));
 END;
 COMMENT ON FUNCTION lagbid.check_invariants() IS
     'one row per broken market rule (money, limits, counters, allocation, election); no row when the market is consistent';

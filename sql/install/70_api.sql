@@ -380,7 +380,7 @@ BEGIN
     RETURN lagbid.finalize(task_id);
 END $$;
 COMMENT ON FUNCTION lagbid_api.finalize(bigint) IS
-    'Elects the leading node of one of the caller''s tasks and pays; returns the leader job id, or NULL when the task failed (no valid result).';
+    'Elects the leading node of one of the caller''s tasks (a strict majority of replicas) and pays; returns the leader job id, or NULL when the task failed (no valid result, no_consensus) or gathers extra replicas for lack of a majority.';
 
 CREATE FUNCTION lagbid_api.my_tasks()
     RETURNS TABLE (task_id bigint, state lagbid.task_state, price_min numeric, price_max numeric,

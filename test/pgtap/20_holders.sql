@@ -67,7 +67,7 @@ SELECT is(pg_temp.run('lagbid_provider', n1,
           $q$SELECT string_agg(kind || ':' || coalesce(payload->>'price', payload->>'amount'), ',' ORDER BY id)
                FROM lagbid_api.notifications(false)$q$), 'bid_won:5,job_paid:25',
           'the provider sees its won ask and its payment') FROM ids;
-SELECT is(pg_temp.run('lagbid_owner', n1, 'SELECT lagbid_api.acknowledge(ARRAY[1, 2])'), '0',
+SELECT is(pg_temp.run('lagbid_owner', n1, 'SELECT lagbid_api.acknowledge(ARRAY[1, 3])'), '0',
           'the owner cannot acknowledge (hide) the provider''s notices') FROM ids;
 SELECT is(pg_temp.run('lagbid_provider', n1, 'SELECT count(*) FROM lagbid_api.notifications()'), '2',
           'they are still pending for the provider') FROM ids;
@@ -92,13 +92,13 @@ SELECT is(pg_temp.run('lagbid_owner', n1, 'SELECT lagbid_api.balance()') || ' '
           || pg_temp.run('lagbid_provider', n2, 'SELECT lagbid_api.balance()'), '26 25 4',
           'the refund went to the owner, the payment to provider 2, nothing to the provider named alike') FROM ids;
 SELECT is(pg_temp.run('lagbid_owner', n1, 'SELECT string_agg(kind, '','' ORDER BY id) FROM lagbid_api.notifications()'),
-          'task_completed', 'the owner is told its task completed, and only that') FROM ids;
+          'results_ready,task_completed', 'the owner is told its results are ready and its task completed, and only that') FROM ids;
 
--- acknowledging one's own, as the right kind
-SELECT is(pg_temp.run('lagbid_provider', n1, 'SELECT lagbid_api.acknowledge(ARRAY[1, 2, 6])'), '2',
+-- acknowledging one's own, as the right kind (1 and 3 are the provider's, 6 the owner's)
+SELECT is(pg_temp.run('lagbid_provider', n1, 'SELECT lagbid_api.acknowledge(ARRAY[1, 3, 6])'), '2',
           'the provider acknowledges its two notices, not the owner''s') FROM ids;
-SELECT is(pg_temp.run('lagbid_owner', n1, 'SELECT count(*) FROM lagbid_api.notifications()'), '1',
-          'the owner''s notice is still pending') FROM ids;
+SELECT is(pg_temp.run('lagbid_owner', n1, 'SELECT count(*) FROM lagbid_api.notifications()'), '2',
+          'the owner''s notices are still pending') FROM ids;
 
 SELECT is((SELECT count(*)::int FROM lagbid.check_invariants()), 0, 'the market is consistent');
 SELECT * FROM finish();

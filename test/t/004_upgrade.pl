@@ -120,7 +120,7 @@ for my $from ('0.1', '0.2')
 	is($node->safe_psql($db, q{SELECT string_agg(recipient_kind || ' ' || recipient || ' ' || kind
 	                                             || ' ' || (payload->>'recipient_kind'), ', ' ORDER BY id)
 	                             FROM lagbid.notification WHERE acked_at IS NULL}),
-		"provider $p1 bid_won provider, provider $p2 bid_won provider, provider $p2 job_paid provider, owner bob task_completed owner",
+		"provider $p1 bid_won provider, provider $p2 bid_won provider, owner bob results_ready owner, provider $p2 job_paid provider, owner bob task_completed owner",
 		"pending notifications from $from are addressed to typed holders");
 	# and the market goes on with typed holders
 	$node->safe_psql($db, qq{SELECT lagbid.deposit('$p2', 7, 'u-3'); SELECT lagbid.deposit('$p2', 3, 'u-4', holder_kind => 'provider');});

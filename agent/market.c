@@ -199,7 +199,11 @@ market_scan(Agent *a)
 	PQclear(res);
 }
 
-/* NOTIFY lagbid_tasks: the terms are in the payload, bid without a query */
+/*
+ * NOTIFY lagbid_tasks: a 0.3 market sent the terms in the payload (bid
+ * without a query); a 0.4 market sends the task's id, or a batch of ids,
+ * only: then the terms come from open_tasks()
+ */
 void
 market_on_task_notify(Agent *a, const char *payload)
 {
@@ -209,6 +213,15 @@ market_on_task_notify(Agent *a, const char *payload)
 	TaskTerms	t;
 	double		d;
 
+	if (v != NULL && v->type == JV_OBJECT && (f = json_get(v, "task_ids")) != NULL &&
+		f->type == JV_ARRAY)
+	{
+		/* the market's push worker batches ids (0.4): a hint to look */
+		log_debug("notify", "tasks opened (a batch): scanning");
+		json_free(v);
+		a->want_scan = true;
+		return;
+	}
 	if (v == NULL || v->type != JV_OBJECT || !json_get_num(v, "task_id", &d) || d < 1)
 	{
 		log_warning("notify", "ignored a malformed lagbid_tasks payload: %s",

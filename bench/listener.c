@@ -1,10 +1,12 @@
 /*
- * listener: LISTEN lagbid and print, for every notification, "<outbox
- * id>\t<receive time in microseconds since the epoch>".  The payload is
- * {"id": <outbox id>} and nothing else; bench/run.sh joins these lines with
- * lagbid.notification (its bid_won rows, their created_at) to get the
- * NOTIFY-to-listener latency.  With the channel lagbid_tasks (new tasks
- * pushed to providers) it prints "<task id>\t<receive time>" instead.
+ * listener: LISTEN lagbid and print, for every outbox id a notification
+ * names, "<outbox id>\t<receive time in microseconds since the epoch>".  The
+ * payload is {"id": <outbox id>}, or {"ids": [...]} for a batch (0.4's push
+ * worker); bench/run.sh joins these lines with lagbid.notification (its
+ * bid_won rows, their created_at) to get the NOTIFY-to-listener latency.
+ * With the channel lagbid_tasks (new tasks pushed to providers) it prints
+ * "<task id>\t<receive time>" instead ({"task_id": N}, {"task_ids": [...]},
+ * or 0.3's terms with "task_id" : N).
  *
  *   listener CONNINFO SECONDS [CHANNEL]   (exits after SECONDS, or on SIGTERM/SIGINT)
  *
@@ -37,6 +39,44 @@ now_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long) ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/*
+ * Print "<id>\t<t>" for the id(s) after key ("task_id" or "id", with an
+ * optional plural s) in payload: one number or an array of them.
+ */
+static long
+print_ids(const char *payload, const char *key, long long t)
+{
+	const char *p = strstr(payload, key);
+	long		n = 0;
+
+	if (p == NULL)
+		return 0;
+	p += strlen(key);
+	if (*p == 's')
+		p++;
+	if (*p++ != '"')
+		return 0;
+	while (*p == ' ' || *p == ':')
+		p++;
+	if (*p == '[')
+		p++;
+	for (;;)
+	{
+		char	   *end;
+		long long	id;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		id = strtoll(p, &end, 10);
+		if (end == p)
+			break;
+		printf("%lld\t%lld\n", id, t);
+		n++;
+		p = end;
+	}
+	return n;
 }
 
 int
@@ -100,21 +140,9 @@ main(int argc, char **argv)
 		while ((n = PQnotifies(conn)) != NULL)
 		{
 			long long	t = now_us();
-			const char *id;
 
 			seen++;
-			/* lagbid_tasks: json text {"task_id" : 123, "owner" : ...} */
-			if (tasks && (id = strstr(n->extra, "\"task_id\" : ")) != NULL)
-			{
-				printf("%lld\t%lld\n", atoll(id + 12), t);
-				ids++;
-			}
-			/* lagbid: the payload names only the outbox id: {"id": 123} */
-			else if (!tasks && (id = strstr(n->extra, "\"id\": ")) != NULL)
-			{
-				printf("%lld\t%lld\n", atoll(id + 6), t);
-				ids++;
-			}
+			ids += print_ids(n->extra, tasks ? "\"task_id" : "\"id", t);
 			PQfreemem(n);
 		}
 	}

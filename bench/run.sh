@@ -11,6 +11,8 @@
 #   BENCH_SECONDS=10        seconds per pgbench run
 #   BENCH_ROUNDS=3          rounds (each round runs every workload and baseline)
 #   BENCH_CLIENTS=16        pgbench clients for the throughput workloads
+#                           (the lifecycle and its row work also run at 1 client,
+#                           place_bid and -N also with fsync on: issue 22)
 #   BENCH_QUICK=1           smoke test: 2 s per run, 1 round, small data (test suite)
 #   BENCH_SCALE=1           also the 1,000,000-task scale workload (minutes)
 #   BENCH_SCALE_TASKS=1000000  BENCH_SCALE_SPACES=1000000 (1% of them live)
@@ -203,6 +205,42 @@ done
 med() { local v=${tps[$1]}; if [[ $v == *ERROR* ]]; then echo ERROR; else echo "$v" | median; fi; }
 m_simple=$(med simple_update); m_bid=$(med place_bid); m_app=$(med app_bid); m_life=$(med lifecycle)
 m_row=$(med rowwork)
+
+# ------------------------------------------- one client, fsync on (issue 22)
+# the lifecycle against its row work at 1 client (the ratio at 16 is above),
+# alternating; then place_bid against -N with fsync on (how users run it:
+# every commit waits for the disk), alternating, with the WAL each writes
+# per transaction (pg_current_wal_lsn() around each run)
+declare -A tps1 tpsf walf
+for w in lifecycle rowwork simple_update place_bid; do tps1[$w]=""; tpsf[$w]=""; walf[$w]=""; done
+for r in $(seq 1 "$rounds"); do
+	if [ $((r % 2)) -eq 1 ]; then ws=(lifecycle rowwork); else ws=(rowwork lifecycle); fi
+	for w in "${ws[@]}"; do
+		t=$(pgbench_run "$w.c1.$r" -c 1 -j 1 -T "$secs" "${vars[@]}" -f "bench/$w.sql")
+		say "round $r $w, 1 client: $t tps"
+		tps1[$w]="${tps1[$w]} $t"
+	done
+done
+val "ALTER SYSTEM SET fsync = on" >/dev/null; val "SELECT pg_reload_conf()" >/dev/null
+val "CHECKPOINT" >/dev/null
+say "fsync on: $(val 'SHOW fsync'), synchronous_commit $(val 'SHOW synchronous_commit')"
+for r in $(seq 1 "$rounds"); do
+	if [ $((r % 2)) -eq 1 ]; then ws=(simple_update place_bid); else ws=(place_bid simple_update); fi
+	for w in "${ws[@]}"; do
+		lsn0=$(val "SELECT pg_current_wal_lsn()")
+		t=$(workload_run "$w.fsync.$r" "$w" "$secs")
+		lsn1=$(val "SELECT pg_current_wal_lsn()")
+		n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$results/$w.fsync.$r.out")
+		b=$(val "SELECT round(pg_wal_lsn_diff('$lsn1', '$lsn0') / greatest(${n:-0}, 1))")
+		say "round $r $w, fsync on: $t tps, $b WAL bytes per transaction"
+		tpsf[$w]="${tpsf[$w]} $t"; walf[$w]="${walf[$w]} $b"
+	done
+done
+val "ALTER SYSTEM RESET fsync" >/dev/null; val "SELECT pg_reload_conf()" >/dev/null
+medof() { local v=$1; if [[ $v == *ERROR* ]]; then echo ERROR; else echo "$v" | median; fi; }
+m_life1=$(medof "${tps1[lifecycle]}"); m_row1=$(medof "${tps1[rowwork]}")
+m_simplef=$(medof "${tpsf[simple_update]}"); m_bidf=$(medof "${tpsf[place_bid]}")
+m_walbid=$(medof "${walf[place_bid]}"); m_walN=$(medof "${walf[simple_update]}")
 
 # ---------------------------------------------------------------- hot task
 # nhot providers race for one task with bid_limit 100: exactly 100 bids get in
@@ -473,8 +511,13 @@ r3=$(ratio "$m_life" "$m_simple"); j3=$(judge "$r3" ">=" 0.25); count "$j3"
 row "3 lifecycle" "pgbench -N (simple-update)" "$m_life" "$m_simple" "$r3" ">= 0.25" "$j3"
 # issue 15: the lifecycle against the same row work in plain SQL (bench/rowwork.sql),
 # and its cost in bids (place_bid tps / lifecycle tps, the same run)
-r3b=$(ratio "$m_life" "$m_row"); j3b=$(judge "$r3b" ">=" 0.8); count "$j3b"
-row "3b lifecycle" "row work, plain SQL" "$m_life" "$m_row" "$r3b" ">= 0.80" "$j3b"
+r3b=$(ratio "$m_life" "$m_row"); j3b=$(judge "$r3b" ">=" 0.9); count "$j3b"
+row "3b lifecycle" "row work, plain SQL" "$m_life" "$m_row" "$r3b" ">= 0.90" "$j3b"
+# issue 22: the same at one client, and place_bid against -N with fsync on
+r3d=$(ratio "$m_life1" "$m_row1"); j3d=$(judge "$r3d" ">=" 0.9); count "$j3d"
+row "3d lifecycle, 1 client" "row work, plain SQL, 1 client" "$m_life1" "$m_row1" "$r3d" ">= 0.90" "$j3d"
+r1f=$(ratio "$m_bidf" "$m_simplef"); j1f=$(judge "$r1f" ">=" 0.9); count "$j1f"
+row "1f place_bid, fsync on" "pgbench -N, fsync on" "$m_bidf" "$m_simplef" "$r1f" ">= 0.90" "$j1f (WAL bytes/transaction: place_bid $m_walbid, -N $m_walN)"
 r3c=$(ratio "$m_bid" "$m_life"); j3c=$(judge "$r3c" "<=" 10); count "$j3c"
 row "3c lifecycle in bids" "place_bid tps / lifecycle tps" "$m_bid" "$m_life" "$r3c" "<= 10" "$j3c"
 if [ $hot_ok = 1 ]; then j4=PASS; else j4=ERROR; fi; count "$j4"
@@ -514,6 +557,7 @@ row "9 task push ms, p99" "lagbid_tasks, 200/s" "$p_p99" "p50 $p_p50" "-" "< 5 m
 	echo
 	echo "($rounds rounds x $secs s, $clients clients, $(nproc) cores; load at end $(cut -d' ' -f1-3 /proc/loadavg); tps medians; raw: $results)"
 	echo "rounds: -N [${tps[simple_update]} ] place_bid [${tps[place_bid]} ] app [${tps[app_bid]} ] lifecycle [${tps[lifecycle]} ] rowwork [${tps[rowwork]} ]"
+	echo "1 client: lifecycle [${tps1[lifecycle]} ] rowwork [${tps1[rowwork]} ]; fsync on: -N [${tpsf[simple_update]} ] place_bid [${tpsf[place_bid]} ] (WAL bytes/transaction: -N [${walf[simple_update]} ] place_bid [${walf[place_bid]} ])"
 	echo "per-round ratios: place_bid/-N [$(round_ratios place_bid simple_update) ] place_bid/app [$(round_ratios place_bid app_bid) ] lifecycle/-N [$(round_ratios lifecycle simple_update) ] lifecycle/rowwork [$(round_ratios lifecycle rowwork) ] place_bid/lifecycle [$(round_ratios place_bid lifecycle) ]"
 	awk -v r="$r1" 'BEGIN { if (r ~ /^[0-9.]+$/) printf "bound on 3: a lifecycle makes 3 place_bid calls, so lifecycle/-N <= (place_bid/-N)/3 = %.3f even if publish, submit and finalize cost nothing\n", r / 3 }'
 	awk -v l="$load_start" -v n="$(nproc)" 'BEGIN { if (l > n / 2) printf "WARNING: load average %s on %s cores before the run started: other work shared the CPUs; compare ratios, not absolute tps\n", l, n }'

@@ -11,10 +11,11 @@ SELECT lagbid.register_provider(lagbid.peer_id_from_ed25519(sha256('demo-work-cp
                                 '{"cpu": 2, "memory_gb": 4}') AS work_cp \gset
 
 \echo
-\echo '-- dora publishes a task that runs a shell command; a listening provider hears of it at commit'
+\echo '-- dora publishes a task that runs a shell command; a listening provider hears of it after the commit (the push worker sends its id)'
 LISTEN lagbid_tasks;
 SELECT lagbid.publish_task('dora', '{"cpu": 1}', 1, 2, 0.5, region => 'eu', bid_limit => 1,
                            workload => $${"command": ["sh", "-c", "echo $((6*7))"], "timeout_s": 60}$$) AS work_task \gset
+SELECT pg_sleep(0.5) AS "the push worker sends it";
 UNLISTEN lagbid_tasks;
 
 \echo

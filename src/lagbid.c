@@ -22,6 +22,12 @@
  *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
  *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
  *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
+ *	  lagbid.max_extra_replicas SUSET   replicas an election may add when
+ *	                                    no result holds a majority
+ *	  lagbid.push_idle_timeout  SUSET   seconds the push worker stays with
+ *	                                    nothing to push (push_worker.c)
+ *	  lagbid.push_poll_interval SUSET   how often the push worker looks
+ *	                                    without being woken
  *
  *-------------------------------------------------------------------------
  */
@@ -32,6 +38,7 @@
 #include "utils/guc.h"
 
 #include "lagbid.h"
+#include "push.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,6 +55,8 @@ char	   *lagbid_min_task_budget_setting = NULL;
 int			lagbid_max_open_tasks_per_owner = 10000;
 int			lagbid_max_spaces_per_owner = 10000;
 int			lagbid_max_extra_replicas = 2;
+int			lagbid_push_idle_timeout = 300;
+int			lagbid_push_poll_interval = 1000;
 
 void		_PG_init(void);
 
@@ -173,6 +182,25 @@ _PG_init(void)
 							2, 0, 100,
 							PGC_SUSET,
 							0,
+							NULL, NULL, NULL);
+
+	/* the push worker (issue 19 defect 7b; push_worker.c) */
+	DefineCustomIntVariable("lagbid.push_idle_timeout",
+							"Time the push worker stays with nothing to push before it exits.",
+							"The next commit that queues a push starts it again; 0 keeps it running.",
+							&lagbid_push_idle_timeout,
+							300, 0, 24 * 3600,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.push_poll_interval",
+							"How often the push worker looks for queued pushes without being woken.",
+							"Committing backends wake it at once; this bounds a lost wake.",
+							&lagbid_push_poll_interval,
+							1000, 10, 60000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000

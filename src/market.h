@@ -194,14 +194,15 @@ extern void lagbid_require_funds(int64 account_id, Datum amount);
 /* the balance of an account (numeric) */
 extern Datum lagbid_account_balance(int64 account_id);
 
-/* ---- notify.c: NOTIFY lagbid + the durable outbox ---- */
+/* ---- notify.c: the durable outbox, pushed on channel lagbid ---- */
 
 /*
  * Tell the holder (recipient_kind, recipient) -- a provider by node id or an
  * owner by owner name -- about `kind` (bid_won, bid_lost, task_cancelled,
  * job_paid, ...).  extra_json, if not NULL, is a JSON object whose keys are
- * added to the outbox row's payload.  Inserts the outbox row and sends
- * NOTIFY lagbid with {"id": <outbox id>} only (delivered at commit).
+ * added to the outbox row's payload.  Inserts the outbox row and queues its
+ * id for the push worker, which sends NOTIFY lagbid with the id only after
+ * the commit (push.c).
  * Returns the outbox id.
  */
 extern int64 lagbid_notify(LagbidHolderKind recipient_kind, const char *recipient,

@@ -4,8 +4,10 @@
  *	  Telling bidders and owners what happened: a durable outbox row in
  *	  lagbid.notification addressed to a typed holder (fetched and
  *	  acknowledged later, so nothing is lost while a provider is offline) and
- *	  a NOTIFY on channel "lagbid" naming only the row's id, for live
- *	  listeners (sent at commit, not before).
+ *	  a push on channel "lagbid" naming only the row's id, for live
+ *	  listeners: queued in lagbid.push_queue by the same statement and sent
+ *	  after the commit by the push worker (push.c, push_worker.c), so that
+ *	  the market's own commit never sends NOTIFY.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +23,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "push.h"
 
 /*
  * The outbox row carries the whole payload (prices, amounts, reasons) and
@@ -35,6 +38,18 @@ static LagbidPlan outbox_plan = {
 	"        jsonb_strip_nulls(jsonb_build_object('recipient', $1, 'recipient_kind', $7, 'kind', $2, "
 	"            'task_id', $3, 'bid_id', $4, 'job_id', $5)) || coalesce($6::jsonb, '{}')) "
 	"RETURNING id",
+	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/* the same, and the id queued for the push worker (0.4: push.c) */
+static LagbidPlan outbox_queued_plan = {
+	"WITH n AS (INSERT INTO lagbid.notification (recipient_kind, recipient, kind, task_id, bid_id, job_id, payload) "
+	"           VALUES ($7::lagbid.holder_kind, $1, $2, $3, $4, $5, "
+	"                   jsonb_strip_nulls(jsonb_build_object('recipient', $1, 'recipient_kind', $7, 'kind', $2, "
+	"                       'task_id', $3, 'bid_id', $4, 'job_id', $5)) || coalesce($6::jsonb, '{}')) "
+	"           RETURNING id), "
+	"     q AS (INSERT INTO lagbid.push_queue (channel, id) SELECT '" LAGBID_CHANNEL_NOTIFICATIONS "', id FROM n) "
+	"SELECT id FROM n",
 	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID}
 };
 
@@ -56,6 +71,7 @@ lagbid_notify(LagbidHolderKind recipient_kind, const char *recipient,
 	Datum		args[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int64		id;
+	bool		queued = lagbid_push_queued();
 
 	args[0] = CStringGetTextDatum(recipient);
 	args[1] = CStringGetTextDatum(kind);
@@ -72,12 +88,16 @@ lagbid_notify(LagbidHolderKind recipient_kind, const char *recipient,
 	args[6] = CStringGetTextDatum(lagbid_holder_kind_name(recipient_kind));
 
 	lagbid_connect();
-	lagbid_exec(lagbid_holders_typed() ? &outbox_plan : &outbox_legacy_plan,
+	lagbid_exec(queued ? &outbox_queued_plan :
+				lagbid_holders_typed() ? &outbox_plan : &outbox_legacy_plan,
 				args, nulls, false, 0);
 	if (!lagbid_result_int64(1, &id))
 		elog(ERROR, "lagbid: notification not stored");
 	lagbid_finish();
-	Async_Notify("lagbid", psprintf("{\"id\": %lld}", (long long) id));
+	if (queued)
+		lagbid_push_note();
+	else						/* a schema from before 0.4: at our commit */
+		Async_Notify(LAGBID_CHANNEL_NOTIFICATIONS, psprintf("{\"id\": %lld}", (long long) id));
 	return id;
 }
 

@@ -22,6 +22,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "push.h"
 #include "states.h"
 
 #define MAX_BID_LIMIT		10000
@@ -215,47 +216,53 @@ static LagbidPlan set_accounts_plan = {
 
 /*
  * The one statement that puts a task in accepting_bids (publish, open,
- * reopen, a space's republication): it returns the task's public terms,
- * pushed to providers on channel lagbid_tasks.  Publish also sets the
- * task's accounts here ($3, $4; NULL keeps them): one update of the new
- * row instead of two, each of which re-checked both account foreign keys
- * (issue 15).
+ * reopen, a space's republication); providers are told on channel
+ * lagbid_tasks.  Publish also sets the task's accounts here ($3, $4; NULL
+ * keeps them): one update of the new row instead of two, each of which
+ * re-checked both account foreign keys (issue 15).  The same statement
+ * queues the task's id for the push worker (push.c): the push names the
+ * task only, and providers read its terms from the market (issue 19).
  */
+#define OPEN_TASK \
+	"UPDATE lagbid.task SET state = 'accepting_bids', opened_at = $2, " \
+	"       bidding_deadline = $2 + bidding_window, closed_at = NULL, " \
+	"       escrow_account_id = coalesce($3, escrow_account_id), " \
+	"       funding_account_id = coalesce($4, funding_account_id) " \
+	"WHERE id = $1"
+
+static LagbidPlan open_queued_plan = {
+	"WITH t AS (" OPEN_TASK " RETURNING id) "
+	"INSERT INTO lagbid.push_queue (channel, id) SELECT '" LAGBID_CHANNEL_TASKS "', id FROM t",
+	4, {INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID}
+};
+
+/* a schema from before 0.4 (no push queue): NOTIFY at our own commit */
 static LagbidPlan open_plan = {
-	"UPDATE lagbid.task SET state = 'accepting_bids', opened_at = $2, "
-	"       bidding_deadline = $2 + bidding_window, closed_at = NULL, "
-	"       escrow_account_id = coalesce($3, escrow_account_id), "
-	"       funding_account_id = coalesce($4, funding_account_id) "
-	"WHERE id = $1 "
-	"RETURNING json_build_object('task_id', id, 'owner', owner, 'region', region, "
-	"    'resources', resources, 'price_min', price_min, 'price_max', price_max, "
-	"    'duration_hours', duration_hours, 'replicas', replicas, "
-	"    'bidding_deadline', bidding_deadline)::text",
+	OPEN_TASK,
 	4, {INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID}
 };
 
 /*
- * Open bidding on a task (caller inside SPI, row locked) and tell providers
- * with NOTIFY lagbid_tasks, delivered at commit like every NOTIFY.  Only
- * public terms travel (never the workload); a payload that would pass
- * NOTIFY's limit (long numbers in resources) shrinks to the task id.
+ * Open bidding on a task (caller inside SPI, row locked) and have providers
+ * told on channel lagbid_tasks after the commit, with the task's id only.
  */
 static void
 open_task(int64 task_id, TimestampTz now, int64 escrow, int64 funding)
 {
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', escrow ? ' ' : 'n', funding ? ' ' : 'n'};
-	char	   *payload;
+	bool		queued = lagbid_push_queued();
 
 	args[0] = Int64GetDatum(task_id);
 	args[1] = TimestampTzGetDatum(now);
 	args[2] = Int64GetDatum(escrow);
 	args[3] = Int64GetDatum(funding);
-	lagbid_exec(&open_plan, args, nulls, false, 0);
-	payload = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (strlen(payload) >= BLCKSZ - NAMEDATALEN - 128)	/* async.c's limit */
-		payload = psprintf("{\"task_id\" : %lld}", (long long) task_id);
-	Async_Notify("lagbid_tasks", payload);
+	lagbid_exec(queued ? &open_queued_plan : &open_plan, args, nulls, false, 0);
+	if (queued)
+		lagbid_push_note();
+	else
+		Async_Notify(LAGBID_CHANNEL_TASKS,
+					 psprintf("{\"task_id\": %lld}", (long long) task_id));
 }
 
 /* market.h */

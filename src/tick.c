@@ -48,6 +48,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "push.h"
 #include "states.h"
 
 /* a WARNING from this many consecutive skipped ticks on */
@@ -597,6 +598,8 @@ lagbid_tick(PG_FUNCTION_ARGS)
 	run_list(&changed_plan, publish_space, "space", "publish", now, &c);
 	run_list(&deadline_plan, close_task, "task", "close", now, &c);
 	run_list(&due_plan, finalize_task, "task", "finalize", now, &c);
+	/* pushes left queued (no worker could start): start one */
+	lagbid_push_kick();
 
 	json = psprintf("{\"spaces_expired\": %d, \"spaces_published\": %d, \"tasks_superseded\": %d, "
 					"\"spaces_unfunded\": %d, \"bidding_closed\": %d, \"allocated\": %d, "

@@ -257,6 +257,10 @@ kinds=$(q "SELECT string_agg(kind || ' x' || c, ', ' ORDER BY kind) FROM (SELECT
 if [[ $d == *" missing=0 duplicated=0 extra=0 mismatched=0 "* && $d != total=0* ]]; then
 	ok "live notifications delivered exactly once ($kinds)"
 else notok "live notifications delivered exactly once" "$d" "$(tail -3 "$base/listener.log")"; fi
+# lagbid 0.4 pushes ids after the commit, in batches ({"ids": [...]}): the
+# bridge reads every form it sends without falling back to a drain
+check "every push's payload was understood (no \"unexpected payload\" in the listener's log)" \
+	bash -c "! grep -q 'unexpected payload' '$base/listener.log'"
 
 tick=$(call run_tick "[]")
 if [[ $tick == \{* ]]; then ok "run_tick through Celery: ${tick:0:70}"; else notok "run_tick through Celery" "$tick"; fi

@@ -226,9 +226,13 @@ my $t_region = publish('{"command": ["true"]}', region => 'us');
 my $t_price = publish('{"command": ["true"]}', price_max => 1.5);
 ok(wait_for("SELECT true", 'noop', 1), 'declines published');
 my $deadline = time + 10;
-usleep(200_000) until time > $deadline || (agent_log(3) =~ /task $t_region declined \(region\)/ && agent_log(3) =~ /task $t_price declined \(price\)/);
-like(agent_log(3), qr/LOG:  task $t_region declined \(region\): region "us" does not match ours \("eu-west"\)/,
-	'a task of another region is declined with its reason');
+usleep(200_000) until time > $deadline || agent_log(3) =~ /task $t_price declined \(price\)/;
+# 0.4: the push names the task only (issue 19 defects 3 and 7b) and the
+# agent reads what it may bid on from the market (open_tasks(), which leaves
+# out another region's task): such a task is never considered, so never bid
+is(sql("SELECT count(*) FROM lagbid.bid WHERE task_id = $t_region"), '0',
+	'a task of another region gets no bid');
+unlike(agent_log(3), qr/task $t_region /, 'and the agent never acted on its push');
 like(agent_log(3), qr/LOG:  task $t_price declined \(price\): cost 3\.0000\/h is above price_max 1\.5/,
 	'a task paying less than the cost is declined with its reason');
 sql("SELECT lagbid.cancel_task($t_region); SELECT lagbid.cancel_task($t_price)");
@@ -429,7 +433,7 @@ invariants_ok('after the hostile workloads');
 	like($out, qr/^slots used \d+ of 2 /m, 'status: slots used and limit');
 	like($out, qr/^balance \d/m, 'status: earnings');
 	like($out, qr/^paid vs expected .* 0 job\(s\) differ$/m, 'status: paid matches price x hours');
-	like($out, qr/^  region +1$/m, 'status: declines by reason in the last hour');
+	like($out, qr/^  price +1$/m, 'status: declines by reason in the last hour');
 }
 for my $i (1 .. 2)
 {

@@ -14,9 +14,10 @@ the two publishes again (at-least-once; deliver_notification is idempotent by
 notification id) and never loses one.  The bridge never sets acked_at: that
 is the recipient's acknowledgement, not the bridge's.
 
-A NOTIFY is only a wake-up carrying the notification id (lagbid sends nothing
-else on the channel, which any login may LISTEN to): the payload sent to Celery
-is always read from the outbox row.
+A NOTIFY is only a wake-up carrying notification ids ({"id": N}, or {"ids":
+[...]} when lagbid's push worker sends a batch; lagbid sends nothing else on
+the channel, which any login may LISTEN to): the payload sent to Celery is
+always read from the outbox row.
 
 One listener is active at a time (a session advisory lock); a second one waits
 as a hot standby and takes over when the first one's session ends.
@@ -150,13 +151,19 @@ class Listener:
         return n
 
     def handle(self, notify):
+        # lagbid 0.4's push worker sends {"id": N}, or {"ids": [N, ...]} for
+        # the rows of a batch of commits; the ids only, read back here
         try:
-            nid = int(json.loads(notify.payload)["id"])
-        except (ValueError, KeyError, TypeError):
+            body = json.loads(notify.payload)
+            ids = [int(body["id"])] if "id" in body else [int(i) for i in body["ids"]]
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("unexpected payload on %s: %r; draining", CHANNEL, notify.payload)
             self.drain()
             return
-        self.dispatch(nid)
+        if len(ids) > 1:
+            log.debug("a push of %d notification ids", len(ids))
+        for nid in ids:
+            self.dispatch(nid)
 
     # -- main loop -----------------------------------------------------------
 

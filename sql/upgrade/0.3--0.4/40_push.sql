@@ -1,0 +1,1 @@
+../../install/87_push.sql

@@ -22,6 +22,8 @@
  *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
  *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
  *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
+ *	  lagbid.max_workload_bytes_per_owner SUSET  live workload bytes per
+ *	                                    owner (LB320)
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +49,7 @@ char	   *lagbid_market_name = NULL;
 char	   *lagbid_min_task_budget_setting = NULL;
 int			lagbid_max_open_tasks_per_owner = 10000;
 int			lagbid_max_spaces_per_owner = 10000;
+int			lagbid_max_workload_bytes_per_owner = 64 * 1024 * 1024;
 
 void		_PG_init(void);
 
@@ -162,6 +165,16 @@ _PG_init(void)
 							10000, 1, INT_MAX,
 							PGC_SUSET,
 							0,
+							NULL, NULL, NULL);
+
+	/* issue 19: workload bodies stored once; what one owner keeps live */
+	DefineCustomIntVariable("lagbid.max_workload_bytes_per_owner",
+							"Bytes of workload (as jsonb text) one owner's live tasks and active spaces may carry.",
+							"Tasks published from a space count as the space; publishing past it is refused (LB320).",
+							&lagbid_max_workload_bytes_per_owner,
+							64 * 1024 * 1024, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 #if PG_VERSION_NUM >= 150000

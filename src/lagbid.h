@@ -34,6 +34,7 @@ extern bool lagbid_check_market_name(char **newval, void **extra, GucSource sour
 extern char *lagbid_min_task_budget_setting;	/* lagbid.min_task_budget */
 extern int	lagbid_max_open_tasks_per_owner;	/* lagbid.max_open_tasks_per_owner */
 extern int	lagbid_max_spaces_per_owner;	/* lagbid.max_spaces_per_owner */
+extern int	lagbid_max_workload_bytes_per_owner;	/* lagbid.max_workload_bytes_per_owner */
 
 /* market_limits.c: GUC check hook of lagbid.min_task_budget */
 extern bool lagbid_check_min_task_budget(char **newval, void **extra, GucSource source);

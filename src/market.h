@@ -248,6 +248,12 @@ extern void lagbid_check_multiaddr(const char *addr, const char *node_id);
  */
 extern char **lagbid_parse_multiaddrs(ArrayType *addrs, const char *node_id, int *naddrs);
 
+/*
+ * Refuse (LB010) a node id whose ed25519 key is of small order or not
+ * canonically encoded; ids without an ed25519 key (Qm...) pass.
+ */
+extern void lagbid_check_node_key(const char *node_id);
+
 /* the provider's registration_seq, 0 when it is not registered */
 extern int64 lagbid_registration_seq(const char *node_id);
 

@@ -66,7 +66,7 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_SPACE_EXPIRED] = {"LB313", 409, "space_expired", "the space's reserved hours are used up; extend it first"},
 	[LB_PG_CRON_MISSING] = {"LB314", 409, "pg_cron_missing", "pg_cron is not installed in this cluster"},
 	[LB_SPACE_EXISTS] = {"LB315", 409, "space_exists", "the owner already has a space of that name"},
-	[LB_TASK_BUSY] = {"LB321", 409, "task_busy", "another transaction holds the row (past lagbid.api_lock_timeout); nothing was changed: retry"},
+	[LB_MARKET_BUSY] = {"LB321", 409, "market_busy", "a market row the call needs stayed locked by another transaction past lagbid.api_lock_timeout; nothing was changed: retry (Retry-After: 1)"},
 	[LB_OWNER_LIMIT_REACHED] = {"LB316", 429, "owner_limit_reached", "the owner has lagbid.max_open_tasks_per_owner open tasks or lagbid.max_spaces_per_owner active spaces"},
 	[LB_OWNER_WORKLOAD_LIMIT] = {"LB320", 429, "owner_workload_limit", "the owner's live tasks and active spaces would carry more than lagbid.max_workload_bytes_per_owner bytes of workload"},
 	[LB_PRICE_OUT_OF_RANGE] = {"LB401", 422, "price_out_of_range", "the ask is outside the task's [price_min, price_max] (market rule 3)"},
@@ -135,8 +135,9 @@ lagbid_raise(LagbidError code, const char *detail, const char *hint,
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T')),
 				 errmsg_internal("%s", body.data),
-				 errdetail_internal("{\"status\":%d,\"headers\":{}}",
-									info->http_status)));
+				 errdetail_internal("{\"status\":%d,\"headers\":{%s}}",
+									info->http_status,
+									code == LB_MARKET_BUSY ? "\"Retry-After\":\"1\"" : "")));
 	}
 
 	ereport(ERROR,

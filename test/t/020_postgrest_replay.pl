@@ -108,6 +108,7 @@ my @refusal = (
 	[qw(fail_job provider n1 POST), '{"job_id": 99, "reason": "x"}', '404 LB203'],
 	[qw(why_not provider n3 GET), '{"task_id": 1}', '404 LB204'],
 	[qw(task_workload provider n1 GET), '{"task_id": 4}', '403 LB322'],
+	[qw(publish_task owner alice POST), '{"resources": {}, "price_min": 1, "price_max": 2, "duration_hours": 1, "workload": {"command": ["echo", "a workload longer than the owner cap of 64 bytes"]}}', '429 LB320'],
 	[qw(open_tasks provider n1 POST), '{"task_ids": [' . join(', ', 1 .. 1001) . ']}', '413 LB007'],
 	[qw(close_bidding owner alice POST), '{"task_id": 3}', '409 LB302'],
 	[qw(place_bid provider n1 POST), '{"task_id": 1, "price": 6}', '409 LB305'],
@@ -139,6 +140,10 @@ BEGIN
     PERFORM lagbid.version();
     IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'lagbid.authenticators') THEN
         EXECUTE 'ALTER DATABASE postgres SET lagbid.authenticators = ''authenticator''';
+    END IF;
+    -- one owner's live workload bytes: small, for the LB320 refusal below
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'lagbid.max_workload_bytes_per_owner') THEN
+        EXECUTE 'ALTER DATABASE postgres SET lagbid.max_workload_bytes_per_owner = 64';
     END IF;
 END $$;
 });

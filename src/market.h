@@ -401,6 +401,7 @@ typedef struct LagbidSpace
 	Datum		escrow_balance;
 	char	   *workload_sha256;	/* lagbid.workload_body's key; NULL: none */
 	int32		workload_bytes;
+	bool		workload_in_row;	/* a 0.3 schema: the body is in the row */
 } LagbidSpace;
 
 /* lock the space row (before any task); skip_locked as for tasks */

@@ -43,7 +43,8 @@
 	"SELECT s.owner, s.resources, s.price_min, s.price_max, s.region, s.replicas, " \
 	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, " \
 	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), " \
-	"       a.balance, j.row ->> 'workload_sha256', (j.row ->> 'workload_bytes')::int " \
+	"       a.balance, j.row ->> 'workload_sha256', (j.row ->> 'workload_bytes')::int, " \
+	"       coalesce(j.row -> 'workload', 'null') <> 'null' " \
 	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id " \
 	"     CROSS JOIN LATERAL to_jsonb(s) AS j(row) " \
 	"WHERE s.id = $1 "
@@ -106,6 +107,7 @@ lagbid_lock_space(int64 space_id, bool skip_locked, LagbidSpace *s)
 	s->workload_bytes = DatumGetInt32(lagbid_result_datum(0, 15, &isnull));
 	if (isnull)
 		s->workload_bytes = 0;
+	s->workload_in_row = DatumGetBool(lagbid_result_datum(0, 16, &isnull));
 	lagbid_finish();
 	return true;
 }
@@ -141,6 +143,18 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 	Interval	window = {10 * 60 * USECS_PER_SEC, 0, 0};
 
 	*superseded = false;
+
+	/*
+	 * A 0.3 schema (this library before ALTER EXTENSION lagbid UPDATE) keeps
+	 * the body in the space's row, where a task cannot name it: refuse
+	 * rather than publish the space's task without its workload (the tick
+	 * records the failure and retries).
+	 */
+	if (s->workload_in_row)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("space %lld keeps its workload as lagbid 0.3 did", (long long) s->id),
+				 errhint("Run ALTER EXTENSION lagbid UPDATE: 0.4 stores workloads by digest.")));
 
 	/* supersede the previous version's task while it is still open */
 	if (s->current_task_id)

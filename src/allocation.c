@@ -34,10 +34,10 @@
  * UPDATE.
  */
 static LagbidPlan run_terms_plan = {
-	"SELECT jsonb_build_object('workload_sha256', to_jsonb(t) -> 'workload_sha256', "
-	"                          'workload_bytes', to_jsonb(t) -> 'workload_bytes', "
+	"SELECT jsonb_build_object('workload_sha256', j.row -> 'workload_sha256', "
+	"                          'workload_bytes', j.row -> 'workload_bytes', "
 	"                          'resources', t.resources, 'duration_hours', t.duration_hours)::text "
-	"FROM lagbid.task t WHERE t.id = $1",
+	"FROM lagbid.task t CROSS JOIN LATERAL to_jsonb(t) AS j(row) WHERE t.id = $1",
 	1, {INT8OID}
 };
 

@@ -46,6 +46,7 @@ config_defaults(Config *c, const char *dir)
 	c->max_result_bytes = 1048576;
 	c->max_processes = 256;
 	c->default_memory_gb = 4;
+	c->max_workload_bytes = 1048576;
 }
 
 void
@@ -268,6 +269,8 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 			SETNUM(max_processes, 1, 1e6);
 		else if (strcmp(full, "jobs.default_memory_gb") == 0)
 			SETNUM(default_memory_gb, 0, 1e6);
+		else if (strcmp(full, "jobs.max_workload_bytes") == 0)
+			SETNUM(max_workload_bytes, 2, LAGBID_WL_MAX_BYTES);
 		else
 		{
 			snprintf(err, errlen, "line %d: unknown setting \"%s\"", lineno, full);
@@ -352,6 +355,7 @@ config_log_changes(const Config *o, const Config *n)
 	NUMCHG(max_result_bytes, "jobs.max_result_bytes");
 	NUMCHG(max_processes, "jobs.max_processes");
 	NUMCHG(default_memory_gb, "jobs.default_memory_gb");
+	NUMCHG(max_workload_bytes, "jobs.max_workload_bytes");
 #undef NUMCHG
 #undef STRCHG
 }

@@ -263,6 +263,7 @@ on_connected(Agent *a)
 	const char *vals[1] = {v};
 	PGresult   *res;
 
+	market_detect_api(a);
 	snprintf(v, sizeof(v), "%d", a->cfg.max_concurrent);
 	res = market_query(&a->m, "SELECT lagbid_api.set_bid_limit($1::int)", 1, vals, NULL, NULL);
 	if (res && !market_ok(res))
@@ -357,6 +358,9 @@ agent_run(Agent *a)
 					market_on_notification(a);
 				PQfreemem(n);
 			}
+			/* the ids pushed in this turn: one query for all of them */
+			if (a->m.conn)
+				market_flush_pushes(a);
 			if (a->m.conn && a->want_reconcile)
 				market_reconcile(a);
 			if (a->m.conn && !a->stopping && (now >= a->next_scan || a->want_scan))

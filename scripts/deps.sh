@@ -7,6 +7,8 @@ PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libssl-dev
       postgresql-15-pgtap pgtap libipc-run-perl make gcc cppcheck
       python3-celery python3-psycopg python3-redis redis-server
       bubblewrap libssl-dev libpq-dev bc)
+# lagbid-agent parses JSON with jansson; its fuzzers need clang's libFuzzer
+PKGS+=(libjansson-dev clang)
 PKGS+=("$@")
 
 missing=()

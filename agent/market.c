@@ -405,6 +405,11 @@ discover(Agent *a, const IdSet *ids, const char *source)
 			consider(a, &t, source);
 		}
 	}
+	/* pushed ids the market does not list as open to us: its filters said no */
+	for (int i = 0; ids && i < ids->n && a->m.conn; i++)
+		if (!idset_has(&seen, ids->ids[i]) && decided_slot(a, ids->ids[i], false) == NULL)
+			decline(a, ids->ids[i], DECLINE_MARKET,
+					"a push named it, but the market does not list it as open to this provider");
 	idset_free(&seen);
 	PQclear(res);
 }

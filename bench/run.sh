@@ -410,7 +410,7 @@ if [ "${BENCH_SCALE:-}" = 1 ]; then
 	fi
 	# "the tasks I can bid on": lagbid_api.open_tasks as PostgREST calls it,
 	# else the plain query (bench.open_tasks_plain); timed in the server
-	if [ "$(val "SELECT to_regprocedure('lagbid_api.open_tasks(integer)') IS NOT NULL")" = t ]; then
+	if [ "$(val "SELECT to_regproc('lagbid_api.open_tasks') IS NOT NULL")" = t ]; then
 		use_api=true; ot_what="lagbid_api.open_tasks(50)"
 	else
 		use_api=false; ot_what="bench.open_tasks_plain()"

@@ -12,6 +12,10 @@ CREATE FUNCTION pg_temp.wl(w text) RETURNS text LANGUAGE sql
     RETURN try(format('SELECT lagbid.publish_task(%L, %L, 1, 2, 1, workload => %L::jsonb)',
                       'alice', '{}', w));
 
+-- a workload's body, by the digest a task or space names it with (issue 19)
+CREATE FUNCTION pg_temp.body(sha256 text) RETURNS jsonb LANGUAGE sql
+    RETURN (SELECT w.body FROM lagbid.workload_body w WHERE w.sha256 = body.sha256);
+
 -- valid workloads, stored as given
 SELECT lagbid.publish_task('alice', '{}', 1, 2, 1, workload => '{"command": ["sh", "-c", "echo 6*7 | bc"]}') AS t1;
 SELECT lagbid.publish_task('alice', '{}', 1, 2, 1, workload => $${
@@ -35,7 +39,7 @@ SELECT pg_temp.wl(format('{"command": ["x"], "env": {%s: "v"}}', to_json('A' || 
 SELECT pg_temp.wl(format('{"command": ["x"], "inputs": [{"path": %s, "content_base64": "eA=="}]}', to_json(repeat('p', 255))));
 SELECT pg_temp.wl(format('{"command": ["x"], "inputs": [{"path": "big", "content_base64": %s}]}',
                          to_json(translate(encode(convert_to(repeat('x', 1048576), 'UTF8'), 'base64'), E'\n', ''))));
-SELECT id, workload FROM lagbid.task ORDER BY id LIMIT 3;
+SELECT id, pg_temp.body(workload_sha256) AS workload FROM lagbid.task ORDER BY id LIMIT 3;
 
 -- the object
 SELECT pg_temp.wl('[]');
@@ -147,21 +151,21 @@ SELECT count(*) AS tasks, sum(bid_count) FROM lagbid.task;
 -- spaces: the workload travels into each task the space publishes
 SELECT lagbid.create_space('alice', 'app', '{}', 1, 2, 10, workload => '{"command": ["echo", "v1"]}') AS s1;
 SELECT try($$SELECT lagbid.create_space('alice', 'bad', '{}', 1, 2, 10, workload => '{"command": ["x"], "output": "/abs"}')$$);
-SELECT version, changed, workload FROM lagbid.space WHERE id = 1;
+SELECT version, changed, pg_temp.body(workload_sha256) AS workload FROM lagbid.space WHERE id = 1;
 SELECT lagbid.tick() ->> 'spaces_published' AS published;
-SELECT id, space_id, space_version, workload FROM lagbid.task WHERE space_id = 1 ORDER BY id;
+SELECT id, space_id, space_version, pg_temp.body(workload_sha256) AS workload FROM lagbid.task WHERE space_id = 1 ORDER BY id;
 -- an unrelated change keeps the workload; a new workload republishes
 SELECT lagbid.update_space(1, price_min => '1.5');
-SELECT version, changed, workload FROM lagbid.space WHERE id = 1;
+SELECT version, changed, pg_temp.body(workload_sha256) AS workload FROM lagbid.space WHERE id = 1;
 SELECT lagbid.tick() ->> 'spaces_published' AS published;
 SELECT lagbid.update_space(1, workload => '{"command": ["echo", "v2"]}');
-SELECT version, changed, workload FROM lagbid.space WHERE id = 1;
+SELECT version, changed, pg_temp.body(workload_sha256) AS workload FROM lagbid.space WHERE id = 1;
 SELECT lagbid.tick() ->> 'spaces_published' AS published;
-SELECT id, state, space_version, workload FROM lagbid.task WHERE space_id = 1 ORDER BY id;
+SELECT id, state, space_version, pg_temp.body(workload_sha256) AS workload FROM lagbid.task WHERE space_id = 1 ORDER BY id;
 SELECT try($$SELECT lagbid.update_space(1, workload => '{"command": []}')$$);
 -- JSON null removes the workload
 SELECT lagbid.update_space(1, workload => 'null');
-SELECT version, changed, workload FROM lagbid.space WHERE id = 1;
+SELECT version, changed, pg_temp.body(workload_sha256) AS workload FROM lagbid.space WHERE id = 1;
 SELECT try($$SELECT lagbid.update_space(1)$$);
 
 -- the API carries it too (the owner's publish, the provider's views)
@@ -173,17 +177,19 @@ SELECT try($$SELECT lagbid_api.publish_task('{}', 1, 2, 1, workload => '{"comman
 SELECT lagbid_api.create_space('api-space', '{}', 1, 2, 10, workload => '{"command": ["echo", "s"]}') AS s_api;
 SELECT lagbid_api.update_space(2, workload => '{"command": ["echo", "s2"]}');
 COMMIT;
-SELECT id, workload FROM lagbid.space ORDER BY id;
+SELECT id, pg_temp.body(workload_sha256) AS workload FROM lagbid.space ORDER BY id;
 SELECT json_build_object('role', 'lagbid_provider', 'sub', node(1)) AS p1_claims \gset
 BEGIN;
 SET LOCAL ROLE lagbid_provider;
 SELECT set_config('request.jwt.claims', :'p1_claims', true) IS NOT NULL AS claims_set;
-SELECT task_id, owner, left(workload -> 'command' ->> 0, 20) AS argv0,
-       jsonb_array_length(workload -> 'command') AS args, length(workload::text) AS workload_bytes
+-- discovery carries the size and digest; the body is read by id
+SELECT task_id, owner, left(lagbid_api.task_workload(task_id) -> 'command' ->> 0, 20) AS argv0,
+       jsonb_array_length(lagbid_api.task_workload(task_id) -> 'command') AS args, workload_bytes
   FROM lagbid_api.open_tasks() ORDER BY task_id;
 COMMIT;
 
--- the winner's bid_won notice carries what it needs to run the job
+-- the winner's bid_won notice carries what it needs to run the job (the
+-- workload by digest and size: the body is read with task_workload)
 SELECT lagbid.publish_task('alice', '{"cpu": 1}', 1, 2, 3, bid_limit => 1,
                            workload => '{"command": ["echo", "won"], "timeout_s": 60}') AS t_won \gset
 SELECT lagbid.place_bid(:t_won, 1, 1.5);
@@ -192,6 +198,8 @@ SELECT payload - 'recipient' - 'bid_id' - 'job_id' - 'task_id' AS bid_won
 BEGIN;
 SET LOCAL ROLE lagbid_provider;
 SELECT set_config('request.jwt.claims', :'p1_claims', true) IS NOT NULL AS claims_set;
-SELECT task_id, state, workload, resources, duration_hours FROM lagbid_api.my_jobs();
+SELECT task_id, state, lagbid_api.task_workload(task_id) AS workload, workload_bytes,
+       workload_sha256 = encode(sha256(convert_to(lagbid_api.task_workload(task_id)::text, 'UTF8')), 'hex') AS digest_ok,
+       resources, duration_hours FROM lagbid_api.my_jobs();
 COMMIT;
 SELECT * FROM lagbid.check_invariants();

@@ -27,12 +27,15 @@
 #include "states.h"
 
 /*
- * the bid_won notice's run terms (a JSON object; its "{" is spliced off).
- * The workload is read through to_jsonb so that the 0.2 schema, which has
- * no such column, works with this library until ALTER EXTENSION UPDATE.
+ * the bid_won notice's run terms (a JSON object; its "{" is spliced off):
+ * the workload's digest and size, never its body (the winner reads it with
+ * lagbid_api.task_workload).  Read through to_jsonb so that older schemas,
+ * which have no such columns, work with this library until ALTER EXTENSION
+ * UPDATE.
  */
 static LagbidPlan run_terms_plan = {
-	"SELECT jsonb_build_object('workload', nullif(to_jsonb(t) -> 'workload', 'null'), "
+	"SELECT jsonb_build_object('workload_sha256', to_jsonb(t) -> 'workload_sha256', "
+	"                          'workload_bytes', to_jsonb(t) -> 'workload_bytes', "
 	"                          'resources', t.resources, 'duration_hours', t.duration_hours)::text "
 	"FROM lagbid.task t WHERE t.id = $1",
 	1, {INT8OID}

@@ -24,7 +24,8 @@
  *	  3. otherwise LB101 (401).
  *
  *	  lagbid.api_role(), lagbid.api_node_id(), lagbid.api_signup() and
- *	  lagbid.is_authenticator() build on the same resolution.
+ *	  lagbid.is_authenticator() build on the same resolution.  Resolving a
+ *	  caller also bounds its transaction (api_guard.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -296,6 +297,8 @@ resolve(const char *expected_role, bool *provider)
 	char	   *role,
 			   *sub;
 
+	/* every lagbid_api call comes here first: bound its transaction */
+	lagbid_api_guard();
 	binding_of(GetSessionUserId(), &b);
 	if (b.found)
 	{
@@ -400,6 +403,7 @@ provider_node(FunctionCallInfo fcinfo, bool *direct)
 	bool		provider;
 
 	*direct = false;
+	lagbid_api_guard();
 	binding_of(login, &b);
 	if (!b.found && claims_raw() == NULL && !is_authenticator(login))
 	{

@@ -34,6 +34,7 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_INPUT_TOO_LARGE] = {"LB007", 413, "input_too_large", "a string or array is longer than lagbid accepts"},
 	[LB_BUDGET_TOO_SMALL] = {"LB008", 400, "budget_too_small", "the task's or space's budget is below lagbid.min_task_budget"},
 	[LB_INVALID_WORKLOAD] = {"LB009", 400, "invalid_workload", "workload is not an object of command, env, inputs, timeout_s, output within the documented caps"},
+	[LB_INVALID_NODE_KEY] = {"LB010", 400, "invalid_node_key", "the node id's Ed25519 public key is of small order or not canonically encoded (y >= p): no signature can prove it"},
 	[LB_NO_IDENTITY] = {"LB101", 401, "no_identity", "the API call carries no usable identity (request.jwt.claims role/sub)"},
 	[LB_NOT_TASK_OWNER] = {"LB102", 403, "not_task_owner", "only the task's owner may do this"},
 	[LB_NOT_BIDDER] = {"LB103", 403, "not_bidder", "only the provider that placed the bid or holds the job may do this"},
@@ -43,6 +44,7 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_LOGIN_ALREADY_BOUND] = {"LB107", 403, "login_already_bound", "the login is bound to another provider or owner"},
 	[LB_INVALID_SIGNATURE] = {"LB108", 403, "invalid_signature", "the registration signature does not verify against the node id's key for the current challenge"},
 	[LB_SIGNATURE_REQUIRED] = {"LB109", 403, "signature_required", "a signed registration is required (lagbid.require_signed_registration, or an unbound login signing up)"},
+	[LB_WORKLOAD_NOT_OPEN] = {"LB322", 403, "workload_not_open", "the task's workload is read only by its owner and by providers it is open to (accepting bids, matching) or that hold a bid or job on it"},
 	[LB_TASK_NOT_FOUND] = {"LB201", 404, "task_not_found", "no such task"},
 	[LB_BID_NOT_FOUND] = {"LB202", 404, "bid_not_found", "no such bid"},
 	[LB_JOB_NOT_FOUND] = {"LB203", 404, "job_not_found", "no such job"},
@@ -64,7 +66,9 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_SPACE_EXPIRED] = {"LB313", 409, "space_expired", "the space's reserved hours are used up; extend it first"},
 	[LB_PG_CRON_MISSING] = {"LB314", 409, "pg_cron_missing", "pg_cron is not installed in this cluster"},
 	[LB_SPACE_EXISTS] = {"LB315", 409, "space_exists", "the owner already has a space of that name"},
+	[LB_MARKET_BUSY] = {"LB321", 409, "market_busy", "a market row the call needs stayed locked by another transaction past lagbid.api_lock_timeout; nothing was changed: retry (Retry-After: 1)"},
 	[LB_OWNER_LIMIT_REACHED] = {"LB316", 429, "owner_limit_reached", "the owner has lagbid.max_open_tasks_per_owner open tasks or lagbid.max_spaces_per_owner active spaces"},
+	[LB_OWNER_WORKLOAD_LIMIT] = {"LB320", 429, "owner_workload_limit", "the owner's live tasks and active spaces would carry more than lagbid.max_workload_bytes_per_owner bytes of workload"},
 	[LB_PRICE_OUT_OF_RANGE] = {"LB401", 422, "price_out_of_range", "the ask is outside the task's [price_min, price_max] (market rule 3)"},
 	[LB_REGION_MISMATCH] = {"LB402", 422, "region_mismatch", "the provider's region does not match the task's (market rule 4)"},
 	[LB_RESOURCES_INSUFFICIENT] = {"LB403", 422, "resources_insufficient", "the provider's resources do not cover the task's needs (market rule 4)"},
@@ -131,8 +135,9 @@ lagbid_raise(LagbidError code, const char *detail, const char *hint,
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T')),
 				 errmsg_internal("%s", body.data),
-				 errdetail_internal("{\"status\":%d,\"headers\":{}}",
-									info->http_status)));
+				 errdetail_internal("{\"status\":%d,\"headers\":{%s}}",
+									info->http_status,
+									code == LB_MARKET_BUSY ? "\"Retry-After\":\"1\"" : "")));
 	}
 
 	ereport(ERROR,

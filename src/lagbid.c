@@ -22,6 +22,15 @@
  *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
  *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
  *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
+ *	  lagbid.max_workload_bytes_per_owner SUSET  live workload bytes per
+ *	                                    owner (LB320)
+ *	  lagbid.api_lock_timeout   SUSET   how long a lagbid_api call waits
+ *	                                    for a market row (then LB321)
+ *	  lagbid.api_statement_timeout SUSET  statement_timeout of the rest of a
+ *	                                    transaction that called lagbid_api
+ *	  lagbid.api_idle_timeout   SUSET   its idle_in_transaction_session_timeout
+ *	  lagbid.api_transaction_timeout SUSET  the session ends when such a
+ *	                                    transaction lasts longer
  *
  *-------------------------------------------------------------------------
  */
@@ -47,6 +56,11 @@ char	   *lagbid_market_name = NULL;
 char	   *lagbid_min_task_budget_setting = NULL;
 int			lagbid_max_open_tasks_per_owner = 10000;
 int			lagbid_max_spaces_per_owner = 10000;
+int			lagbid_max_workload_bytes_per_owner = 64 * 1024 * 1024;
+int			lagbid_api_lock_timeout = 2000;
+int			lagbid_api_statement_timeout = 5000;
+int			lagbid_api_idle_timeout = 5000;
+int			lagbid_api_transaction_timeout = 15000;
 
 void		_PG_init(void);
 
@@ -163,6 +177,55 @@ _PG_init(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	/* issue 19: workload bodies stored once; what one owner keeps live */
+	DefineCustomIntVariable("lagbid.max_workload_bytes_per_owner",
+							"Bytes of workload (as jsonb text) one owner's live tasks and active spaces may carry.",
+							"Tasks published from a space count as the space; publishing past it is refused (LB320).",
+							&lagbid_max_workload_bytes_per_owner,
+							64 * 1024 * 1024, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	/* issue 19: how long a lagbid_api caller may keep market rows (api_guard.c) */
+	DefineCustomIntVariable("lagbid.api_lock_timeout",
+							"How long a lagbid_api call waits for a market row another transaction holds.",
+							"Then the call is refused with LB321 (409, retry). Set as lock_timeout for the rest of the transaction; 0 leaves lock_timeout alone.",
+							&lagbid_api_lock_timeout,
+							2000, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.api_statement_timeout",
+							"statement_timeout of every later statement of a transaction that called lagbid_api.",
+							"Set transaction-locally by the first call, never loosening a stricter value; 0 leaves statement_timeout alone.",
+							&lagbid_api_statement_timeout,
+							5000, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.api_idle_timeout",
+							"idle_in_transaction_session_timeout of a transaction that called lagbid_api.",
+							"Set transaction-locally by the first call, never loosening a stricter value; 0 leaves it alone.",
+							&lagbid_api_idle_timeout,
+							5000, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.api_transaction_timeout",
+							"The session ends when a transaction lasts this long after its first lagbid_api call.",
+							"A deadline the caller cannot lift (unlike the settings above); 0 disables it.",
+							&lagbid_api_transaction_timeout,
+							15000, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	lagbid_api_guard_init();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("lagbid");

@@ -34,6 +34,19 @@ extern bool lagbid_check_market_name(char **newval, void **extra, GucSource sour
 extern char *lagbid_min_task_budget_setting;	/* lagbid.min_task_budget */
 extern int	lagbid_max_open_tasks_per_owner;	/* lagbid.max_open_tasks_per_owner */
 extern int	lagbid_max_spaces_per_owner;	/* lagbid.max_spaces_per_owner */
+extern int	lagbid_max_workload_bytes_per_owner;	/* lagbid.max_workload_bytes_per_owner */
+extern int	lagbid_api_lock_timeout;	/* lagbid.api_lock_timeout (ms) */
+extern int	lagbid_api_statement_timeout;	/* lagbid.api_statement_timeout (ms) */
+extern int	lagbid_api_idle_timeout;	/* lagbid.api_idle_timeout (ms) */
+extern int	lagbid_api_transaction_timeout; /* lagbid.api_transaction_timeout (ms) */
+
+/*
+ * api_guard.c: the first lagbid_api call of a transaction bounds how long
+ * the transaction may keep market rows locked (lock, statement and idle
+ * timeouts for the rest of it, and a deadline the caller cannot lift).
+ */
+extern void lagbid_api_guard(void);
+extern void lagbid_api_guard_init(void);
 
 /* market_limits.c: GUC check hook of lagbid.min_task_budget */
 extern bool lagbid_check_min_task_budget(char **newval, void **extra, GucSource source);

@@ -110,6 +110,19 @@ extern void lagbid_check_workload(Jsonb *jb);
 /* argument n as a validated workload; NULL when absent (PG_NARGS) or NULL */
 extern Jsonb *lagbid_workload_arg(FunctionCallInfo fcinfo, int n);
 
+/* ---- workload_store.c: workload bodies stored once, by content ---- */
+
+/* the hex SHA-256 of the workload's text rendering (workload::text) and its length */
+extern void lagbid_workload_digest(Jsonb *jb, char **sha256, int32 *bytes);
+
+/* store a validated workload's body in lagbid.workload_body (once per digest) */
+extern void lagbid_store_workload(Jsonb *jb, char **sha256, int32 *bytes);
+
+/* ---- digest.c ---- */
+
+/* the SHA-256 of data as 64 lower-case hex digits (palloc'd) */
+extern char *lagbid_sha256_hex(const unsigned char *data, size_t len);
+
 /* ---- slots.c: market rule 1, the bidder's concurrency limit ---- */
 
 /*
@@ -235,6 +248,12 @@ extern void lagbid_check_multiaddr(const char *addr, const char *node_id);
  */
 extern char **lagbid_parse_multiaddrs(ArrayType *addrs, const char *node_id, int *naddrs);
 
+/*
+ * Refuse (LB010) a node id whose ed25519 key is of small order or not
+ * canonically encoded; ids without an ed25519 key (Qm...) pass.
+ */
+extern void lagbid_check_node_key(const char *node_id);
+
 /* the provider's registration_seq, 0 when it is not registered */
 extern int64 lagbid_registration_seq(const char *node_id);
 
@@ -310,7 +329,11 @@ typedef struct LagbidTaskSpec
 	int64		funding_account;
 	int64		space_id;		/* 0 when not from a space */
 	int32		space_version;
-	Jsonb	   *workload;		/* validated; NULL: nothing to run */
+	Jsonb	   *workload;		/* validated body to store; NULL: none, or
+								 * already stored (workload_sha256 set) */
+	char	   *workload_sha256;	/* the stored body's digest; NULL: nothing
+									 * to run */
+	int32		workload_bytes;
 } LagbidTaskSpec;
 
 /* validate price range, limits and hours of a spec (LB001, LB006) */
@@ -376,7 +399,8 @@ typedef struct LagbidSpace
 	TimestampTz reserved_until;
 	Datum		remaining_hours;	/* numeric, negative once past */
 	Datum		escrow_balance;
-	Datum		workload;		/* jsonb as stored; 0 when NULL */
+	char	   *workload_sha256;	/* lagbid.workload_body's key; NULL: none */
+	int32		workload_bytes;
 } LagbidSpace;
 
 /* lock the space row (before any task); skip_locked as for tasks */
@@ -411,6 +435,14 @@ extern void lagbid_check_budget(Datum budget, const char *what, const char *owne
 extern void lagbid_owner_task_added(const char *owner);
 extern void lagbid_owner_task_done(LagbidTask *t);
 extern void lagbid_prelock_owner_nowait(LagbidTask *t);
+
+/*
+ * The owner's live workload bytes (lagbid.owner_load.workload_bytes) change
+ * by delta; a rise past lagbid.max_workload_bytes_per_owner is refused
+ * (LB_OWNER_WORKLOAD_LIMIT).  The tick takes the row first with NOWAIT.
+ */
+extern void lagbid_owner_workload_changed(const char *owner, int64 delta);
+extern void lagbid_prelock_owner_name_nowait(const char *owner);
 
 /*
  * Refuse (LB_OWNER_LIMIT_REACHED) one more active space of the owner;

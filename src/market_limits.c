@@ -20,6 +20,15 @@
  *	  UPDATE before counting), which serializes two concurrent creations at
  *	  the cap the same way; the count stops at the cap (LIMIT).
  *
+ *	  Live workload bytes (issue 19) are counted in lagbid.owner_load too:
+ *	  the workload_bytes of the owner's live tasks published with
+ *	  publish_task plus those of its active spaces (a space's tasks carry the
+ *	  space's workload and are not counted again), at most
+ *	  lagbid.max_workload_bytes_per_owner (LB320).  Raised with the task
+ *	  count, or by create_space, update_space (the difference) and
+ *	  extend_space of an expired space; lowered when such a task ends, a
+ *	  space's workload shrinks or the space expires.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -147,6 +156,22 @@ owner_load_exists(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("owner_load", nsp));
 }
 
+/*
+ * Whether lagbid.owner_load counts workload bytes: not before ALTER
+ * EXTENSION lagbid UPDATE to 0.4 (three syscache probes).
+ */
+static bool
+owner_load_counts_bytes(void)
+{
+	Oid			nsp = get_namespace_oid("lagbid", true);
+	Oid			rel;
+
+	if (!OidIsValid(nsp))
+		return false;
+	rel = get_relname_relid("owner_load", nsp);
+	return OidIsValid(rel) && get_attnum(rel, "workload_bytes") != InvalidAttrNumber;
+}
+
 static LagbidPlan task_added_plan = {
 	"INSERT INTO lagbid.owner_load AS o (owner, live_tasks) VALUES ($1, 1) "
 	"ON CONFLICT (owner) DO UPDATE SET live_tasks = o.live_tasks + 1 "
@@ -157,6 +182,22 @@ static LagbidPlan task_added_plan = {
 static LagbidPlan task_done_plan = {
 	"UPDATE lagbid.owner_load SET live_tasks = greatest(live_tasks - 1, 0) WHERE owner = $1",
 	1, {TEXTOID}
+};
+
+/* a task ends: its workload no longer counts (0.4's schema) */
+static LagbidPlan task_done_bytes_plan = {
+	"UPDATE lagbid.owner_load SET live_tasks = greatest(live_tasks - 1, 0), "
+	"       workload_bytes = greatest(workload_bytes - coalesce( "
+	"           (SELECT t.workload_bytes FROM lagbid.task t WHERE t.id = $2), 0), 0) "
+	"WHERE owner = $1",
+	2, {TEXTOID, INT8OID}
+};
+
+static LagbidPlan workload_changed_plan = {
+	"INSERT INTO lagbid.owner_load AS o (owner, workload_bytes) VALUES ($1, greatest($2, 0)) "
+	"ON CONFLICT (owner) DO UPDATE SET workload_bytes = greatest(o.workload_bytes + $2, 0) "
+	"RETURNING workload_bytes",
+	2, {TEXTOID, INT8OID}
 };
 
 static LagbidPlan prelock_owner_plan = {
@@ -192,11 +233,55 @@ lagbid_owner_task_done(LagbidTask *t)
 {
 	Datum		args[1];
 
+	Datum		args2[2];
+
 	if (t->space_id != 0 || !owner_load_exists())
 		return;
-	args[0] = CStringGetTextDatum(t->owner);
+	args2[0] = args[0] = CStringGetTextDatum(t->owner);
+	args2[1] = Int64GetDatum(t->id);
 	lagbid_connect();
-	lagbid_exec(&task_done_plan, args, NULL, false, 0);
+	if (owner_load_counts_bytes())
+		lagbid_exec(&task_done_bytes_plan, args2, NULL, false, 0);
+	else
+		lagbid_exec(&task_done_plan, args, NULL, false, 0);
+	lagbid_finish();
+}
+
+void
+lagbid_owner_workload_changed(const char *owner, int64 delta)
+{
+	Datum		args[2];
+	bool		isnull;
+	int64		total;
+	int			limit = lagbid_max_workload_bytes_per_owner;
+
+	if (delta == 0 || !owner_load_counts_bytes())
+		return;
+	args[0] = CStringGetTextDatum(owner);
+	args[1] = Int64GetDatum(delta);
+	lagbid_connect();
+	lagbid_exec(&workload_changed_plan, args, NULL, false, 0);
+	total = DatumGetInt64(lagbid_result_datum(0, 1, &isnull));
+	lagbid_finish();
+	if (delta > 0 && total > limit)
+		lagbid_raise(LB_OWNER_WORKLOAD_LIMIT,
+					 psprintf("Owner \"%s\"'s live tasks and active spaces would carry %lld bytes of workload, %lld of them new.",
+							  owner, (long long) total, (long long) delta),
+					 "Let tasks finish or cancel some, remove a space's workload, or pass large inputs by uri and sha256; "
+					 "the limit is lagbid.max_workload_bytes_per_owner.",
+					 "owner \"%s\" has reached the limit of %d bytes of live workloads", owner, limit);
+}
+
+void
+lagbid_prelock_owner_name_nowait(const char *owner)
+{
+	Datum		args[1];
+
+	if (!owner_load_counts_bytes())
+		return;
+	args[0] = CStringGetTextDatum(owner);
+	lagbid_connect();
+	lagbid_exec(&prelock_owner_plan, args, NULL, false, 0);
 	lagbid_finish();
 }
 

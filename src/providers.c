@@ -161,6 +161,8 @@ lagbid_register_provider(PG_FUNCTION_ARGS)
 		lagbid_raise(LB_INVALID_NODE_ID, NULL, NULL, "node_id must not be NULL");
 	node_id = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), LB_PEERID_MAX_LEN, "node_id");
 	lagbid_check_node_id(node_id, "node_id");
+	/* a small-order or non-canonical key proves nothing, signed or not (LB010) */
+	lagbid_check_node_key(node_id);
 
 	addrs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	addr_texts = lagbid_parse_multiaddrs(addrs, node_id, &naddrs);

@@ -24,6 +24,11 @@
  *	  the registering login to the node); market makes it useless on any
  *	  other market.
  *
+ *	  A node id whose ed25519 key is of small order or not canonically
+ *	  encoded (src/identity/ed25519.c) is refused at registration, signed or
+ *	  not, and by registration_challenge (LB010): a "signature" of such a key
+ *	  can be made without any private key (issue 19, defect 8).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -128,6 +133,29 @@ challenge(const char *node_id, char **addrs, int naddrs, int64 window, int64 seq
 	return (bytea *) buf.data;
 }
 
+/* the reason node_id's ed25519 key can prove nothing; NULL when it can or has none */
+static const char *
+node_key_problem(const char *node_id)
+{
+	unsigned char key[LB_ED25519_KEY_LEN];
+
+	if (lb_peerid_ed25519_key(node_id, strlen(node_id), key) != NULL)
+		return NULL;			/* no ed25519 key in it (a Qm... id) */
+	return lb_ed25519_key_problem(key);
+}
+
+/* market.h */
+void
+lagbid_check_node_key(const char *node_id)
+{
+	const char *why = node_key_problem(node_id);
+
+	if (why != NULL)
+		lagbid_raise(LB_INVALID_NODE_KEY, psprintf("Its ed25519 public key %s.", why),
+					 "Generate a new key pair (lagbid-agent init does) and register the peer id of its public key.",
+					 "node \"%s\" has an ed25519 key that can prove nothing", node_id);
+}
+
 /* whether sig is key's Ed25519 signature of msg */
 static bool
 ed25519_verify(const unsigned char *key, const unsigned char *sig,
@@ -158,6 +186,7 @@ lagbid_verify_registration(const char *node_id, char **addrs, int naddrs,
 	int64		window = current_window();
 	int			back;
 
+	lagbid_check_node_key(node_id);
 	if (why != NULL)
 		lagbid_raise(LB_INVALID_SIGNATURE, psprintf("The node id %s.", why),
 					 "Only a 12D3KooW... peer id (an ed25519 key) can prove its key; register a Qm... id without a signature.",
@@ -204,8 +233,29 @@ lagbid_registration_challenge(PG_FUNCTION_ARGS)
 		lagbid_raise(LB_INVALID_NODE_ID, NULL, NULL, "node_id must not be NULL");
 	node_id = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), LB_PEERID_MAX_LEN, "node_id");
 	lagbid_check_node_id(node_id, "node_id");
+	lagbid_check_node_key(node_id);
 	addrs = lagbid_parse_multiaddrs(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1),
 									node_id, &naddrs);
 	PG_RETURN_BYTEA_P(challenge(node_id, addrs, naddrs, current_window(),
 								lagbid_registration_seq(node_id)));
+}
+
+PG_FUNCTION_INFO_V1(lagbid_node_key_problem);
+
+/*
+ * lagbid.node_key_problem(node_id text) RETURNS text — why the node id's
+ * ed25519 key can prove nothing (small order, not canonical), NULL when it
+ * can or when the id holds no ed25519 key; LB002 for an invalid node id.
+ */
+Datum
+lagbid_node_key_problem(PG_FUNCTION_ARGS)
+{
+	char	   *node_id = lagbid_text_to_cstring_limited(PG_GETARG_TEXT_PP(0), LB_PEERID_MAX_LEN, "node_id");
+	const char *why;
+
+	lagbid_check_node_id(node_id, "node_id");
+	why = node_key_problem(node_id);
+	if (why == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(why));
 }

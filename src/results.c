@@ -18,8 +18,6 @@
 
 #include "access/detoast.h"
 #include "catalog/pg_type.h"
-#include "common/cryptohash.h"
-#include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -46,33 +44,6 @@ lagbid_store_result(int64 job_id, bytea *content, const char *sha256_hex)
 	args[3] = Int32GetDatum(VARSIZE_ANY_EXHDR(content));
 	args[4] = TimestampTzGetDatum(lagbid_clock_now());
 	lagbid_exec(&store_plan, args, NULL, false, 0);
-}
-
-/* the SHA-256 of data as 64 lower-case hex digits */
-static char *
-sha256_hex(const unsigned char *data, size_t len)
-{
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	char	   *hex = palloc(PG_SHA256_DIGEST_LENGTH * 2 + 1);
-	int			i;
-
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, data, len) < 0 ||
-#if PG_VERSION_NUM >= 150000
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0
-#else
-		pg_cryptohash_final(ctx, digest) < 0
-#endif
-		)
-	{
-		pg_cryptohash_free(ctx);
-		elog(ERROR, "lagbid: could not compute a SHA-256 digest");
-	}
-	pg_cryptohash_free(ctx);
-	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-		sprintf(hex + 2 * i, "%02x", digest[i]);
-	return hex;
 }
 
 PG_FUNCTION_INFO_V1(lagbid_upload_result);
@@ -107,7 +78,7 @@ lagbid_upload_result(PG_FUNCTION_ARGS)
 					 "result of job %lld is %zu bytes long, longer than the limit of %d",
 					 (long long) job_id, size, lagbid_max_result_bytes);
 	content = PG_GETARG_BYTEA_PP(1);
-	hex = sha256_hex((unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content));
+	hex = lagbid_sha256_hex((unsigned char *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content));
 	hash = psprintf("sha256:%s", hex);
 
 	lagbid_connect();

@@ -43,8 +43,9 @@
 	"SELECT s.owner, s.resources, s.price_min, s.price_max, s.region, s.replicas, " \
 	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, " \
 	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), " \
-	"       a.balance, nullif(to_jsonb(s) -> 'workload', 'null') " \
+	"       a.balance, j.row ->> 'workload_sha256', (j.row ->> 'workload_bytes')::int " \
 	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id " \
+	"     CROSS JOIN LATERAL to_jsonb(s) AS j(row) " \
 	"WHERE s.id = $1 "
 
 static LagbidPlan lock_space_plan = {
@@ -98,8 +99,13 @@ lagbid_lock_space(int64 space_id, bool skip_locked, LagbidSpace *s)
 	s->reserved_until = DatumGetTimestampTz(lagbid_result_datum(0, 11, &isnull));
 	s->remaining_hours = SPI_datumTransfer(lagbid_result_datum(0, 12, &isnull), false, -1);
 	s->escrow_balance = SPI_datumTransfer(lagbid_result_datum(0, 13, &isnull), false, -1);
-	s->workload = lagbid_result_datum(0, 14, &isnull);
-	s->workload = isnull ? (Datum) 0 : SPI_datumTransfer(s->workload, false, -1);
+	/* the workload by digest (read through to_jsonb: absent before 0.4) */
+	s->workload_sha256 = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 14);
+	if (s->workload_sha256)
+		s->workload_sha256 = strcpy(SPI_palloc(strlen(s->workload_sha256) + 1), s->workload_sha256);
+	s->workload_bytes = DatumGetInt32(lagbid_result_datum(0, 15, &isnull));
+	if (isnull)
+		s->workload_bytes = 0;
 	lagbid_finish();
 	return true;
 }
@@ -194,8 +200,12 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 	spec.funding_account = s->escrow_account_id;
 	spec.space_id = s->id;
 	spec.space_version = s->version;
-	/* the space's workload, validated when it was set, runs in each of its tasks */
-	spec.workload = s->workload ? DatumGetJsonbP(s->workload) : NULL;
+	/*
+	 * the space's workload, validated and stored when it was set, runs in
+	 * each of its tasks: the task names it by digest, the body is not copied
+	 */
+	spec.workload_sha256 = s->workload_sha256;
+	spec.workload_bytes = s->workload_bytes;
 	task_id = lagbid_publish(&spec);
 
 	args[1] = Int64GetDatum(task_id);
@@ -237,7 +247,11 @@ lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked)
 	}
 	owner_account = lagbid_account_id(ACCOUNT_OWNER, s->owner, true);
 	if (skip_locked)
+	{
 		lagbid_prelock_accounts_nowait(s->escrow_account_id, owner_account);
+		if (s->workload_bytes > 0)
+			lagbid_prelock_owner_name_nowait(s->owner);
+	}
 	lagbid_transfer("refund", s->escrow_account_id, owner_account,
 					lagbid_account_balance(s->escrow_account_id), 0, s->id,
 					"space reservation expired: unearned part returned");
@@ -249,6 +263,8 @@ lagbid_expire_space_locked(LagbidSpace *s, bool skip_locked)
 		lagbid_exec(&expire_plan, args, NULL, false, 0);
 		lagbid_finish();
 	}
+	/* an expired space's workload is no longer live */
+	lagbid_owner_workload_changed(s->owner, -(int64) s->workload_bytes);
 	lagbid_notify(HOLDER_OWNER, s->owner, "space_expired", 0, 0, 0,
 				  psprintf("{\"space_id\": %lld}", (long long) s->id));
 	return true;
@@ -276,9 +292,10 @@ space_id_arg(FunctionCallInfo fcinfo)
 }
 
 /*
- * The workload column is named only when there is a workload, and read
- * through to_jsonb (SPACE_COLUMNS), so that the 0.2 schema works with this
- * library until ALTER EXTENSION UPDATE adds the column.
+ * The workload columns are named only when there is a workload, and read
+ * through to_jsonb (SPACE_COLUMNS), so that older schemas work with this
+ * library until ALTER EXTENSION UPDATE adds them.  The space names its
+ * workload by digest; the body is stored once (workload_store.c).
  */
 #define CREATE_SPACE(workload_column, workload_value) \
 	"INSERT INTO lagbid.space (owner, name, resources, region, price_min, price_max, " \
@@ -293,9 +310,9 @@ static LagbidPlan create_plan = {
 };
 
 static LagbidPlan create_workload_plan = {
-	CREATE_SPACE(", workload", ", $10"),
-	10, {TEXTOID, TEXTOID, JSONBOID, TEXTOID, NUMERICOID, NUMERICOID, INT4OID,
-	NUMERICOID, TIMESTAMPTZOID, JSONBOID}
+	CREATE_SPACE(", workload_sha256, workload_bytes", ", $10, $11"),
+	11, {TEXTOID, TEXTOID, JSONBOID, TEXTOID, NUMERICOID, NUMERICOID, INT4OID,
+	NUMERICOID, TIMESTAMPTZOID, TEXTOID, INT4OID}
 };
 
 static LagbidPlan set_escrow_plan = {
@@ -326,8 +343,10 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 				escrow,
 				space_id;
 	Jsonb	   *workload;
-	Datum		values[10];
-	char		nulls[10];
+	char	   *workload_sha256 = NULL;
+	int32		workload_bytes = 0;
+	Datum		values[11];
+	char		nulls[11];
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "owner must not be NULL");
@@ -377,9 +396,11 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	values[7] = hours;
 	values[8] = TimestampTzGetDatum(lagbid_clock_now());
 	if (workload)
-		values[9] = JsonbPGetDatum(workload);
-	else
-		nulls[9] = 'n';
+	{
+		lagbid_store_workload(workload, &workload_sha256, &workload_bytes);
+		values[9] = CStringGetTextDatum(workload_sha256);
+		values[10] = Int32GetDatum(workload_bytes);
+	}
 	lagbid_connect();
 	lagbid_exec(workload ? &create_workload_plan : &create_plan, values, nulls, false, 0);
 	if (!lagbid_result_int64(1, &space_id))
@@ -393,6 +414,8 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	lagbid_transfer("escrow", owner_account, escrow, cost, 0, space_id,
 					"space reservation: hours x price_max x replicas");
 	lagbid_finish();
+	/* last lock: the owner's live workload bytes, capped */
+	lagbid_owner_workload_changed(owner, workload_bytes);
 	PG_RETURN_INT64(space_id);
 }
 
@@ -402,11 +425,12 @@ static LagbidPlan update_plan = {
 	5, {INT8OID, JSONBOID, NUMERICOID, NUMERICOID, TEXTOID}
 };
 
-/* a new workload (an unchanged one is not rewritten, nor republished) */
+/* a new workload, by digest (an unchanged one is not republished) */
 static LagbidPlan update_workload_plan = {
 	"UPDATE lagbid.space SET resources = $2, price_min = $3, price_max = $4, "
-	"       region = $5, workload = $6, updated_at = now() WHERE id = $1",
-	6, {INT8OID, JSONBOID, NUMERICOID, NUMERICOID, TEXTOID, JSONBOID}
+	"       region = $5, workload_sha256 = $6, workload_bytes = $7, updated_at = now() "
+	"WHERE id = $1",
+	7, {INT8OID, JSONBOID, NUMERICOID, NUMERICOID, TEXTOID, TEXTOID, INT4OID}
 };
 
 PG_FUNCTION_INFO_V1(lagbid_update_space);
@@ -425,11 +449,13 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 	Datum		price_min,
 				price_max;
 	char	   *region;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	LagbidResources res;
 	bool		new_workload = PG_NARGS() > 5 && !PG_ARGISNULL(5);
 	Jsonb	   *workload = NULL;
+	char	   *workload_sha256 = NULL;
+	int32		workload_bytes = 0;
 
 	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3) && PG_ARGISNULL(4) &&
 		!new_workload)
@@ -491,12 +517,19 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 	else
 		nulls[4] = 'n';
 	if (workload)
-		values[5] = JsonbPGetDatum(workload);
+	{
+		lagbid_store_workload(workload, &workload_sha256, &workload_bytes);
+		values[5] = CStringGetTextDatum(workload_sha256);
+		values[6] = Int32GetDatum(workload_bytes);
+	}
 	else
-		nulls[5] = 'n';
+		nulls[5] = nulls[6] = 'n';
 	lagbid_connect();
 	lagbid_exec(new_workload ? &update_workload_plan : &update_plan, values, nulls, false, 0);
 	lagbid_finish();
+	/* last lock: an active space's live workload bytes change by the difference */
+	if (new_workload && !s.expired)
+		lagbid_owner_workload_changed(s.owner, (int64) workload_bytes - s.workload_bytes);
 	PG_RETURN_VOID();
 }
 
@@ -546,6 +579,9 @@ lagbid_extend_space(PG_FUNCTION_ARGS)
 	lagbid_connect();
 	lagbid_exec(lapsed ? &extend_expired_plan : &extend_active_plan, args, NULL, false, 0);
 	lagbid_finish();
+	/* an expired space is live again: its workload counts */
+	if (s.expired)
+		lagbid_owner_workload_changed(s.owner, s.workload_bytes);
 	PG_RETURN_VOID();
 }
 
@@ -590,7 +626,7 @@ lagbid_space_changed(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	oldtup,
 				newtup;
-	static const char *const watched[] = {"resources", "price_min", "price_max", "region", "replicas", "workload"};
+	static const char *const watched[] = {"resources", "price_min", "price_max", "region", "replicas", "workload", "workload_sha256"};
 	bool		changed = false;
 	int			i;
 	int			cols[2];
@@ -615,7 +651,8 @@ lagbid_space_changed(PG_FUNCTION_ARGS)
 		Form_pg_attribute a;
 
 		if (att <= 0)
-			continue;			/* workload: not in a 0.2 schema */
+			continue;			/* workload: not in a 0.2 schema, workload_sha256
+								 * not before 0.4 */
 		d1 = heap_getattr(oldtup, att, desc, &n1);
 		d2 = heap_getattr(newtup, att, desc, &n2);
 		a = TupleDescAttr(desc, att - 1);

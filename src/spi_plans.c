@@ -12,6 +12,7 @@
 #include "access/detoast.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "lagbid.h"
 #include "errors.h"
@@ -50,11 +51,49 @@ lagbid_plan(LagbidPlan *p)
 	return p->plan;
 }
 
+/*
+ * Inside a lagbid_api call a wait for a row lock is bounded by
+ * lagbid.api_lock_timeout (api_guard.c); PostgreSQL's lock_not_available
+ * (55P03, which PostgREST answers with 500) becomes LB321, a 409 the caller
+ * may retry.  Outside the API (the platform, the tick and its NOWAIT
+ * prelocks) errors pass unchanged.
+ */
+static int
+execute_api(LagbidPlan *p, Datum *values, const char *nulls, bool read_only,
+			long count)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = 0;
+
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(lagbid_plan(p), values, nulls, read_only, count);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (e->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			PG_RE_THROW();
+		FlushErrorState();
+		lagbid_raise(LB_MARKET_BUSY,
+					 psprintf("The call waited lagbid.api_lock_timeout (%d ms) for it.",
+							  lagbid_api_lock_timeout),
+					 "Nothing was changed; retry in a moment.",
+					 "a market row this call needs is locked by another transaction");
+	}
+	PG_END_TRY();
+	return rc;
+}
+
 int
 lagbid_exec(LagbidPlan *p, Datum *values, const char *nulls, bool read_only,
 			long count)
 {
-	int			rc = SPI_execute_plan(lagbid_plan(p), values, nulls, read_only, count);
+	int			rc = lagbid_api_errors ? execute_api(p, values, nulls, read_only, count)
+		: SPI_execute_plan(lagbid_plan(p), values, nulls, read_only, count);
 
 	if (rc < 0)
 		elog(ERROR, "lagbid: SPI_execute_plan failed for \"%s\": %s",

@@ -188,9 +188,10 @@ lagbid_check_task_spec(LagbidTaskSpec *spec)
 	"        $16, $17, $18"
 
 /*
- * Two statements: a task without a workload never names the column, so
- * that the 0.2 schema keeps working with this library until ALTER
- * EXTENSION UPDATE adds it.
+ * Two statements: a task without a workload never names its columns, so
+ * that older schemas keep working with this library until ALTER EXTENSION
+ * UPDATE.  A task names its workload by digest (workload_store.c): the
+ * body is stored once, and a space's republication copies only the digest.
  */
 static LagbidPlan insert_task_plan = {
 	INSERT_TASK ") " INSERT_TASK_VALUES ") RETURNING id",
@@ -200,10 +201,10 @@ static LagbidPlan insert_task_plan = {
 };
 
 static LagbidPlan insert_task_workload_plan = {
-	INSERT_TASK ", workload) " INSERT_TASK_VALUES ", $19) RETURNING id",
-	19, {TEXTOID, JSONBOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID,
+	INSERT_TASK ", workload_sha256, workload_bytes) " INSERT_TASK_VALUES ", $19, $20) RETURNING id",
+	20, {TEXTOID, JSONBOID, NUMERICOID, NUMERICOID, NUMERICOID, TEXTOID,
 		INT4OID, TEXTOID, NUMERICOID, NUMERICOID, NUMERICOID, INT4OID, INT4OID,
-		INTERVALOID, BOOLOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID}
+		INTERVALOID, BOOLOID, INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID, INT4OID}
 };
 
 static LagbidPlan set_accounts_plan = {
@@ -259,8 +260,8 @@ open_task(int64 task_id, TimestampTz now, int64 escrow, int64 funding)
 int64
 lagbid_publish(LagbidTaskSpec *spec)
 {
-	Datum		values[19];
-	char		nulls[19];
+	Datum		values[20];
+	char		nulls[20];
 	int64		task_id;
 	int64		escrow;
 	int64		funding;
@@ -294,10 +295,6 @@ lagbid_publish(LagbidTaskSpec *spec)
 	values[16] = Int32GetDatum(spec->space_version);
 	nulls[16] = spec->space_id ? ' ' : 'n';
 	values[17] = TimestampTzGetDatum(now);
-	if (spec->workload)
-		values[18] = JsonbPGetDatum(spec->workload);
-	else
-		nulls[18] = 'n';
 
 	/* refuse a budget the funding account cannot pay before writing anything */
 	funding = spec->funding_account ? spec->funding_account
@@ -306,9 +303,18 @@ lagbid_publish(LagbidTaskSpec *spec)
 							lagbid_num_int(spec->replicas));
 	lagbid_require_funds(funding, budget);
 
+	/* the body once, by digest; the task row holds the digest and the size */
+	if (spec->workload && spec->workload_sha256 == NULL)
+		lagbid_store_workload(spec->workload, &spec->workload_sha256, &spec->workload_bytes);
+	if (spec->workload_sha256)
+	{
+		values[18] = CStringGetTextDatum(spec->workload_sha256);
+		values[19] = Int32GetDatum(spec->workload_bytes);
+	}
+
 	lagbid_event_reason(spec->space_id ? "published from space" : "published");
 	lagbid_connect();
-	lagbid_exec(spec->workload ? &insert_task_workload_plan : &insert_task_plan,
+	lagbid_exec(spec->workload_sha256 ? &insert_task_workload_plan : &insert_task_plan,
 				values, nulls, false, 0);
 	if (!lagbid_result_int64(1, &task_id))
 		elog(ERROR, "lagbid: task not created");
@@ -580,6 +586,7 @@ lagbid_publish_task(PG_FUNCTION_ARGS)
 	task_id = lagbid_publish(&spec);
 	/* after the escrow (lock-order step 5): the owner's live tasks, capped */
 	lagbid_owner_task_added(spec.owner);
+	lagbid_owner_workload_changed(spec.owner, spec.workload_bytes);
 	PG_RETURN_INT64(task_id);
 }
 

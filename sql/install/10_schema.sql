@@ -127,13 +127,17 @@ CREATE TABLE lagbid.space (
     escrow_account_id   bigint REFERENCES lagbid.account (id),
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
-    -- 0.3: what each of its tasks runs (validated in C: src/workload.c)
-    workload            jsonb,
+    -- what each of its tasks runs (validated in C: src/workload.c), by the
+    -- digest of its body in lagbid.workload_body (76_workloads.sql; 0.3 kept
+    -- the body here, in column workload)
+    workload_sha256     text,
+    workload_bytes      integer,
     CONSTRAINT space_owner_name UNIQUE (owner, name),
     CONSTRAINT space_price_range CHECK (price_min >= 0 AND price_min <= price_max)
 );
 COMMENT ON TABLE lagbid.space IS 'a user''s long-lived app; creating or updating it publishes a task at the next tick';
-COMMENT ON COLUMN lagbid.space.workload IS 'what each task of the space runs (copied into the task when it is published)';
+COMMENT ON COLUMN lagbid.space.workload_sha256 IS 'what each task of the space runs: the hex SHA-256 of its workload''s text, the key of lagbid.workload_body (each task of the space names the same digest; the body is never copied)';
+COMMENT ON COLUMN lagbid.space.workload_bytes IS 'the length in bytes of the workload''s text (workload::text), counted against lagbid.max_workload_bytes_per_owner while the space is active';
 COMMENT ON COLUMN lagbid.space.changed IS 'set by a trigger when the space changes; the next tick publishes a task for it';
 -- the tick's work lists: changed spaces, reservations running out
 CREATE INDEX space_changed ON lagbid.space (id) WHERE changed AND state = 'active';
@@ -178,8 +182,10 @@ CREATE TABLE lagbid.task (
     allocated_at        timestamptz,
     processing_deadline timestamptz,
     finished_at         timestamptz,
-    -- 0.3: what the task runs (validated in C: src/workload.c); NULL: not said
-    workload            jsonb,
+    -- what the task runs (validated in C: src/workload.c), by the digest of
+    -- its body in lagbid.workload_body (76_workloads.sql); NULL: not said
+    workload_sha256     text,
+    workload_bytes      integer,
     CONSTRAINT task_price_range CHECK (price_min >= 0 AND price_min <= price_max),
     CONSTRAINT task_replicas CHECK (replicas >= 1 AND replicas <= bid_limit),
     CONSTRAINT task_bid_limit_held CHECK (bid_count >= 0 AND bid_count <= bid_limit),
@@ -187,7 +193,8 @@ CREATE TABLE lagbid.task (
 );
 COMMENT ON TABLE lagbid.task IS 'compute tasks published by owners (directly, or from a space by the minutely hook)';
 COMMENT ON COLUMN lagbid.task.bid_count IS 'open + won bids; the bid that reaches bid_limit closes bidding in its transaction';
-COMMENT ON COLUMN lagbid.task.workload IS 'what the task runs: command, env, inputs, timeout_s, output (docs/0.3/work.md); NULL when the task does not say';
+COMMENT ON COLUMN lagbid.task.workload_sha256 IS 'what the task runs: the hex SHA-256 of its workload''s text (command, env, inputs, timeout_s, output: docs/0.3/work.md), the key of lagbid.workload_body; NULL when the task does not say';
+COMMENT ON COLUMN lagbid.task.workload_bytes IS 'the length in bytes of the workload''s text (workload::text), stored with the digest at publish';
 
 CREATE INDEX task_owner ON lagbid.task (owner, id);
 -- open tasks by region, best paying first, ties by id (lagbid_api.open_tasks

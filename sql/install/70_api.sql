@@ -238,11 +238,13 @@ END $$;
 COMMENT ON FUNCTION lagbid_api.fail_job(bigint, text) IS 'Gives up one of the caller''s jobs.';
 
 -- one limited index scan per matching region (the provider's region and each
--- of its prefixes) and one for tasks with no region
-CREATE FUNCTION lagbid_api.open_tasks(max_rows integer DEFAULT 100)
+-- of its prefixes) and one for tasks with no region; with task_ids (a push's
+-- ids), those tasks by primary key under the same filters.  Terms, the
+-- workload's size and digest, never its body (lagbid_api.task_workload).
+CREATE FUNCTION lagbid_api.open_tasks(max_rows integer DEFAULT 100, task_ids bigint[] DEFAULT NULL)
     RETURNS TABLE (task_id bigint, resources jsonb, region text, price_min numeric, price_max numeric,
                    duration_hours numeric, replicas integer, bid_limit integer, bid_count integer,
-                   bidding_deadline timestamptz, owner text, workload jsonb)
+                   bidding_deadline timestamptz, owner text, workload_bytes integer, workload_sha256 text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
@@ -257,9 +259,29 @@ BEGIN
       INTO prefixes
       FROM (SELECT string_to_array(p.region, '-') AS parts) s,
            generate_series(1, cardinality(s.parts)) AS i;
+    IF task_ids IS NOT NULL THEN
+        IF cardinality(task_ids) > 1000 THEN
+            PERFORM lagbid.raise('LB007', format('task_ids has %s ids, more than the limit of 1000', cardinality(task_ids)),
+                                 NULL, 'Ask for at most 1000 tasks at a time.');
+        END IF;
+        RETURN QUERY
+        SELECT t.id, t.resources, t.region, t.price_min, t.price_max, t.duration_hours, t.replicas,
+               t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload_bytes, t.workload_sha256
+          FROM lagbid.task t
+         WHERE t.id = ANY (task_ids)
+           AND t.state = 'accepting_bids' AND (t.region IS NULL OR t.region = ANY (prefixes))
+           AND t.bidding_deadline > now
+           AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
+           AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
+           AND NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id
+                              AND b.provider_id = p.id AND b.state IN ('open', 'won'))
+         ORDER BY t.price_max DESC, t.id
+         LIMIT lim;
+        RETURN;
+    END IF;
     RETURN QUERY
     SELECT t.id, t.resources, t.region, t.price_min, t.price_max, t.duration_hours, t.replicas,
-           t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload
+           t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload_bytes, t.workload_sha256
       FROM (SELECT m.*
               FROM unnest(prefixes) AS r(region)
              CROSS JOIN LATERAL (
@@ -285,8 +307,8 @@ BEGIN
      ORDER BY t.price_max DESC, t.id
      LIMIT lim;
 END $$;
-COMMENT ON FUNCTION lagbid_api.open_tasks(integer) IS
-    'The tasks the calling provider may bid on now (its region, resources, not yet bid on), best paying first, with their owner and the workload they run; other bidders'' asks are never shown.';
+COMMENT ON FUNCTION lagbid_api.open_tasks(integer, bigint[]) IS
+    'The tasks the calling provider may bid on now (its region, resources, not yet bid on), best paying first, with their owner and the size and SHA-256 of the workload they run (the body: lagbid_api.task_workload); task_ids (at most 1000) asks for those tasks only, under the same rules; at most max_rows (1 to 1000) rows; other bidders'' asks are never shown.';
 
 CREATE FUNCTION lagbid_api.my_bids()
     RETURNS TABLE (bid_id bigint, task_id bigint, price numeric, state lagbid.bid_state,
@@ -302,16 +324,16 @@ COMMENT ON FUNCTION lagbid_api.my_bids() IS 'The calling provider''s bids, newes
 CREATE FUNCTION lagbid_api.my_jobs()
     RETURNS TABLE (job_id bigint, task_id bigint, bid_id bigint, state lagbid.job_state, price numeric,
                    is_leader boolean, deadline timestamptz, result_uri text, result_hash text, paid numeric,
-                   workload jsonb, resources jsonb, duration_hours numeric)
+                   workload_bytes integer, workload_sha256 text, resources jsonb, duration_hours numeric)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 BEGIN ATOMIC
     SELECT j.id, j.task_id, j.bid_id, j.state, j.price, j.is_leader, j.deadline, j.result_uri,
-           j.result_hash, j.paid, t.workload, t.resources, t.duration_hours
+           j.result_hash, j.paid, t.workload_bytes, t.workload_sha256, t.resources, t.duration_hours
       FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
      WHERE j.provider_id = lagbid.api_provider() ORDER BY j.id DESC LIMIT 1000;
 END;
-COMMENT ON FUNCTION lagbid_api.my_jobs() IS 'The calling provider''s jobs, newest first, with what each runs (workload, resources, duration_hours).';
+COMMENT ON FUNCTION lagbid_api.my_jobs() IS 'The calling provider''s jobs, newest first, with what each runs: the size and SHA-256 of its workload (the body: lagbid_api.task_workload), resources, duration_hours.';
 
 -- ---------------------------------------------------------------------------
 -- lagbid_api: calls of an owner
@@ -576,7 +598,7 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.withdraw_bid(bigint),
     lagbid_api.submit_result(bigint, text, text),
     lagbid_api.fail_job(bigint, text),
-    lagbid_api.open_tasks(integer),
+    lagbid_api.open_tasks(integer, bigint[]),
     lagbid_api.my_bids(),
     lagbid_api.my_jobs()
     TO lagbid_provider;

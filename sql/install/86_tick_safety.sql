@@ -47,12 +47,15 @@ COMMENT ON TABLE lagbid.tick_failure IS
 -- The live tasks each owner published with publish_task (not from spaces),
 -- for lagbid.max_open_tasks_per_owner (src/market_limits.c): raised by
 -- publish_task, lowered when such a task completes, fails or is cancelled.
+-- Since 0.4 also the bytes of workload those tasks and the owner's active
+-- spaces carry, for lagbid.max_workload_bytes_per_owner.
 CREATE TABLE lagbid.owner_load (
-    owner       text PRIMARY KEY,
-    live_tasks  integer NOT NULL DEFAULT 0
+    owner           text PRIMARY KEY,
+    live_tasks      integer NOT NULL DEFAULT 0,
+    workload_bytes  bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE lagbid.owner_load IS
-    'per owner: live tasks (created, accepting_bids, bid_closed, processing) published with publish_task, capped by lagbid.max_open_tasks_per_owner';
+    'per owner: live tasks (created, accepting_bids, bid_closed, processing) published with publish_task, capped by lagbid.max_open_tasks_per_owner, and the workload bytes of those tasks and of its active spaces, capped by lagbid.max_workload_bytes_per_owner';
 
 -- the fair work lists of the tick: per owner, earliest first (tick.c)
 CREATE INDEX task_owner_bidding_deadline ON lagbid.task (owner, bidding_deadline, id)

@@ -57,6 +57,13 @@ extern const char *lb_peerid_ed25519_key(const char *s, size_t len,
 										 unsigned char key[LB_ED25519_KEY_LEN]);
 
 /*
+ * Why an ed25519 public key can prove nothing, or NULL when it can: not
+ * canonically encoded (y >= 2^255 - 19), or one of the eight points of small
+ * order (ed25519.c).
+ */
+extern const char *lb_ed25519_key_problem(const unsigned char key[LB_ED25519_KEY_LEN]);
+
+/*
  * A multiaddr in text form: "/proto/value/proto/value...".  Known
  * protocols: ip4, ip6, dns, dns4, dns6, dnsaddr, tcp, udp, quic, quic-v1,
  * ws, wss, tls, http, https, p2p.  ip4 dotted quad with each part 0..255 and

@@ -81,6 +81,7 @@ my %sample = (
 	submit_result => [qw(provider n1), '{"job_id": 1, "result_uri": "s3://bucket/r1", "result_hash": "sha256:ab"}'],
 	task_bids => [qw(owner alice), '{"task_id": 1}'],
 	task_result => [qw(owner alice), '{"task_id": 7}'],
+	task_workload => [qw(provider n1), '{"task_id": 2}'],
 	trigger_space => [qw(owner alice), '{"space_id": 1}'],
 	upload_result => [qw(provider n1), '{"job_id": 1, "content": "\\\\x6869"}'],
 	update_space => [qw(owner alice), '{"space_id": 1, "price_max": 3}'],
@@ -106,6 +107,9 @@ my @refusal = (
 	[qw(withdraw_bid provider n1 POST), '{"bid_id": 99}', '404 LB202'],
 	[qw(fail_job provider n1 POST), '{"job_id": 99, "reason": "x"}', '404 LB203'],
 	[qw(why_not provider n3 GET), '{"task_id": 1}', '404 LB204'],
+	[qw(task_workload provider n1 GET), '{"task_id": 4}', '403 LB322'],
+	[qw(publish_task owner alice POST), '{"resources": {}, "price_min": 1, "price_max": 2, "duration_hours": 1, "workload": {"command": ["echo", "a workload longer than the owner cap of 64 bytes"]}}', '429 LB320'],
+	[qw(open_tasks provider n1 POST), '{"task_ids": [' . join(', ', 1 .. 1001) . ']}', '413 LB007'],
 	[qw(close_bidding owner alice POST), '{"task_id": 3}', '409 LB302'],
 	[qw(place_bid provider n1 POST), '{"task_id": 1, "price": 6}', '409 LB305'],
 	[qw(create_space owner alice POST), '{"name": "app", "resources": {}, "price_min": 1, "price_max": 2, "hours": 1}', '409 LB315'],
@@ -136,6 +140,10 @@ BEGIN
     PERFORM lagbid.version();
     IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'lagbid.authenticators') THEN
         EXECUTE 'ALTER DATABASE postgres SET lagbid.authenticators = ''authenticator''';
+    END IF;
+    -- one owner's live workload bytes: small, for the LB320 refusal below
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'lagbid.max_workload_bytes_per_owner') THEN
+        EXECUTE 'ALTER DATABASE postgres SET lagbid.max_workload_bytes_per_owner = 64';
     END IF;
 END $$;
 });

@@ -696,6 +696,90 @@ test_ed25519_key(void)
 	expect(lb_peerid_ed25519_key(NULL, 0, key), "is empty", "ed25519 key: NULL");
 }
 
+/* hex of 32 bytes into out */
+static void
+unhex32(const char *hex, unsigned char out[LB_ED25519_KEY_LEN])
+{
+	int			i;
+
+	for (i = 0; i < LB_ED25519_KEY_LEN; i++)
+	{
+		unsigned int b;
+
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+		{
+			fprintf(stderr, "unhex32: bad hex\n");
+			exit(2);
+		}
+		out[i] = (unsigned char) b;
+	}
+}
+
+/* tests of lb_ed25519_key_problem (issue 19, defect 8) */
+static void
+test_ed25519_key_problem(void)
+{
+	/* the eight points of small order: their canonical encodings */
+	static const char *const small[] = {
+		"0100000000000000000000000000000000000000000000000000000000000000",	/* order 1 */
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* order 2 */
+		"0000000000000000000000000000000000000000000000000000000000000000",	/* order 4 */
+		"0000000000000000000000000000000000000000000000000000000000000080",	/* order 4 */
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",	/* order 8 */
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",	/* order 8 */
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",	/* order 8 */
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",	/* order 8 */
+	};
+	/* y >= p = 2^255 - 19 (either sign), and x = 0 with the sign bit set */
+	static const char *const noncanonical[] = {
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* p */
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* p + 1 */
+		"f0ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",	/* p + 3, sign */
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* 2^255 - 1 */
+	};
+	static const char *const small_noncanonical[] = {
+		"0100000000000000000000000000000000000000000000000000000000000080",	/* -0 of y = 1 */
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",	/* -0 of y = p - 1 */
+	};
+	/* good keys: a real one, and the largest canonical y that is no small point */
+	static const char *const good[] = {
+		"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",	/* RFC 8032 test 1 */
+		"ebffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",	/* p - 2 */
+		"0200000000000000000000000000000000000000000000000000000000000000",	/* y = 2 */
+	};
+	unsigned char key[LB_ED25519_KEY_LEN];
+	char		desc[DESC_LEN];
+	size_t		i;
+
+	for (i = 0; i < sizeof(small) / sizeof(small[0]); i++)
+	{
+		unhex32(small[i], key);
+		snprintf(desc, sizeof(desc), "ed25519 key problem: small-order point %s", small[i]);
+		expect(lb_ed25519_key_problem(key),
+			   "is a point of small order, with which any signature can be forged", desc);
+	}
+	for (i = 0; i < sizeof(noncanonical) / sizeof(noncanonical[0]); i++)
+	{
+		unhex32(noncanonical[i], key);
+		snprintf(desc, sizeof(desc), "ed25519 key problem: non-canonical %s", noncanonical[i]);
+		expect(lb_ed25519_key_problem(key),
+			   "is not canonically encoded (its y coordinate is not below 2^255 - 19)", desc);
+	}
+	for (i = 0; i < sizeof(small_noncanonical) / sizeof(small_noncanonical[0]); i++)
+	{
+		unhex32(small_noncanonical[i], key);
+		snprintf(desc, sizeof(desc), "ed25519 key problem: -0 of a small point %s", small_noncanonical[i]);
+		expect(lb_ed25519_key_problem(key),
+			   "is a point of small order, with which any signature can be forged", desc);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+	{
+		unhex32(good[i], key);
+		snprintf(desc, sizeof(desc), "ed25519 key problem: none in %s", good[i]);
+		expect(lb_ed25519_key_problem(key), NULL, desc);
+	}
+}
+
 int
 main(void)
 {
@@ -705,6 +789,7 @@ main(void)
 	test_base58();
 	test_peerid();
 	test_ed25519_key();
+	test_ed25519_key_problem();
 	test_multiaddr();
 
 	printf("1..%d\n", ntests);

@@ -1,0 +1,1 @@
+../../install/73_node_keys.sql

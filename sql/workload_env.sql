@@ -3,7 +3,7 @@
 -- naming the variable (LD_PRELOAD ran an owner's .so on the provider's
 -- host, before any sandbox existed), and base64 is canonical on both sides.
 -- The rules are src/rules/workload_rules.c, compiled into the extension
--- and the agent; test/t/021_workload_rules.pl runs one corpus through both.
+-- and the agent; test/t/023_workload_rules.pl runs one corpus through both.
 SELECT fresh_market();
 SET lagbid.clock = '2030-01-01 00:00:00+00';
 SELECT lagbid.deposit('alice', 100000, 'wle-1');

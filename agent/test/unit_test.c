@@ -723,7 +723,7 @@ test_rows_and_pushes(void)
 
 /*
  * The corpus both sides judge (test/vectors/workloads.txt): every line is
- * "ok<TAB>json" or "refused<TAB>json"; test/t/021_workload_rules.pl runs
+ * "ok<TAB>json" or "refused<TAB>json"; test/t/023_workload_rules.pl runs
  * the same lines through publish_task and expects the same verdicts.
  */
 static void

@@ -4,10 +4,11 @@
  *	  Declarations shared by the modules of lagbid-agent, the computing
  *	  provider's daemon.
  *
- * The pure modules (json_io.c, workload.c, base58.c, policy.c's pricing,
- * config.c's parser) include only this header, the C library, jansson and
- * the rules shared with the extension (../src/rules/), so that the unit
- * tests and the fuzzers can link them without libpq.
+ * The pure modules (json_io.c, workload.c, rows.c, peer_id.c, policy.c's
+ * pricing, config.c's parser) include only this header, the C library,
+ * jansson and the rules shared with the extension (../src/rules/ and
+ * ../src/identity/, compiled into both), so that the unit tests and the
+ * fuzzers can link them without libpq.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "identity.h"
+#include "regions.h"
 #include "workload_rules.h"
 
 #define AGENT_VERSION "0.3"
@@ -111,8 +114,7 @@ extern int	workload_from_value(const json_t *v, Workload *wl, char *err, size_t 
 extern void workload_free(Workload *wl);
 extern bool workload_path_ok(const char *path, size_t len, char *why, size_t whylen);
 
-/* ---- base58.c (pure) ---- */
-extern int	base58_encode(const unsigned char *in, size_t len, char *out, size_t outcap);
+/* ---- peer_id.c (pure), with the extension's base58 (src/identity/) ---- */
 extern int	peer_id_from_pubkey(const unsigned char pub[32], char *out, size_t outcap);
 
 /* ---- config.c ---- */

@@ -38,19 +38,12 @@ decision_name(Decision d)
 	return (d >= 0 && d < DECLINE__COUNT) ? decision_names[d] : "unknown";
 }
 
-/* a task region "eu" matches provider regions "eu" and "eu-*"; none matches all */
+/* the extension's rule (src/rules/regions.c); an empty task region is none */
 bool
 region_matches(const char *task_region, const char *provider_region)
 {
-	size_t		n;
-
-	if (task_region == NULL || task_region[0] == '\0')
-		return true;
-	if (provider_region == NULL)
-		return false;
-	n = strlen(task_region);
-	return strncmp(task_region, provider_region, n) == 0 &&
-		(provider_region[n] == '\0' || provider_region[n] == '-');
+	return lagbid_region_matches(task_region && task_region[0] ? task_region : NULL,
+								 provider_region);
 }
 
 /* fill the resource needs of t from the task's resources (parsed) */

@@ -347,13 +347,13 @@ test_base64_base58(void)
 	ok(lagbid_wl_base64_decode("====", 4, out, sizeof(out)) < 0, "base64: padding only");
 	ok(lagbid_wl_base64_decode("aGVsbG8gd29ybGQ=", 16, out, 4) < 0, "base64: output bound respected");
 
-	ok(base58_encode((const unsigned char *) "", 0, b58, sizeof(b58)) == 0 && b58[0] == '\0', "base58: empty");
-	ok(base58_encode((const unsigned char *) "\0", 1, b58, sizeof(b58)) == 1 && strcmp(b58, "1") == 0, "base58: one zero byte");
-	base58_encode((const unsigned char *) "hello world", 11, b58, sizeof(b58));
+	ok(lb_base58_encode((const unsigned char *) "", 0, b58, sizeof(b58)) == 0 && b58[0] == '\0', "base58: empty");
+	ok(lb_base58_encode((const unsigned char *) "\0", 1, b58, sizeof(b58)) == 1 && strcmp(b58, "1") == 0, "base58: one zero byte");
+	lb_base58_encode((const unsigned char *) "hello world", 11, b58, sizeof(b58));
 	ok(strcmp(b58, "StV1DL6CwTryKyV") == 0, "base58: hello world (%s)", b58);
-	base58_encode((const unsigned char *) "\0\0\x01", 3, b58, sizeof(b58));
+	lb_base58_encode((const unsigned char *) "\0\0\x01", 3, b58, sizeof(b58));
 	ok(strcmp(b58, "112") == 0, "base58: leading zeros (%s)", b58);
-	ok(base58_encode((const unsigned char *) "hello world", 11, b58, 5) < 0, "base58: output bound respected");
+	ok(lb_base58_encode((const unsigned char *) "hello world", 11, b58, 5) < 0, "base58: output bound respected");
 
 	/* the extension's vector: peer_id_from_ed25519(sha256('1')) */
 	EVP_Digest("1", 1, pub, &mdlen, EVP_sha256(), NULL);
@@ -443,6 +443,10 @@ test_policy(void)
 	ok(region_matches("eu", "eu-west") && region_matches("eu", "eu") && region_matches("", "us") &&
 	   !region_matches("eu", "europe") && !region_matches("eu-west", "eu") && !region_matches("us", "eu-west"),
 	   "policy: region matching (eu matches eu and eu-*, none matches all)");
+	ok(lagbid_region_rule("eu-west-1") == NULL && lagbid_region_rule("a") == NULL &&
+	   lagbid_region_rule("EU") && lagbid_region_rule("eu--west") && lagbid_region_rule("eu-") &&
+	   lagbid_region_rule("1eu") && lagbid_region_rule("") && lagbid_region_rule("eu west"),
+	   "regions: the extension's region rule (src/rules/regions.c), compiled into the agent");
 	config_defaults(&c, "/tmp");
 	ok(config_parse(&c, cfg, err, sizeof(err)) == 0, "config: the test config parses (%s)", err);
 

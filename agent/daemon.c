@@ -418,6 +418,8 @@ agent_run(Agent *a)
 	}
 	write_declines(a);
 	agent_write_state(a);
+	idset_free(&a->pushed);
+	wlcache_clear();
 	if (a->m.conn)
 		PQfinish(a->m.conn);
 	{

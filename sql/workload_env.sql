@@ -20,6 +20,7 @@ SELECT name, pg_temp.wl(format('{"command": ["x"], "env": {%s: "x"}}', to_json(n
   FROM unnest(ARRAY['LD_AUDIT', 'LD_BIND_NOW', 'GCONV_PATH', 'LOCPATH', 'MALLOC_ARENA_MAX',
                     'MALLOC_CHECK_', 'HOSTALIASES', 'GLIBC_TUNABLES', 'NLSPATH', 'RES_OPTIONS',
                     'LOCALDOMAIN', 'RESOLV_HOST_CONF', 'NIS_PATH', 'GETCONF_DIR', 'TMPDIR', 'TZDIR',
+                    'GMON_OUT_PREFIX',
                     'LANG', 'OLD_LD_X', 'MALLOC']) name;
 -- the same rule guards spaces
 SELECT try($$SELECT lagbid.create_space('alice', 'evil', '{}', 1, 2, 1,

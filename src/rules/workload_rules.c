@@ -58,13 +58,14 @@ lagbid_wl_string_rule(const char *s, size_t len, size_t max, bool allow_empty)
 /*
  * Names the dynamic loader or the C library reads from the environment of
  * any process: glibc's UNSECURE_ENVVARS (sysdeps/generic/unsecvars.h, the
- * list it drops for set-user-id programs), GLIBC_TUNABLES, and the LD_ and
- * MALLOC_ families whole.  The agent starts bubblewrap on the host, so a
+ * list it drops for set-user-id programs), GLIBC_TUNABLES, GMON_OUT_PREFIX
+ * (where a profiled program writes), and the LD_ and MALLOC_ families whole
+ * (the same list as the sandbox helper's src/rules/env_names.c).  The agent starts bubblewrap on the host, so a
  * workload's variable must never be one of these whatever the sandbox
  * does with the environment.
  */
 static const char *const dangerous_names[] = {
-	"GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN",
+	"GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "GMON_OUT_PREFIX", "HOSTALIASES", "LOCALDOMAIN",
 	"LOCPATH", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
 	"TMPDIR", "TZDIR", NULL
 };

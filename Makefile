@@ -20,7 +20,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" lagbid.contr
 
 MODULE_big  = lagbid
 # every C file under src/ is one module (one concern per file)
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/identity/*.c src/rules/*.c)))
 # Ed25519 signatures of registrations (src/registration.c): OpenSSL's libcrypto
 SHLIB_LINK  = -lcrypto
 
@@ -76,7 +76,7 @@ check-agent: agent
 	$(MAKE) -C agent PG_CONFIG=$(PG_CONFIG) check
 
 # PGXS here tracks no header dependencies: every object depends on every header
-$(OBJS): $(wildcard src/*.h src/identity/*.h)
+$(OBJS): $(wildcard src/*.h src/identity/*.h src/rules/*.h)
 # the library reports the version it was built as
 src/lagbid.o: lagbid.control
 

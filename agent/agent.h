@@ -4,9 +4,11 @@
  *	  Declarations shared by the modules of lagbid-agent, the computing
  *	  provider's daemon.
  *
- * The pure modules (json.c, workload.c, base58.c, policy.c's pricing,
- * config.c's parser) include only this header and the C library, so that
- * the unit tests and the fuzzer can link them without libpq.
+ * The pure modules (json_io.c, workload.c, rows.c, peer_id.c, policy.c's
+ * pricing, config.c's parser) include only this header, the C library,
+ * jansson and the rules shared with the extension (../src/rules/ and
+ * ../src/identity/, compiled into both), so that the unit tests and the
+ * fuzzers can link them without libpq.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +20,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include <jansson.h>
+
+#include "identity.h"
+#include "regions.h"
+#include "workload_rules.h"
 
 #define AGENT_VERSION "0.3"
 
@@ -40,12 +48,15 @@ extern void log_msg(LogLevel level, const char *event, const char *fmt,...)
 #define log_warning(ev, ...) log_msg(LOG_LEVEL_WARNING, ev, __VA_ARGS__)
 #define log_error(ev, ...)	 log_msg(LOG_LEVEL_ERROR, ev, __VA_ARGS__)
 
-/* ---- util (log.c) ---- */
-extern double now_seconds(void);
+/* ---- xalloc.c: allocation that aborts (logged) instead of returning NULL ---- */
 extern void *xmalloc(size_t n);
 extern void *xcalloc(size_t n, size_t m);
+extern void *xrealloc(void *p, size_t n);
 extern char *xstrdup(const char *s);
 extern char *xstrndup(const char *s, size_t n);
+
+/* ---- files and time (log.c) ---- */
+extern double now_seconds(void);
 extern char *read_file(const char *path, size_t max, size_t *len_out);
 extern int	write_file_atomic(const char *path, const char *data, size_t len, int mode,
 							  bool durable);
@@ -61,52 +72,29 @@ typedef struct TreeUsage
 extern int	rm_rf(const char *path);
 extern int	tree_usage(const char *path, long max_entries, TreeUsage *u);
 
-/* ---- json.c: a small strict JSON reader (pure) ---- */
-typedef enum
-{
-	JV_NULL,
-	JV_BOOL,
-	JV_NUMBER,
-	JV_STRING,
-	JV_ARRAY,
-	JV_OBJECT
-} JsonType;
-
-typedef struct JsonValue
-{
-	JsonType	type;
-	bool		boolean;
-	double		number;
-	char	   *num_text;		/* the number as written */
-	char	   *str;			/* decoded, NUL-terminated (may hold NULs) */
-	size_t		str_len;
-	size_t		count;			/* array items or object members */
-	struct JsonValue **items;
-	char	  **keys;			/* object member names (decoded) */
-	size_t	   *key_lens;
-} JsonValue;
-
-#define JSON_MAX_DEPTH 64
+/* ---- json_io.c: JSON in (jansson, bounded) and out (log lines) ---- */
 #define JSON_MAX_INPUT (32 * 1024 * 1024)
 
-extern JsonValue *json_parse(const char *text, size_t len, char *err, size_t errlen);
-extern void json_free(JsonValue *v);
-extern const JsonValue *json_get(const JsonValue *obj, const char *key);
-extern const char *json_get_str(const JsonValue *obj, const char *key);
-extern bool json_get_num(const JsonValue *obj, const char *key, double *out);
+/* a document of at most max bytes (any top-level type); NULL with err */
+extern json_t *json_read(const char *text, size_t len, size_t max, char *err, size_t errlen);
+/* the member's string value (NULL when absent or not a string) */
+extern const char *json_member_str(const json_t *obj, const char *key);
+/* the member's number (integer or real) */
+extern bool json_member_num(const json_t *obj, const char *key, double *out);
 /* appends s as a JSON string literal (with quotes) to buf of size cap */
 extern void json_escape(const char *s, char *buf, size_t cap);
 
 /* ---- workload.c: the workload contract, validated defensively (pure) ---- */
-#define WL_MAX_ARGS 64
-#define WL_MAX_ARG_LEN 4096
-#define WL_MAX_ENV 64
-#define WL_MAX_ENV_VALUE 4096
-#define WL_MAX_INPUTS 64
-#define WL_MAX_PATH 255
-#define WL_MAX_INPUT_BYTES (1024 * 1024)
-#define WL_DEFAULT_TIMEOUT 600
-#define WL_MAX_TIMEOUT 86400
+/* the caps are the extension's (src/rules/workload_rules.h) */
+#define WL_MAX_ARGS LAGBID_WL_MAX_ARGS
+#define WL_MAX_ARG_LEN LAGBID_WL_MAX_ARG_BYTES
+#define WL_MAX_ENV LAGBID_WL_MAX_ENV
+#define WL_MAX_ENV_VALUE LAGBID_WL_MAX_ENV_VALUE
+#define WL_MAX_INPUTS LAGBID_WL_MAX_INPUTS
+#define WL_MAX_PATH LAGBID_WL_MAX_PATH
+#define WL_MAX_INPUT_BYTES LAGBID_WL_MAX_CONTENT
+#define WL_DEFAULT_TIMEOUT LAGBID_WL_DEFAULT_TIMEOUT
+#define WL_MAX_TIMEOUT LAGBID_WL_MAX_TIMEOUT
 
 typedef struct WorkloadInput
 {
@@ -131,14 +119,11 @@ typedef struct Workload
 } Workload;
 
 extern int	workload_parse(const char *json, size_t len, Workload *wl, char *err, size_t errlen);
-extern int	workload_from_value(const JsonValue *v, Workload *wl, char *err, size_t errlen);
+extern int	workload_from_value(const json_t *v, Workload *wl, char *err, size_t errlen);
 extern void workload_free(Workload *wl);
 extern bool workload_path_ok(const char *path, size_t len, char *why, size_t whylen);
-extern bool env_name_ok(const char *name, size_t len);
-extern long base64_decode(const char *in, size_t len, unsigned char *out, size_t outcap);
 
-/* ---- base58.c (pure) ---- */
-extern int	base58_encode(const unsigned char *in, size_t len, char *out, size_t outcap);
+/* ---- peer_id.c (pure), with the extension's base58 (src/identity/) ---- */
 extern int	peer_id_from_pubkey(const unsigned char pub[32], char *out, size_t outcap);
 
 /* ---- config.c ---- */
@@ -192,6 +177,7 @@ typedef struct Config
 
 	/* metrics (metrics.c): the Prometheus textfile, NULL = DIR/metrics.prom */
 	char	   *metrics_textfile;
+	long		max_workload_bytes; /* tasks with bigger workloads are declined unread */
 } Config;
 
 extern void config_defaults(Config *c, const char *dir);
@@ -219,10 +205,12 @@ typedef struct TaskTerms
 	char		price_min_text[64];
 	char		price_max_text[64];
 	double		duration_hours;
-	const char *workload_json;	/* may be NULL */
-	size_t		workload_len;
-	const JsonValue *workload_value;	/* or this (NOTIFY payloads) */
+	/* the workload: the market's size and digest, then the body read by id */
 	bool		workload_null;	/* the task says it has no workload */
+	long long	workload_bytes; /* the market's size of workload::text; -1 unknown */
+	char		workload_sha256[65];	/* its hex SHA-256; "" unknown */
+	const char *workload_json;	/* the body, NULL until read and verified */
+	size_t		workload_len;
 } TaskTerms;
 
 typedef enum
@@ -242,12 +230,80 @@ typedef enum
 extern const char *decision_name(Decision d);
 extern bool region_matches(const char *task_region, const char *provider_region);
 extern int	terms_from_resources(TaskTerms *t, const char *json, size_t len);
-extern void terms_from_value(TaskTerms *t, const JsonValue *r);
+extern void terms_from_value(TaskTerms *t, const json_t *r);
+extern Decision policy_screen(const Config *c, const TaskTerms *t, int slots_used,
+							  double *cost_out, char *why, size_t whylen);
 extern Decision policy_decide(const Config *c, const TaskTerms *t, int slots_used,
 							  char *price_out, size_t pricecap, double *cost_out,
 							  char *why, size_t whylen);
 extern double policy_cost(const Config *c, const TaskTerms *t, char *why, size_t whylen);
 extern int	format_price(double v, char *out, size_t cap);
+
+/* ---- rows.c: the market's rows and pushes, read as untrusted input (pure) ---- */
+typedef struct Rows
+{
+	int			nrows;
+	int			ncols;
+	/* the value's length and *value, or -1 for SQL NULL; row and col in range */
+	int			(*get) (const void *ctx, int row, int col, const char **value);
+	const void *ctx;
+} Rows;
+
+/* the discovery query's columns (market.c) */
+#define DISCOVERY_NCOLS 9
+/* the reconcile query's columns */
+#define JOB_NCOLS 6
+/* the notifications query's columns */
+#define NOTICE_NCOLS 6
+
+typedef struct JobRow
+{
+	long long	job_id;
+	long long	task_id;
+	bool		workload_null;
+	long long	workload_bytes;
+	char		workload_sha256[65];
+	const char *resources;		/* points into the result; may be NULL */
+	size_t		resources_len;
+	double		left_s;
+} JobRow;
+
+typedef struct NoticeRow
+{
+	long long	id;
+	char		kind[40];
+	char		task[24];
+	char		bid[24];
+	char		job[24];
+	char		payload[256];
+} NoticeRow;
+
+typedef struct IdSet
+{
+	long long  *ids;
+	int			n;
+	int			cap;
+} IdSet;
+
+extern const char *rows_raw(const Rows *r, int row, int col, size_t *len);
+extern bool parse_id(const char *s, size_t len, long long *out);
+extern bool rows_id(const Rows *r, int row, int col, long long *out);
+extern bool rows_num(const Rows *r, int row, int col, double *out);
+extern bool rows_text(const Rows *r, int row, int col, char *dst, size_t cap);
+extern void rows_printable(const Rows *r, int row, int col, char *dst, size_t cap);
+extern bool terms_from_row(const Rows *r, int row, TaskTerms *t, char *why, size_t whylen);
+extern bool job_from_row(const Rows *r, int row, JobRow *j, char *why, size_t whylen);
+extern bool notice_from_row(const Rows *r, int row, NoticeRow *n);
+extern bool idset_add(IdSet *s, long long id, int limit);
+extern bool idset_has(const IdSet *s, long long id);
+extern void idset_free(IdSet *s);
+extern char *ids_array_literal(const long long *ids, int n);
+extern int	push_payload_ids(const char *payload, size_t len, IdSet *out, int limit);
+
+/* ---- wlcache.c: workload bodies by digest, bounded (pure) ---- */
+extern const char *wlcache_get(const char *sha256, size_t *len);
+extern void wlcache_put(const char *sha256, const char *body, size_t len);
+extern void wlcache_clear(void);
 
 /* ---- keys.c ---- */
 extern int	keys_load_or_create(const char *dir, unsigned char pub[32], bool *created,

@@ -48,6 +48,7 @@ config_defaults(Config *c, const char *dir)
 	c->default_memory_gb = 4;
 	c->default_storage_gb = 10;
 	c->max_files = 100000;
+	c->max_workload_bytes = 1048576;
 }
 
 void
@@ -134,7 +135,7 @@ static const char *const known_settings[] = {
 	"owners.allow", "owners.deny",
 	"jobs.bwrap", "jobs.result_dir", "jobs.work_dir", "jobs.grace_period_s",
 	"jobs.max_output_bytes", "jobs.max_result_bytes", "jobs.max_processes",
-	"jobs.default_memory_gb", "jobs.default_storage_gb", "jobs.max_files",
+	"jobs.default_memory_gb", "jobs.default_storage_gb", "jobs.max_files", "jobs.max_workload_bytes",
 	"metrics.textfile",
 	NULL
 };
@@ -329,6 +330,8 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 			SETNUM(max_files, 100, 1e9);
 		else if (strcmp(full, "metrics.textfile") == 0)
 			SETSTR(metrics_textfile);
+		else if (strcmp(full, "jobs.max_workload_bytes") == 0)
+			SETNUM(max_workload_bytes, 2, LAGBID_WL_MAX_BYTES);
 		else
 		{
 			unknown_setting(err, errlen, lineno, section, full);
@@ -434,6 +437,7 @@ config_log_changes(const Config *o, const Config *n)
 	NUMCHG(default_storage_gb, "jobs.default_storage_gb");
 	NUMCHG(max_files, "jobs.max_files");
 	STRCHG(metrics_textfile, "metrics.textfile");
+	NUMCHG(max_workload_bytes, "jobs.max_workload_bytes");
 #undef NUMCHG
 #undef STRCHG
 }

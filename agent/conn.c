@@ -233,19 +233,19 @@ market_ok(PGresult *res)
  * SQLSTATE PGRST with a JSON body {"code": "LB303", "message": ...}: these
  * two give lagbid's own code and message either way.
  */
-static JsonValue *
+static json_t *
 pgrst_body(PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	JsonValue  *v;
+	json_t	   *v;
 
 	if (state == NULL || msg == NULL || strcmp(state, "PGRST") != 0)
 		return NULL;
-	v = json_parse(msg, strlen(msg), NULL, 0);
-	if (v && v->type != JV_OBJECT)
+	v = json_read(msg, strlen(msg), 64 * 1024, NULL, 0);
+	if (v && !json_is_object(v))
 	{
-		json_free(v);
+		json_decref(v);
 		return NULL;
 	}
 	return v;
@@ -256,14 +256,14 @@ market_sqlstate(PGresult *res)
 {
 	static char code[16];
 	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	JsonValue  *v = pgrst_body(res);
+	json_t	   *v = pgrst_body(res);
 
 	if (v)
 	{
-		const char *c = json_get_str(v, "code");
+		const char *c = json_member_str(v, "code");
 
 		snprintf(code, sizeof(code), "%s", c ? c : "PGRST");
-		json_free(v);
+		json_decref(v);
 		return code;
 	}
 	return s ? s : "";
@@ -276,16 +276,16 @@ market_sqlstate(PGresult *res)
 void
 market_error_field(PGresult *res, const char *field, char *out, size_t cap)
 {
-	JsonValue  *v = pgrst_body(res);
+	json_t	   *v = pgrst_body(res);
 	const char *val = NULL;
 
 	if (v)
-		val = json_get_str(v, field);
+		val = json_member_str(v, field);
 	else if (res)
 		val = PQresultErrorField(res, strcmp(field, "hint") == 0 ? PG_DIAG_MESSAGE_HINT
 								 : PG_DIAG_MESSAGE_DETAIL);
 	snprintf(out, cap, "%s", val ? val : "");
-	json_free(v);
+	json_decref(v);
 	flatten(out);
 }
 
@@ -293,15 +293,15 @@ void
 market_error_text(PGresult *res, PGconn *conn, char *out, size_t cap)
 {
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	JsonValue  *v = pgrst_body(res);
+	json_t	   *v = pgrst_body(res);
 	size_t		n;
 
-	if (v && json_get_str(v, "message"))
-		msg = json_get_str(v, "message");
+	if (v && json_member_str(v, "message"))
+		msg = json_member_str(v, "message");
 	if (msg == NULL)
 		msg = conn ? PQerrorMessage(conn) : "no connection";
 	snprintf(out, cap, "%s", msg);
-	json_free(v);
+	json_decref(v);
 	n = strlen(out);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
 		out[--n] = '\0';

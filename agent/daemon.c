@@ -312,6 +312,7 @@ on_connected(Agent *a)
 	const char *vals[1] = {v};
 	PGresult   *res;
 
+	market_detect_api(a);
 	snprintf(v, sizeof(v), "%d", a->cfg.max_concurrent);
 	res = market_query(&a->m, "SELECT lagbid_api.set_bid_limit($1::int)", 1, vals, NULL, NULL);
 	if (res && !market_ok(res))
@@ -487,13 +488,9 @@ agent_run(Agent *a)
 				if (strcmp(n->relname, "lagbid_tasks") == 0)
 				{
 					bool		wanted = a->want_scan;
-					long		before = a->bids_placed;
-					double		t0 = now_seconds();
 
 					market_on_task_notify(a, n->extra);
-					if (a->bids_placed > before)
-						metrics_bid_latency(now_seconds() - t0);
-					/* a payload it could not use: open_tasks() says */
+					/* more ids than a batch holds: open_tasks() says */
 					if (!wanted && a->want_scan)
 						a->want_full_scan = true;
 				}
@@ -513,6 +510,15 @@ agent_run(Agent *a)
 		}
 		if (a->m.conn)
 		{
+			/* the ids pushed in this turn: one query for all of them */
+			{
+				long		before = a->bids_placed;
+				double		t0 = now_seconds();
+
+				market_flush_pushes(a);
+				if (a->bids_placed > before)
+					metrics_bid_latency(now_seconds() - t0);
+			}
 			if (a->m.conn && a->want_reconcile)
 				market_reconcile(a);
 			if (a->m.conn && !a->stopping && (now >= a->next_scan || a->want_scan))
@@ -605,6 +611,8 @@ agent_run(Agent *a)
 	write_declines(a);
 	agent_write_state(a);
 	metrics_write(a);
+	idset_free(&a->pushed);
+	wlcache_clear();
 	if (a->m.conn)
 		PQfinish(a->m.conn);
 	if (a->lm.conn)

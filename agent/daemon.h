@@ -100,6 +100,8 @@ typedef struct Agent
 	bool		want_reconcile;
 	bool		want_scan;
 	bool		want_full_scan; /* read open_tasks() whole at the next scan */
+	bool		api_04;			/* the market has lagbid_api.task_workload */
+	IdSet		pushed;			/* task ids pushed since the last flush */
 
 	Decided		decided[DECIDED_SLOTS];
 	int			ndecided;
@@ -131,7 +133,9 @@ extern void metrics_write(const Agent *a);
 /* market.c */
 extern void market_scan(Agent *a);
 extern int	market_capacity_declined(Agent *a);
+extern void market_detect_api(Agent *a);
 extern void market_on_task_notify(Agent *a, const char *payload);
+extern void market_flush_pushes(Agent *a);
 extern void market_on_notification(Agent *a);
 extern void market_reconcile(Agent *a);
 extern void market_refresh_slots(Agent *a);

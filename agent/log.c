@@ -3,9 +3,9 @@
  * log.c
  *	  One line per event, to stderr, with a timestamp, the pid and a level,
  *	  in PostgreSQL's voice ("LOG:  bid placed on task 12 at 4.50/h"), or
- *	  one JSON object per line with --json.  Also the small helpers every
- *	  module uses (allocation that cannot fail silently, whole-file reads,
- *	  atomic writes).
+ *	  one JSON object per line with --json.  Also the small file helpers
+ *	  every module uses (whole-file reads, atomic writes, mkdir -p, rm -rf);
+ *	  allocation is in xalloc.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -84,48 +84,6 @@ now_seconds(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-	{
-		log_msg(LOG_LEVEL_FATAL, "oom", "out of memory");
-		abort();
-	}
-	return p;
-}
-
-void *
-xcalloc(size_t n, size_t m)
-{
-	void	   *p = calloc(n ? n : 1, m ? m : 1);
-
-	if (p == NULL)
-	{
-		log_msg(LOG_LEVEL_FATAL, "oom", "out of memory");
-		abort();
-	}
-	return p;
-}
-
-char *
-xstrdup(const char *s)
-{
-	return xstrndup(s, strlen(s));
-}
-
-char *
-xstrndup(const char *s, size_t n)
-{
-	char	   *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
 }
 
 /* the whole file, NUL-terminated; NULL (errno set) when missing or over max */

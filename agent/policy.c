@@ -3,10 +3,12 @@
  * policy.c
  *	  Whether to bid on a task, and at what price.
  *
- * Cheapest checks first: region, resources, owner allow/deny list, the
- * workload (can this agent run it at all?), a free slot, the price from
- * the per-resource hourly rates, and last the optional external price
- * script (a process: the dearest check).  Every "no" carries a Decision
+ * Cheapest checks first (policy_screen): region, resources, owner
+ * allow/deny list, a workload of acceptable size, a free slot, the cost
+ * from the per-resource hourly rates against price_max; then (with the
+ * workload's body, read by market.c) the workload rules shared with the
+ * extension and whether this agent can fetch its inputs; last the
+ * optional external price script (a process: the dearest check).  Every "no" carries a Decision
  * (counted by reason) and a sentence for the log.
  *
  *-------------------------------------------------------------------------
@@ -36,24 +38,17 @@ decision_name(Decision d)
 	return (d >= 0 && d < DECLINE__COUNT) ? decision_names[d] : "unknown";
 }
 
-/* a task region "eu" matches provider regions "eu" and "eu-*"; none matches all */
+/* the extension's rule (src/rules/regions.c); an empty task region is none */
 bool
 region_matches(const char *task_region, const char *provider_region)
 {
-	size_t		n;
-
-	if (task_region == NULL || task_region[0] == '\0')
-		return true;
-	if (provider_region == NULL)
-		return false;
-	n = strlen(task_region);
-	return strncmp(task_region, provider_region, n) == 0 &&
-		(provider_region[n] == '\0' || provider_region[n] == '-');
+	return lagbid_region_matches(task_region && task_region[0] ? task_region : NULL,
+								 provider_region);
 }
 
 /* fill the resource needs of t from the task's resources (parsed) */
 void
-terms_from_value(TaskTerms *t, const JsonValue *r)
+terms_from_value(TaskTerms *t, const json_t *r)
 {
 	const char *gpu;
 	double		d;
@@ -62,28 +57,29 @@ terms_from_value(TaskTerms *t, const JsonValue *r)
 	t->gpu[0] = '\0';
 	t->gpu_count = 0;
 	t->resources_bad = false;
-	if (r == NULL || r->type == JV_NULL)
+	if (r == NULL || json_is_null(r))
 		return;
-	if (r->type != JV_OBJECT)
+	if (!json_is_object(r))
 	{
 		t->resources_bad = true;
 		return;
 	}
-	if (json_get_num(r, "cpu", &d))
+	if (json_member_num(r, "cpu", &d))
 		t->cpu = d;
-	if (json_get_num(r, "memory_gb", &d))
+	if (json_member_num(r, "memory_gb", &d))
 		t->memory_gb = d;
-	if (json_get_num(r, "storage_gb", &d))
+	if (json_member_num(r, "storage_gb", &d))
 		t->storage_gb = d;
-	gpu = json_get_str(r, "gpu");
+	gpu = json_member_str(r, "gpu");
 	if (gpu)
 	{
 		snprintf(t->gpu, sizeof(t->gpu), "%s", gpu);
 		t->gpu_count = 1;
 	}
-	if (json_get_num(r, "gpu_count", &d))
+	if (json_member_num(r, "gpu_count", &d))
 		t->gpu_count = (d > 1e6) ? 1000000 : (d < -1e6 ? -1 : (int) d);
-	if (t->cpu < 0 || t->memory_gb < 0 || t->storage_gb < 0 || t->gpu_count < 0)
+	if (!isfinite(t->cpu) || !isfinite(t->memory_gb) || !isfinite(t->storage_gb) ||
+		t->cpu < 0 || t->memory_gb < 0 || t->storage_gb < 0 || t->gpu_count < 0)
 		t->resources_bad = true;
 }
 
@@ -91,19 +87,19 @@ terms_from_value(TaskTerms *t, const JsonValue *r)
 int
 terms_from_resources(TaskTerms *t, const char *json, size_t len)
 {
-	JsonValue  *r;
+	json_t	   *r;
 
 	terms_from_value(t, NULL);
 	if (json == NULL || len == 0)
 		return 0;
-	r = json_parse(json, len, NULL, 0);
+	r = json_read(json, len, 64 * 1024, NULL, 0);
 	if (r == NULL)
 	{
 		t->resources_bad = true;
 		return -1;
 	}
 	terms_from_value(t, r);
-	json_free(r);
+	json_decref(r);
 	return t->resources_bad ? -1 : 0;
 }
 
@@ -302,18 +298,19 @@ run_price_script(const Config *c, const TaskTerms *t, double cost, double *price
 	return 0;
 }
 
+/*
+ * The checks that need no workload body: region, resources, owner, a
+ * workload at all, a free slot, the cost against price_max.  market.c
+ * reads a workload only for a task that passes these.
+ */
 Decision
-policy_decide(const Config *c, const TaskTerms *t, int slots_used,
-			  char *price_out, size_t pricecap, double *cost_out,
+policy_screen(const Config *c, const TaskTerms *t, int slots_used, double *cost_out,
 			  char *why, size_t whylen)
 {
-	double		cost,
-				ask;
+	double		cost;
 
 	*cost_out = 0;
-	price_out[0] = '\0';
 	why[0] = '\0';
-
 	if (!region_matches(t->region, c->region))
 	{
 		snprintf(why, whylen, "region \"%s\" does not match ours (\"%s\")", t->region, c->region);
@@ -361,30 +358,11 @@ policy_decide(const Config *c, const TaskTerms *t, int slots_used,
 		snprintf(why, whylen, "the task has no workload to run");
 		return DECLINE_WORKLOAD;
 	}
-	if (t->workload_json != NULL || t->workload_value != NULL)
+	if (t->workload_bytes > c->max_workload_bytes)
 	{
-		Workload	wl;
-		char		err[256];
-		int			rc;
-
-		if (t->workload_value)
-			rc = workload_from_value(t->workload_value, &wl, err, sizeof(err));
-		else
-			rc = workload_parse(t->workload_json, t->workload_len, &wl, err, sizeof(err));
-		if (rc != 0)
-		{
-			snprintf(why, whylen, "workload rejected: %s", err);
-			return DECLINE_WORKLOAD;
-		}
-		for (int i = 0; i < wl.ninputs; i++)
-			if (wl.inputs[i].uri && strncmp(wl.inputs[i].uri, "file://", 7) != 0)
-			{
-				snprintf(why, whylen, "workload input \"%s\" needs http(s), which this agent does not fetch",
-						 wl.inputs[i].path);
-				workload_free(&wl);
-				return DECLINE_WORKLOAD;
-			}
-		workload_free(&wl);
+		snprintf(why, whylen, "the workload is %lld bytes, over max_workload_bytes (%ld): not read",
+				 t->workload_bytes, c->max_workload_bytes);
+		return DECLINE_WORKLOAD;
 	}
 	if (slots_used >= c->max_concurrent)
 	{
@@ -400,6 +378,53 @@ policy_decide(const Config *c, const TaskTerms *t, int slots_used,
 		snprintf(why, whylen, "cost %.4f/h is above price_max %s/h", cost,
 				 t->price_max_text[0] ? t->price_max_text : "?");
 		return DECLINE_PRICE;
+	}
+	return DECIDE_BID;
+}
+
+/*
+ * Whether to bid and at what ask: policy_screen, then the workload body
+ * (read and checked by this agent: no bid without it), then the ask and
+ * the price script.
+ */
+Decision
+policy_decide(const Config *c, const TaskTerms *t, int slots_used,
+			  char *price_out, size_t pricecap, double *cost_out,
+			  char *why, size_t whylen)
+{
+	double		cost,
+				ask;
+	Decision	d;
+
+	price_out[0] = '\0';
+	d = policy_screen(c, t, slots_used, cost_out, why, whylen);
+	if (d != DECIDE_BID)
+		return d;
+	cost = *cost_out;
+	/* no bid on a workload this agent has not read and checked itself */
+	if (t->workload_json == NULL)
+	{
+		snprintf(why, whylen, "the workload was not read and checked");
+		return DECLINE_WORKLOAD;
+	}
+	{
+		Workload	wl;
+		char		err[256];
+
+		if (workload_parse(t->workload_json, t->workload_len, &wl, err, sizeof(err)) != 0)
+		{
+			snprintf(why, whylen, "workload rejected: %s", err);
+			return DECLINE_WORKLOAD;
+		}
+		for (int i = 0; i < wl.ninputs; i++)
+			if (wl.inputs[i].uri && strncmp(wl.inputs[i].uri, "file:///", 8) != 0)
+			{
+				snprintf(why, whylen, "workload input \"%s\" needs a uri this agent does not fetch (only file:///)",
+						 wl.inputs[i].path);
+				workload_free(&wl);
+				return DECLINE_WORKLOAD;
+			}
+		workload_free(&wl);
 	}
 	ask = cost * c->markup;
 	if (c->price_script)

@@ -1,17 +1,23 @@
 /*-------------------------------------------------------------------------
  *
  * workload.c
- *	  The workload contract (DESIGN.md, 0.3), checked again by the agent.
+ *	  The workload contract (DESIGN.md, 0.3), checked again by the agent
+ *	  before every bid and before every run.
  *
  * The database validates a workload when it is published, but the agent
  * runs it on the provider's machine: it trusts nothing it did not check
- * itself.  Pure C, no libpq: the unit tests and the fuzzer (fuzz/) call
+ * itself.  The rules are not written here: every rule on a key, a string
+ * or a number is src/rules/workload_rules.c, compiled into the extension
+ * too, so that both sides give the same verdict on the same bytes (the
+ * corpus in test/vectors/workloads.txt is run through both).  This file
+ * walks the jansson value and builds the Workload the sandbox runs.
+ * Pure C, no libpq: the unit tests and the fuzzer (fuzz/) call
  * workload_parse() directly on hostile bytes.
  *
  *	{"command": ["argv0", ...],				1..64 strings of 1..4096 bytes
- *	 "env": {"NAME": "value"},				<= 64, NAME ^[A-Za-z_][A-Za-z0-9_]{0,127}$
+ *	 "env": {"NAME": "value"},				<= 64, a name the loader does not read
  *	 "inputs": [{"path": "rel/name", "content_base64": "..."}
- *			  | {"path": ..., "uri": "file:///...|http(s)://...", "sha256": "<64 hex>"}],
+ *			  | {"path": ..., "uri": "file://...|http(s)://...", "sha256": "<64 hex>"}],
  *	 "timeout_s": 1..86400 (600),
  *	 "output": "stdout" | "rel/path"}
  *
@@ -21,238 +27,89 @@
  */
 #include "agent.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ERR(...) do { snprintf(err, errlen, __VA_ARGS__); goto bad; } while (0)
 
-static bool
-has_nul(const JsonValue *s)
-{
-	return memchr(s->str, '\0', s->str_len) != NULL;
-}
-
-/*
- * A relative path for a file in the job's work directory: 1..255 bytes,
- * not absolute, no empty, "." or ".." component, no control characters.
- */
+/* agent.h: the shared path rule, with the reason */
 bool
 workload_path_ok(const char *path, size_t len, char *why, size_t whylen)
 {
-	size_t		start = 0;
+	const char *rule = path ? lagbid_wl_path_rule(path, len) : "must not be empty";
 
-	if (path == NULL || len == 0)
-	{
-		snprintf(why, whylen, "empty path");
-		return false;
-	}
-	if (len > WL_MAX_PATH)
-	{
-		snprintf(why, whylen, "path longer than %d bytes", WL_MAX_PATH);
-		return false;
-	}
-	if (path[0] == '/')
-	{
-		snprintf(why, whylen, "absolute path");
-		return false;
-	}
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) path[i];
-
-		if (c < 0x20 || c == 0x7f)
-		{
-			snprintf(why, whylen, "control character in path");
-			return false;
-		}
-	}
-	for (size_t i = 0; i <= len; i++)
-	{
-		if (i == len || path[i] == '/')
-		{
-			size_t		n = i - start;
-
-			if (n == 0)
-			{
-				snprintf(why, whylen, "empty path component");
-				return false;
-			}
-			if ((n == 1 && path[start] == '.') ||
-				(n == 2 && path[start] == '.' && path[start + 1] == '.'))
-			{
-				snprintf(why, whylen, "\".\" or \"..\" in path");
-				return false;
-			}
-			start = i + 1;
-		}
-	}
-	return true;
-}
-
-bool
-env_name_ok(const char *name, size_t len)
-{
-	if (len < 1 || len > 128)
-		return false;
-	for (size_t i = 0; i < len; i++)
-	{
-		char		c = name[i];
-		bool		alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-
-		if (!(alpha || (i > 0 && c >= '0' && c <= '9')))
-			return false;
-	}
-	return true;
+	if (rule && why && whylen)
+		snprintf(why, whylen, "%s", rule);
+	return rule == NULL;
 }
 
 static int
-b64val(unsigned char c)
+parse_input(const json_t *o, WorkloadInput *in, int idx, char *err, size_t errlen)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Standard base64 (RFC 4648, padding optional, whitespace ignored as
- * PostgreSQL's encode() inserts newlines).  Returns the decoded length, or
- * -1 when malformed or over outcap.
- */
-long
-base64_decode(const char *in, size_t len, unsigned char *out, size_t outcap)
-{
-	unsigned	acc = 0;
-	int			bits = 0;
-	size_t		n = 0;
-	int			pad = 0;
-
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) in[i];
-		int			v;
-
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=')
-		{
-			pad++;
-			continue;
-		}
-		if (pad)
-			return -1;			/* data after padding */
-		v = b64val(c);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned) v;
-		bits += 6;
-		if (bits >= 8)
-		{
-			bits -= 8;
-			if (n >= outcap)
-				return -1;
-			out[n++] = (unsigned char) (acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (pad > 2 || bits >= 6 || (acc != 0))
-		return -1;
-	return (long) n;
-}
-
-static bool
-is_hex64(const JsonValue *v)
-{
-	if (v == NULL || v->type != JV_STRING || v->str_len != 64)
-		return false;
-	for (size_t i = 0; i < 64; i++)
-	{
-		char		c = v->str[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	return true;
-}
-
-static int
-parse_input(const JsonValue *o, WorkloadInput *in, int idx, char *err, size_t errlen)
-{
-	const JsonValue *path,
+	const json_t *path,
 			   *content,
 			   *uri,
 			   *sha;
-	char		why[128];
+	const char *k;
+	json_t	   *val;
+	const char *rule;
 
-	if (o->type != JV_OBJECT)
+	if (!json_is_object(o))
 		ERR("inputs[%d] is not an object", idx);
-	for (size_t i = 0; i < o->count; i++)
+	json_object_foreach((json_t *) o, k, val)
 	{
-		const char *k = o->keys[i];
-
-		if (strlen(k) != o->key_lens[i] ||
-			(strcmp(k, "path") != 0 && strcmp(k, "content_base64") != 0 &&
-			 strcmp(k, "uri") != 0 && strcmp(k, "sha256") != 0))
-			ERR("inputs[%d] has an unknown key", idx);
+		if (!lagbid_wl_input_key_ok(k, strlen(k)))
+			ERR("inputs[%d] has an unknown key (path, content_base64, uri, sha256)", idx);
 	}
-	path = json_get(o, "path");
-	content = json_get(o, "content_base64");
-	uri = json_get(o, "uri");
-	sha = json_get(o, "sha256");
-	if (path == NULL || path->type != JV_STRING)
+	path = json_object_get(o, "path");
+	content = json_object_get(o, "content_base64");
+	uri = json_object_get(o, "uri");
+	sha = json_object_get(o, "sha256");
+	if (!json_is_string(path))
 		ERR("inputs[%d] needs a path string", idx);
-	if (!workload_path_ok(path->str, path->str_len, why, sizeof(why)) || has_nul(path))
-		ERR("inputs[%d] path is not allowed: %s", idx, has_nul(path) ? "NUL byte" : why);
-	in->path = xstrndup(path->str, path->str_len);
-	if (content != NULL)
+	if ((rule = lagbid_wl_path_rule(json_string_value(path), json_string_length(path))) != NULL)
+		ERR("inputs[%d].path %s", idx, rule);
+	in->path = xstrndup(json_string_value(path), json_string_length(path));
+	/* each member is checked before the combination, as the market does */
+	if (content && !json_is_string(content))
+		ERR("inputs[%d].content_base64 is not a string", idx);
+	if (content &&
+		(rule = lagbid_wl_base64_rule(json_string_value(content), json_string_length(content), NULL)) != NULL)
+		ERR("inputs[%d].content_base64 %s", idx, rule);
+	if (uri && !json_is_string(uri))
+		ERR("inputs[%d].uri is not a string", idx);
+	if (uri && (rule = lagbid_wl_uri_rule(json_string_value(uri), json_string_length(uri))) != NULL)
+		ERR("inputs[%d].uri %s", idx, rule);
+	if (sha && !json_is_string(sha))
+		ERR("inputs[%d].sha256 is not a string", idx);
+	if (sha && (rule = lagbid_wl_sha256_rule(json_string_value(sha), json_string_length(sha))) != NULL)
+		ERR("inputs[%d].sha256 %s", idx, rule);
+	if (content && (uri || sha))
+		ERR("inputs[%d] has both content_base64 and uri", idx);
+	if (content)
 	{
-		long		n;
+		size_t		n;
+		long		got;
 
-		if (uri != NULL || sha != NULL)
-			ERR("inputs[%d] has both content_base64 and uri", idx);
-		if (content->type != JV_STRING)
-			ERR("inputs[%d] content_base64 is not a string", idx);
-		if (content->str_len > (size_t) WL_MAX_INPUT_BYTES * 2)
-			ERR("inputs[%d] content is over %d bytes", idx, WL_MAX_INPUT_BYTES);
-		in->content = xmalloc(content->str_len / 4 * 3 + 3);
-		n = base64_decode(content->str, content->str_len, in->content,
-						  content->str_len / 4 * 3 + 3);
-		if (n < 0)
-			ERR("inputs[%d] content_base64 is not valid base64", idx);
-		if (n > WL_MAX_INPUT_BYTES)
-			ERR("inputs[%d] content is over %d bytes", idx, WL_MAX_INPUT_BYTES);
-		in->content_len = (size_t) n;
+		lagbid_wl_base64_rule(json_string_value(content), json_string_length(content), &n);
+		in->content = xmalloc(n + 1);
+		got = lagbid_wl_base64_decode(json_string_value(content), json_string_length(content),
+									  in->content, n);
+		if (got < 0 || (size_t) got != n)
+			ERR("inputs[%d].content_base64 is not valid base64", idx);
+		in->content_len = n;
 	}
-	else if (uri != NULL)
+	else if (uri && sha)
 	{
-		if (uri->type != JV_STRING || uri->str_len == 0 || uri->str_len > 4096 || has_nul(uri))
-			ERR("inputs[%d] uri is not a valid string", idx);
-		if (strncmp(uri->str, "file:///", 8) != 0 && strncmp(uri->str, "http://", 7) != 0 &&
-			strncmp(uri->str, "https://", 8) != 0)
-			ERR("inputs[%d] uri scheme is not file, http or https", idx);
-		for (size_t i = 0; i < uri->str_len; i++)
-			if ((unsigned char) uri->str[i] < 0x20 || uri->str[i] == 0x7f)
-				ERR("inputs[%d] uri has a control character", idx);
-		if (!is_hex64(sha))
-			ERR("inputs[%d] with a uri needs sha256 as 64 hex digits", idx);
-		in->uri = xstrndup(uri->str, uri->str_len);
-		for (int i = 0; i < 64; i++)
-		{
-			char		c = sha->str[i];
-
-			in->sha256[i] = (c >= 'A' && c <= 'F') ? (char) (c - 'A' + 'a') : c;
-		}
+		in->uri = xstrndup(json_string_value(uri), json_string_length(uri));
+		memcpy(in->sha256, json_string_value(sha), 64);
 		in->sha256[64] = '\0';
 	}
+	else if (uri)
+		ERR("inputs[%d] with a uri needs its sha256", idx);
+	else if (sha)
+		ERR("inputs[%d] with a sha256 needs its uri", idx);
 	else
 		ERR("inputs[%d] needs content_base64 or uri", idx);
 	return 0;
@@ -263,102 +120,103 @@ bad:
 int
 workload_parse(const char *json, size_t len, Workload *wl, char *err, size_t errlen)
 {
-	JsonValue  *root;
+	json_t	   *root;
 	int			rc;
 
-	root = json_parse(json, len, err, errlen);
+	memset(wl, 0, sizeof(*wl));
+	wl->timeout_s = WL_DEFAULT_TIMEOUT;
+	/* the market's cap on workload::text; a document over it is refused unread */
+	root = json_read(json, len, LAGBID_WL_MAX_BYTES, err, errlen);
 	if (root == NULL)
-	{
-		memset(wl, 0, sizeof(*wl));
 		return -1;
-	}
 	rc = workload_from_value(root, wl, err, errlen);
-	json_free(root);
+	json_decref(root);
 	return rc;
 }
 
-/* the same, from a parsed value (a NOTIFY payload's "workload" member) */
+/* the same, from a parsed value */
 int
-workload_from_value(const JsonValue *root, Workload *wl, char *err, size_t errlen)
+workload_from_value(const json_t *root, Workload *wl, char *err, size_t errlen)
 {
-	const JsonValue *cmd,
+	const json_t *cmd,
 			   *env,
 			   *inputs,
 			   *timeout,
 			   *output;
-	char		why[128];
+	const char *k;
+	json_t	   *val;
+	const char *rule;
+	size_t		i;
 
 	memset(wl, 0, sizeof(*wl));
 	wl->timeout_s = WL_DEFAULT_TIMEOUT;
-	if (root == NULL || root->type != JV_OBJECT)
+	if (!json_is_object(root))
 		ERR("workload is not a JSON object");
-	for (size_t i = 0; i < root->count; i++)
+	json_object_foreach((json_t *) root, k, val)
 	{
-		const char *k = root->keys[i];
-
-		if (strlen(k) != root->key_lens[i] ||
-			(strcmp(k, "command") != 0 && strcmp(k, "env") != 0 &&
-			 strcmp(k, "inputs") != 0 && strcmp(k, "timeout_s") != 0 &&
-			 strcmp(k, "output") != 0))
-			ERR("workload has an unknown key");
+		if (!lagbid_wl_top_key_ok(k, strlen(k)))
+			ERR("workload has an unknown key (command, env, inputs, timeout_s, output)");
 	}
 
-	cmd = json_get(root, "command");
-	if (cmd == NULL || cmd->type != JV_ARRAY)
+	cmd = json_object_get(root, "command");
+	if (!json_is_array(cmd))
 		ERR("workload needs a command array");
-	if (cmd->count < 1 || cmd->count > WL_MAX_ARGS)
+	if (json_array_size(cmd) < 1 || json_array_size(cmd) > WL_MAX_ARGS)
 		ERR("command must have 1 to %d elements", WL_MAX_ARGS);
-	wl->argv = xcalloc(cmd->count + 1, sizeof(char *));
-	for (size_t i = 0; i < cmd->count; i++)
+	wl->argv = xcalloc(json_array_size(cmd) + 1, sizeof(char *));
+	for (i = 0; i < json_array_size(cmd); i++)
 	{
-		const JsonValue *a = cmd->items[i];
+		const json_t *a = json_array_get(cmd, i);
 
-		if (a->type != JV_STRING)
+		if (!json_is_string(a))
 			ERR("command[%zu] is not a string", i);
-		if (a->str_len < 1 || a->str_len > WL_MAX_ARG_LEN)
-			ERR("command[%zu] must be 1 to %d bytes", i, WL_MAX_ARG_LEN);
-		if (has_nul(a))
-			ERR("command[%zu] holds a NUL byte", i);
-		wl->argv[i] = xstrndup(a->str, a->str_len);
+		if ((rule = lagbid_wl_string_rule(json_string_value(a), json_string_length(a),
+										  LAGBID_WL_MAX_ARG_BYTES, false)) != NULL)
+			ERR("command[%zu] %s", i, rule);
+		wl->argv[i] = xstrndup(json_string_value(a), json_string_length(a));
 		wl->argc++;
 	}
 
-	env = json_get(root, "env");
+	env = json_object_get(root, "env");
 	if (env != NULL)
 	{
-		if (env->type != JV_OBJECT)
+		if (!json_is_object(env))
 			ERR("env is not an object");
-		if (env->count > WL_MAX_ENV)
+		if (json_object_size(env) > WL_MAX_ENV)
 			ERR("env has more than %d variables", WL_MAX_ENV);
-		wl->env_names = xcalloc(env->count + 1, sizeof(char *));
-		wl->env_values = xcalloc(env->count + 1, sizeof(char *));
-		for (size_t i = 0; i < env->count; i++)
+		wl->env_names = xcalloc(json_object_size(env) + 1, sizeof(char *));
+		wl->env_values = xcalloc(json_object_size(env) + 1, sizeof(char *));
+		json_object_foreach((json_t *) env, k, val)
 		{
-			const JsonValue *v = env->items[i];
+			if ((rule = lagbid_wl_env_name_rule(k, strlen(k))) != NULL)
+			{
+				char		name[40];
 
-			if (!env_name_ok(env->keys[i], env->key_lens[i]))
-				ERR("env has an invalid variable name");
-			if (v->type != JV_STRING || v->str_len > WL_MAX_ENV_VALUE || has_nul(v))
-				ERR("env value of %s must be a string of at most %d bytes",
-					env->keys[i], WL_MAX_ENV_VALUE);
-			wl->env_names[i] = xstrndup(env->keys[i], env->key_lens[i]);
-			wl->env_values[i] = xstrndup(v->str, v->str_len);
+				json_escape(k, name, sizeof(name));
+				ERR("env %s %s", name, rule);
+			}
+			if (!json_is_string(val) ||
+				lagbid_wl_string_rule(json_string_value(val), json_string_length(val),
+									  LAGBID_WL_MAX_ENV_VALUE, true) != NULL)
+				ERR("env value of %s must be a string of at most %d bytes", k, WL_MAX_ENV_VALUE);
+			wl->env_names[wl->nenv] = xstrdup(k);
+			wl->env_values[wl->nenv] = xstrndup(json_string_value(val), json_string_length(val));
 			wl->nenv++;
 		}
 	}
 
-	inputs = json_get(root, "inputs");
+	inputs = json_object_get(root, "inputs");
 	if (inputs != NULL)
 	{
-		if (inputs->type != JV_ARRAY)
+		if (!json_is_array(inputs))
 			ERR("inputs is not an array");
-		if (inputs->count > WL_MAX_INPUTS)
+		if (json_array_size(inputs) > WL_MAX_INPUTS)
 			ERR("more than %d inputs", WL_MAX_INPUTS);
-		wl->inputs = xcalloc(inputs->count + 1, sizeof(WorkloadInput));
-		for (size_t i = 0; i < inputs->count; i++)
+		wl->inputs = xcalloc(json_array_size(inputs) + 1, sizeof(WorkloadInput));
+		for (i = 0; i < json_array_size(inputs); i++)
 		{
 			wl->ninputs++;
-			if (parse_input(inputs->items[i], &wl->inputs[i], (int) i, err, errlen) != 0)
+			if (parse_input(json_array_get(inputs, i), &wl->inputs[i], (int) i, err, errlen) != 0)
 				goto bad;
 			for (size_t j = 0; j < i; j++)
 				if (strcmp(wl->inputs[j].path, wl->inputs[i].path) == 0)
@@ -366,26 +224,26 @@ workload_from_value(const JsonValue *root, Workload *wl, char *err, size_t errle
 		}
 	}
 
-	timeout = json_get(root, "timeout_s");
+	timeout = json_object_get(root, "timeout_s");
 	if (timeout != NULL)
 	{
-		if (timeout->type != JV_NUMBER || !isfinite(timeout->number) ||
-			timeout->number != floor(timeout->number) ||
-			timeout->number < 1 || timeout->number > WL_MAX_TIMEOUT)
-			ERR("timeout_s must be an integer from 1 to %d", WL_MAX_TIMEOUT);
-		wl->timeout_s = (int) timeout->number;
+		if (!json_is_number(timeout) ||
+			lagbid_wl_timeout_rule(json_number_value(timeout)) != NULL)
+			ERR("timeout_s must be a whole number from 1 to %d", WL_MAX_TIMEOUT);
+		wl->timeout_s = (int) json_number_value(timeout);
 	}
 
-	output = json_get(root, "output");
+	output = json_object_get(root, "output");
 	if (output != NULL)
 	{
-		if (output->type != JV_STRING || has_nul(output))
+		if (!json_is_string(output))
 			ERR("output is not a string");
-		if (strcmp(output->str, "stdout") != 0)
+		if (strcmp(json_string_value(output), "stdout") != 0 ||
+			json_string_length(output) != 6)
 		{
-			if (!workload_path_ok(output->str, output->str_len, why, sizeof(why)))
-				ERR("output path is not allowed: %s", why);
-			wl->output = xstrndup(output->str, output->str_len);
+			if ((rule = lagbid_wl_path_rule(json_string_value(output), json_string_length(output))) != NULL)
+				ERR("output path %s", rule);
+			wl->output = xstrndup(json_string_value(output), json_string_length(output));
 		}
 	}
 	return 0;

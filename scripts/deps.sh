@@ -9,6 +9,8 @@ PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libssl-dev
       bubblewrap libssl-dev libpq-dev bc
       prometheus-postgres-exporter curl
       pgbouncer)   # pgbouncer: test/t/021_agent_pgbouncer.pl
+# lagbid-agent parses JSON with jansson; its fuzzers need clang's libFuzzer
+PKGS+=(libjansson-dev clang)
 PKGS+=("$@")
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks, as TAP: cppcheck over the C sources (warnings are failures),
-# and a check that the pure identity parsers include no PostgreSQL header.
+# and a check that the pure identity parsers and the shared rules (compiled
+# into lagbid-agent too) include no PostgreSQL header.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -11,8 +12,8 @@ out=$(cppcheck --quiet --enable=warning,portability,performance --error-exitcode
 	-DPG_VERSION_NUM=150000 src 2>&1)
 if [ $? -eq 0 ] && [ -z "$out" ]; then echo "ok 1 - cppcheck finds nothing in src/"; else
 	echo "not ok 1 - cppcheck finds nothing in src/"; echo "$out" | sed 's/^/# /'; fi
-if grep -lE '#include "(postgres|fmgr|utils/|executor/)' src/identity/*.c src/identity/*.h >/dev/null; then
-	echo "not ok 2 - src/identity/ is free of PostgreSQL headers"
+if grep -lE '#include "(postgres|fmgr|utils/|executor/)' src/identity/*.c src/identity/*.h src/rules/*.c src/rules/*.h >/dev/null; then
+	echo "not ok 2 - src/identity/ and src/rules/ are free of PostgreSQL headers"
 else
-	echo "ok 2 - src/identity/ is free of PostgreSQL headers"
+	echo "ok 2 - src/identity/ and src/rules/ are free of PostgreSQL headers"
 fi

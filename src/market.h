@@ -42,6 +42,8 @@
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
+#include "rules/regions.h"
+
 /*
  * The node id of the provider of row ALIAS (a bid or a job), as a scalar
  * subquery: one primary-key probe per row whatever the statistics say.  A
@@ -79,8 +81,8 @@ extern void lagbid_parse_resources(Jsonb *jb, const char *what, LagbidResources 
  */
 extern void lagbid_check_region(const char *region, bool allow_null);
 
-/* A task region matches a provider region equal to it or starting "<region>-" */
-extern bool lagbid_region_matches(const char *task_region, const char *provider_region);
+/* lagbid_region_matches (a task region matches a provider region equal to it
+ * or starting "<region>-") and the region rule: src/rules/regions.h */
 
 /*
  * Validate a positive/non-negative finite numeric argument (NaN and

@@ -21,7 +21,6 @@
 
 #define MAX_GPU_NAME 64
 #define MAX_GPU_COUNT 1024
-#define MAX_REGION 64
 #define MAX_NAME 128
 
 static Datum
@@ -181,50 +180,20 @@ lagbid_parse_resources(Jsonb *jb, const char *what, LagbidResources *out)
 	}
 }
 
+/* the rule is src/rules/regions.c, which the agent compiles too */
 void
 lagbid_check_region(const char *region, bool allow_null)
 {
-	size_t		len;
-	size_t		i;
-	bool		ok = true;
-
 	if (region == NULL)
 	{
 		if (!allow_null)
 			lagbid_raise(LB_INVALID_REGION, NULL, NULL, "region must not be NULL");
 		return;
 	}
-	len = strlen(region);
-	if (len == 0 || len > MAX_REGION || !(region[0] >= 'a' && region[0] <= 'z') ||
-		region[len - 1] == '-')
-		ok = false;
-	for (i = 0; ok && i < len; i++)
-	{
-		char		c = region[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			ok = false;
-		else if (c == '-' && region[i + 1] == '-')
-			ok = false;
-	}
-	if (!ok)
+	if (lagbid_region_rule(region) != NULL)
 		lagbid_raise(LB_INVALID_REGION, NULL,
 					 "A region is lower-case words joined by hyphens, such as \"eu\" or \"eu-west-1\" (at most 64 bytes).",
-					 "invalid region \"%s\"", len > MAX_REGION ? "(too long)" : region);
-}
-
-bool
-lagbid_region_matches(const char *task_region, const char *provider_region)
-{
-	size_t		n;
-
-	if (task_region == NULL)
-		return true;
-	if (provider_region == NULL)
-		return false;
-	n = strlen(task_region);
-	return strncmp(task_region, provider_region, n) == 0 &&
-		(provider_region[n] == '\0' || provider_region[n] == '-');
+					 "invalid region \"%s\"", strlen(region) > LAGBID_REGION_MAX_LEN ? "(too long)" : region);
 }
 
 void

@@ -2,21 +2,24 @@
  *
  * workload.c
  *	  What a task runs: validation of the workload JSON object that tasks
- *	  and spaces carry (issue 13).  Providers' daemons re-validate with the
- *	  same rules before running anything, so the caps below are part of the
- *	  contract (docs/0.3/work.md lists them):
+ *	  and spaces carry (issue 13).  This file walks the jsonb; every rule on
+ *	  a key, a string or a number is in src/rules/workload_rules.c, which
+ *	  lagbid-agent compiles too, so that both sides give the same verdict
+ *	  (docs/0.3/work.md and docs/0.4/agent-input.md list the rules):
  *
  *	  {"command": ["argv0", "arg", ...],	1..64 strings of 1..4096 bytes
  *	   "env": {"NAME": "value"},			<= 64; NAME ^[A-Za-z_][A-Za-z0-9_]{0,127}$,
- *											value <= 4096 bytes
+ *											not LD_*, MALLOC_* or another name the
+ *											loader or libc reads; value <= 4096 bytes
  *	   "inputs": [{"path": P, "content_base64": B} or
  *				  {"path": P, "uri": U, "sha256": H}],	<= 64, paths unique
  *	   "timeout_s": 1..86400,				default 600
  *	   "output": "stdout" or a path P}		default "stdout"
  *
  *	  A path P is 1..255 bytes, relative, with no empty, "." or ".."
- *	  component, no backslash and no control character.  B is padded
- *	  standard base64 (RFC 4648 section 4, no whitespace) of at most 1 MiB;
+ *	  component, no backslash and no control character.  B is canonical
+ *	  padded standard base64 (RFC 4648 sections 4 and 3.5: no whitespace,
+ *	  the unused bits before "=" zero) of at most 1 MiB;
  *	  U is 1..2048 bytes starting file://, http:// or https://, without
  *	  spaces or control characters; H is 64 lower-case hex digits.  Unknown
  *	  keys are refused, JSON null included.  The whole workload, as
@@ -36,18 +39,9 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "rules/workload_rules.h"
 
-#define WL_MAX_BYTES		(4 * 1024 * 1024)
-#define WL_MAX_ARGS			64
-#define WL_MAX_ARG_BYTES	4096
-#define WL_MAX_ENV			64
-#define WL_MAX_ENV_NAME		128
-#define WL_MAX_ENV_VALUE	4096
-#define WL_MAX_INPUTS		64
-#define WL_MAX_PATH			255
-#define WL_MAX_CONTENT		(1024 * 1024)
-#define WL_MAX_URI			2048
-#define WL_MAX_TIMEOUT		86400
+#define WL_MAX_BYTES		LAGBID_WL_MAX_BYTES
 
 #define WL_HINT "docs/0.3/work.md describes the workload object and its caps."
 
@@ -84,122 +78,67 @@ refuse_type(const char *field, const char *wanted, JsonbValue *v)
 	refuse(field, psprintf("must be %s, not %s", wanted, type_name(v)));
 }
 
-/* a string of 1..maxlen bytes with no NUL (jsonb never has one; belt and braces) */
+/* a string of 1..maxlen bytes with no NUL (workload_rules.c) */
 static void
 check_string(const char *field, JsonbValue *v, int maxlen, bool allow_empty)
 {
+	const char *rule;
+
 	if (v->type != jbvString)
 		refuse_type(field, "a string", v);
-	if (v->val.string.len == 0 && !allow_empty)
-		refuse(field, "must not be empty");
-	if (v->val.string.len > maxlen)
-		refuse(field, psprintf("is longer than %d bytes", maxlen));
-	if (memchr(v->val.string.val, '\0', v->val.string.len) != NULL)
-		refuse(field, "must not contain NUL");
+	rule = lagbid_wl_string_rule(v->val.string.val, v->val.string.len, maxlen, allow_empty);
+	if (rule)
+		refuse(field, rule);
 }
 
-/* the rules shared by input paths and the output path */
+/* the rules shared by input paths and the output path (workload_rules.c) */
 static void
 check_path(const char *field, JsonbValue *v)
 {
-	const char *s;
-	int			len,
-				i,
-				start = 0;
-
-	check_string(field, v, WL_MAX_PATH, false);
-	s = v->val.string.val;
-	len = v->val.string.len;
-	if (s[0] == '/')
-		refuse(field, "must be relative");
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			refuse(field, "must not contain control characters");
-		if (c == '\\')
-			refuse(field, "must not contain a backslash");
-	}
-	for (i = 0; i <= len; i++)
-	{
-		if (i < len && s[i] != '/')
-			continue;
-		if (i == start)
-			refuse(field, "must not have an empty component");
-		if ((i - start == 1 && s[start] == '.') ||
-			(i - start == 2 && s[start] == '.' && s[start + 1] == '.'))
-			refuse(field, "must not have a \".\" or \"..\" component");
-		start = i + 1;
-	}
-}
-
-static bool
-is_b64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		(c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* padded standard base64, no whitespace, decoding to at most 1 MiB */
-static void
-check_base64(const char *field, JsonbValue *v)
-{
-	const char *s;
-	int			len,
-				pad = 0,
-				i;
+	const char *rule;
 
 	if (v->type != jbvString)
 		refuse_type(field, "a string", v);
-	s = v->val.string.val;
-	len = v->val.string.len;
-	if (len % 4 != 0)
-		refuse(field, "must be padded base64 (its length a multiple of 4)");
-	if (len > 0 && s[len - 1] == '=')
-		pad = (len > 1 && s[len - 2] == '=') ? 2 : 1;
-	for (i = 0; i < len - pad; i++)
-		if (!is_b64_char(s[i]))
-			refuse(field, "must be base64 (A-Z, a-z, 0-9, +, / and = padding only)");
-	if ((int64) len / 4 * 3 - pad > WL_MAX_CONTENT)
-		refuse(field, psprintf("decodes to more than %d bytes", WL_MAX_CONTENT));
+	rule = lagbid_wl_path_rule(v->val.string.val, v->val.string.len);
+	if (rule)
+		refuse(field, rule);
+}
+
+/* canonical padded standard base64 of at most 1 MiB (workload_rules.c) */
+static void
+check_base64(const char *field, JsonbValue *v)
+{
+	const char *rule;
+
+	if (v->type != jbvString)
+		refuse_type(field, "a string", v);
+	rule = lagbid_wl_base64_rule(v->val.string.val, v->val.string.len, NULL);
+	if (rule)
+		refuse(field, rule);
 }
 
 static void
 check_uri(const char *field, JsonbValue *v)
 {
-	const char *s;
-	int			len,
-				i;
+	const char *rule;
 
-	check_string(field, v, WL_MAX_URI, false);
-	s = v->val.string.val;
-	len = v->val.string.len;
-	if (!(len >= 7 && strncmp(s, "file://", 7) == 0) &&
-		!(len >= 7 && strncmp(s, "http://", 7) == 0) &&
-		!(len >= 8 && strncmp(s, "https://", 8) == 0))
-		refuse(field, "must start with file://, http:// or https://");
-	for (i = 0; i < len; i++)
-		if ((unsigned char) s[i] <= 0x20 || s[i] == 0x7f)
-			refuse(field, "must not contain spaces or control characters");
+	if (v->type != jbvString)
+		refuse_type(field, "a string", v);
+	rule = lagbid_wl_uri_rule(v->val.string.val, v->val.string.len);
+	if (rule)
+		refuse(field, rule);
 }
 
 static void
 check_sha256(const char *field, JsonbValue *v)
 {
-	int			i;
+	const char *rule;
 
 	if (v->type != jbvString)
 		refuse_type(field, "a string", v);
-	if (v->val.string.len != 64)
-		refuse(field, "must be 64 lower-case hex digits");
-	for (i = 0; i < 64; i++)
-	{
-		char		c = v->val.string.val[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			refuse(field, "must be 64 lower-case hex digits");
-	}
+	rule = lagbid_wl_sha256_rule(v->val.string.val, v->val.string.len);
+	if (rule)
+		refuse(field, rule);
 }
 
 /* a short, printable rendering of a key for messages */
@@ -238,9 +177,9 @@ check_command(JsonbValue *v)
 	{
 		if (tok != WJB_ELEM)
 			continue;
-		if (n >= WL_MAX_ARGS)
-			refuse(".command", psprintf("must have at most %d items", WL_MAX_ARGS));
-		check_string(psprintf(".command[%d]", n), &e, WL_MAX_ARG_BYTES, false);
+		if (n >= LAGBID_WL_MAX_ARGS)
+			refuse(".command", psprintf("must have at most %d items", LAGBID_WL_MAX_ARGS));
+		check_string(psprintf(".command[%d]", n), &e, LAGBID_WL_MAX_ARG_BYTES, false);
 		n++;
 	}
 	if (n == 0)
@@ -263,25 +202,18 @@ check_env(JsonbValue *v)
 	{
 		if (tok == WJB_KEY)
 		{
-			const char *s = e.val.string.val;
-			int			len = e.val.string.len,
-						i;
-			bool		ok = len >= 1 && len <= WL_MAX_ENV_NAME &&
-				(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z'));
+			const char *rule;
 
-			if (++n > WL_MAX_ENV)
-				refuse(".env", psprintf("must have at most %d entries", WL_MAX_ENV));
-			for (i = 1; ok && i < len; i++)
-				ok = s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') ||
-					(s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9');
+			if (++n > LAGBID_WL_MAX_ENV)
+				refuse(".env", psprintf("must have at most %d entries", LAGBID_WL_MAX_ENV));
 			name = key_text(&e);
-			if (!ok)
-				refuse(psprintf(".env.\"%s\"", name),
-					   "is not a variable name (a letter or _, then letters, digits or _, at most 128)");
+			rule = lagbid_wl_env_name_rule(e.val.string.val, e.val.string.len);
+			if (rule)
+				refuse(psprintf(".env.\"%s\"", name), rule);
 			continue;
 		}
 		if (tok == WJB_VALUE)
-			check_string(psprintf(".env.%s", name), &e, WL_MAX_ENV_VALUE, true);
+			check_string(psprintf(".env.%s", name), &e, LAGBID_WL_MAX_ENV_VALUE, true);
 	}
 }
 
@@ -308,8 +240,7 @@ check_input(int idx, JsonbValue *v)
 		if (tok == WJB_KEY)
 		{
 			key = e;
-			if (!key_is(&key, "path") && !key_is(&key, "content_base64") &&
-				!key_is(&key, "uri") && !key_is(&key, "sha256"))
+			if (!lagbid_wl_input_key_ok(key.val.string.val, key.val.string.len))
 				refuse(field, psprintf("has an unknown key \"%s\" (path, content_base64, uri, sha256)",
 									   key_text(&key)));
 			continue;
@@ -355,7 +286,7 @@ check_inputs(JsonbValue *v)
 	JsonbIterator *it;
 	JsonbValue	e;
 	JsonbIteratorToken tok;
-	char	   *paths[WL_MAX_INPUTS];
+	char	   *paths[LAGBID_WL_MAX_INPUTS];
 	int			n = 0,
 				i;
 
@@ -366,8 +297,8 @@ check_inputs(JsonbValue *v)
 	{
 		if (tok != WJB_ELEM)
 			continue;
-		if (n >= WL_MAX_INPUTS)
-			refuse(".inputs", psprintf("must have at most %d items", WL_MAX_INPUTS));
+		if (n >= LAGBID_WL_MAX_INPUTS)
+			refuse(".inputs", psprintf("must have at most %d items", LAGBID_WL_MAX_INPUTS));
 		paths[n] = check_input(n, &e);
 		for (i = 0; i < n; i++)
 			if (strcmp(paths[i], paths[n]) == 0)
@@ -377,22 +308,18 @@ check_inputs(JsonbValue *v)
 	}
 }
 
+/* compared as a double, as the agent's JSON library reads it (workload_rules.c) */
 static void
 check_timeout(JsonbValue *v)
 {
-	Datum		d;
-	Datum		truncated;
+	const char *rule;
 
 	if (v->type != jbvNumeric)
 		refuse_type(".timeout_s", "a whole number of seconds", v);
-	d = NumericGetDatum(v->val.numeric);
-	truncated = DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0));
-	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, d, truncated)) ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
-										  DirectFunctionCall1(int4_numeric, Int32GetDatum(1)))) < 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
-										  DirectFunctionCall1(int4_numeric, Int32GetDatum(WL_MAX_TIMEOUT)))) > 0)
-		refuse(".timeout_s", psprintf("must be a whole number from 1 to %d", WL_MAX_TIMEOUT));
+	rule = lagbid_wl_timeout_rule(DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+																	 NumericGetDatum(v->val.numeric))));
+	if (rule)
+		refuse(".timeout_s", rule);
 }
 
 static void
@@ -431,8 +358,7 @@ lagbid_check_workload(Jsonb *jb)
 		if (tok == WJB_KEY)
 		{
 			key = v;
-			if (!key_is(&key, "command") && !key_is(&key, "env") && !key_is(&key, "inputs") &&
-				!key_is(&key, "timeout_s") && !key_is(&key, "output"))
+			if (!lagbid_wl_top_key_ok(key.val.string.val, key.val.string.len))
 				lagbid_raise(LB_INVALID_WORKLOAD, NULL,
 							 "The keys are command, env, inputs, timeout_s and output.",
 							 "workload has an unknown key \"%s\"", key_text(&key));

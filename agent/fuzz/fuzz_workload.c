@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_workload.c
- *	  libFuzzer harness for the agent's workload parser (and so its JSON
- *	  reader): any bytes either parse into a workload whose every input
- *	  path is safe, or are refused; nothing crashes or leaks.
+ *	  libFuzzer harness for the agent's use of jansson and of the shared
+ *	  workload rules (src/rules/): any bytes either parse into a workload
+ *	  whose every input path is safe and whose env holds no loader
+ *	  variable, or are refused; nothing crashes or leaks.
  *
  *	  make -C agent fuzz FUZZ_SECONDS=60
  *
@@ -35,6 +36,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (wl.timeout_s < 1 || wl.timeout_s > WL_MAX_TIMEOUT)
 			abort();
+		for (int i = 0; i < wl.nenv; i++)
+			if (lagbid_wl_env_name_dangerous(wl.env_names[i], strlen(wl.env_names[i])))
+				abort();
 		workload_free(&wl);
 	}
 	return 0;

@@ -91,46 +91,48 @@ static void
 test_json(void)
 {
 	char		err[256];
-	JsonValue  *v;
+	json_t	   *v;
 	char	   *deep;
 	const char *bad[] = {"", "{", "[1,]", "{\"a\":}", "{\"a\" 1}", "\"abc", "tru", "01",
 		"1.", "-", "1e", "\"\\x\"", "\"\\ud800\"", "\"\\udc00x\"", "[1 2]", "{} {}",
-	"\"a\nb\"", "{1:2}", "nul", "[\"\\u12\"]"};
+	"\"a\nb\"", "{1:2}", "nul", "[\"\\u12\"]", "\"\\u0000\"", "\"\xff\""};
 
 	{
 		const char *doc = "{\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\"]}";
 
-		v = json_parse(doc, strlen(doc), err, sizeof(err));
+		v = json_read(doc, strlen(doc), JSON_MAX_INPUT, err, sizeof(err));
 	}
-	ok(v && v->type == JV_OBJECT && json_get(v, "a") && json_get(v, "a")->count == 6,
-	   "json: a nested document parses");
+	ok(v && json_is_object(v) && json_array_size(json_object_get(v, "a")) == 6,
+	   "json: a nested document parses (jansson)");
 	if (v)
 	{
-		const JsonValue *a = json_get(v, "a");
+		const json_t *a = json_object_get(v, "a");
 
-		ok(a->items[1]->number == -2500 && strcmp(a->items[1]->num_text, "-2.5e3") == 0,
-		   "json: numbers keep their text");
-		ok(strcmp(a->items[5]->str, "x\xc3\xa9\xf0\x9f\x98\x80\n") == 0, "json: escapes and surrogate pairs decode to UTF-8");
+		ok(json_number_value(json_array_get(a, 1)) == -2500, "json: numbers");
+		ok(strcmp(json_string_value(json_array_get(a, 5)), "x\xc3\xa9\xf0\x9f\x98\x80\n") == 0,
+		   "json: escapes and surrogate pairs decode to UTF-8");
 	}
-	json_free(v);
+	json_decref(v);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 	{
-		v = json_parse(bad[i], strlen(bad[i]), err, sizeof(err));
-		ok(v == NULL && strstr(err, "invalid JSON") != NULL, "json: malformed document %zu is refused", i);
-		json_free(v);
+		v = json_read(bad[i], strlen(bad[i]), JSON_MAX_INPUT, err, sizeof(err));
+		ok(v == NULL && strstr(err, "invalid JSON") != NULL, "json: malformed document %zu is refused (%s)", i, err);
+		json_decref(v);
 	}
 	deep = malloc(200001);
 	memset(deep, '[', 100000);
 	memset(deep + 100000, ']', 100000);
 	deep[200000] = '\0';
-	v = json_parse(deep, 200000, err, sizeof(err));
-	ok(v == NULL && strstr(err, "nested too deeply"), "json: 100000 nested arrays are refused, no stack overflow");
+	v = json_read(deep, 200000, JSON_MAX_INPUT, err, sizeof(err));
+	ok(v == NULL && strstr(err, "invalid JSON"), "json: 100000 nested arrays are refused, no stack overflow (%s)", err);
 	free(deep);
-	v = json_parse(NULL, 0, err, sizeof(err));
+	v = json_read(NULL, 0, JSON_MAX_INPUT, err, sizeof(err));
 	ok(v == NULL, "json: NULL input is refused");
-	v = json_parse("{\"a\":1,\"a\":2}", 13, err, sizeof(err));
-	ok(v && json_get(v, "a")->number == 2, "json: the last duplicate member wins, as in jsonb");
-	json_free(v);
+	v = json_read("[1, 2]", 6, 5, err, sizeof(err));
+	ok(v == NULL && strstr(err, "over the limit"), "json: a document over the size cap is refused unread (%s)", err);
+	v = json_read("{\"a\":1,\"a\":2}", 13, JSON_MAX_INPUT, err, sizeof(err));
+	ok(v && json_integer_value(json_object_get(v, "a")) == 2, "json: the last duplicate member wins, as in jsonb");
+	json_decref(v);
 }
 
 static void
@@ -143,7 +145,7 @@ test_workload(void)
 	const char *full =
 		"{\"command\": [\"sh\", \"-c\", \"echo hi\"], \"env\": {\"A_1\": \"v\", \"_b\": \"\"},"
 		" \"inputs\": [{\"path\": \"in/a.txt\", \"content_base64\": \"aGVsbG8=\"},"
-		" {\"path\": \"b\", \"uri\": \"file:///tmp/x\", \"sha256\": \"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"}],"
+		" {\"path\": \"b\", \"uri\": \"file:///tmp/x\", \"sha256\": \"abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"}],"
 		" \"timeout_s\": 30, \"output\": \"out/result.txt\"}";
 
 	ok(workload_parse(full, strlen(full), &wl, err, sizeof(err)) == 0, "workload: the full example parses (%s)", err);
@@ -152,7 +154,7 @@ test_workload(void)
 	ok(wl.ninputs == 2 && wl.inputs[0].content_len == 5 && memcmp(wl.inputs[0].content, "hello", 5) == 0,
 	   "workload: content_base64 decoded");
 	ok(strcmp(wl.inputs[1].sha256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789") == 0,
-	   "workload: sha256 lower-cased");
+	   "workload: sha256 kept");
 	ok(wl.timeout_s == 30 && strcmp(wl.output, "out/result.txt") == 0, "workload: timeout and output");
 	workload_free(&wl);
 	ok(workload_parse("{\"command\": [\"true\"]}", 21, &wl, err, sizeof(err)) == 0 &&
@@ -165,11 +167,11 @@ test_workload(void)
 	ok(wl_refused("{\"command\": []}", "1 to 64"), "workload: empty command");
 	ok(wl_refused("{\"command\": \"ls\"}", "command array"), "workload: command not an array");
 	ok(wl_refused("{\"command\": [1]}", "not a string"), "workload: command element not a string");
-	ok(wl_refused("{\"command\": [\"\"]}", "1 to 4096"), "workload: empty argument");
-	ok(wl_refused("{\"command\": [\"a\\u0000b\"]}", "NUL"), "workload: NUL byte in an argument");
+	ok(wl_refused("{\"command\": [\"\"]}", "must not be empty"), "workload: empty argument");
+	ok(wl_refused("{\"command\": [\"a\\u0000b\"]}", "invalid JSON"), "workload: NUL byte in an argument (refused by the parser, as by jsonb)");
 	big = repeat('x', 4097);
 	snprintf(buf, sizeof(buf), "{\"command\": [\"%s\"]}", big);
-	ok(wl_refused(buf, "1 to 4096"), "workload: argument of 4097 bytes");
+	ok(wl_refused(buf, "longer than"), "workload: argument of 4097 bytes");
 	big[4096] = '\0';
 	snprintf(buf, sizeof(buf), "{\"command\": [\"%s\"]}", big);
 	ok(wl_ok(buf), "workload: argument of 4096 bytes");
@@ -213,9 +215,24 @@ test_workload(void)
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"!!!\"}]}", "base64"), "workload: invalid base64");
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"aGVsbG8=\", \"uri\": \"file:///x\"}]}", "both"), "workload: content and uri together");
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\"}]}", "content_base64 or uri"), "workload: input without content");
-	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"ftp://x\", \"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}", "scheme"), "workload: ftp uri");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"ftp://x\", \"sha256\": \"0000000000000000000000000000000000000000000000000000000000000000\"}]}", "must start with"), "workload: ftp uri");
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"file:///x\"}]}", "sha256"), "workload: uri without sha256");
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"file:///x\", \"sha256\": \"abc\"}]}", "sha256"), "workload: short sha256");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"uri\": \"file:///x\", \"sha256\": \"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789\"}]}", "lower-case"), "workload: upper-case sha256 refused, as the market refuses it");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"QR==\"}]}", "canonical"), "workload: non-canonical base64 QR== refused, as the market refuses it");
+	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\\\\b\", \"content_base64\": \"\"}]}", "backslash"), "workload: backslash in a path refused, as the market refuses it");
+	{
+		const char *loader[] = {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "ld_preload", "GCONV_PATH", "LOCPATH",
+		"MALLOC_CHECK_", "MALLOC_ARENA_MAX", "HOSTALIASES", "GLIBC_TUNABLES", "NLSPATH", "RES_OPTIONS", "TZDIR"};
+
+		for (size_t i = 0; i < sizeof(loader) / sizeof(loader[0]); i++)
+		{
+			snprintf(buf, sizeof(buf), "{\"command\": [\"a\"], \"env\": {\"%s\": \"/tmp/x.so\"}}", loader[i]);
+			ok(wl_refused(buf, loader[i]) && wl_refused(buf, "dynamic loader"), "workload: env %s refused, naming it", loader[i]);
+		}
+		ok(wl_ok("{\"command\": [\"a\"], \"env\": {\"LANG\": \"C\", \"PYTHONHASHSEED\": \"0\", \"OLD_PRELOAD\": \"x\"}}"),
+		   "workload: ordinary env names pass");
+	}
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"\", \"mode\": 1}]}", "unknown key"), "workload: unknown input key");
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [{\"path\": \"a\", \"content_base64\": \"\"}, {\"path\": \"a\", \"content_base64\": \"\"}]}", "repeats"), "workload: duplicate input paths");
 	ok(wl_refused("{\"command\": [\"a\"], \"inputs\": [1]}", "not an object"), "workload: input not an object");
@@ -228,14 +245,14 @@ test_workload(void)
 		memset(doc + n, 'A', enc);
 		n += enc;
 		sprintf(doc + n, "\"}]}");
-		ok(wl_refused(doc, "over"), "workload: input content over 1 MiB");
+		ok(wl_refused(doc, "more than 1048576"), "workload: input content over 1 MiB");
 		free(doc);
 	}
 	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 0}", "timeout_s"), "workload: timeout 0");
 	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 86401}", "timeout_s"), "workload: timeout 86401");
 	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 1.5}", "timeout_s"), "workload: fractional timeout");
 	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": \"10\"}", "timeout_s"), "workload: timeout as a string");
-	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 1e400}", "timeout_s"), "workload: timeout overflowing a double");
+	ok(wl_refused("{\"command\": [\"a\"], \"timeout_s\": 1e400}", "invalid JSON"), "workload: timeout overflowing a double (refused by the parser)");
 	ok(wl_refused("{\"command\": [\"a\"], \"output\": \"../x\"}", "output"), "workload: output escaping the work dir");
 	ok(wl_refused("{\"command\": [\"a\"], \"output\": \"/etc/passwd\"}", "output"), "workload: absolute output");
 	ok(wl_refused("{\"command\": [\"a\"], \"output\": 5}", "output"), "workload: output not a string");
@@ -317,22 +334,26 @@ test_base64_base58(void)
 	unsigned char pub[32];
 	unsigned int mdlen = 32;
 
-	ok(base64_decode("aGVsbG8gd29ybGQ=", 16, out, sizeof(out)) == 11 && memcmp(out, "hello world", 11) == 0,
+	ok(lagbid_wl_base64_decode("aGVsbG8gd29ybGQ=", 16, out, sizeof(out)) == 11 && memcmp(out, "hello world", 11) == 0,
 	   "base64: hello world");
-	ok(base64_decode("aGVs\nbG8=", 9, out, sizeof(out)) == 5, "base64: newlines are skipped (encode() output)");
-	ok(base64_decode("", 0, out, sizeof(out)) == 0, "base64: empty");
-	ok(base64_decode("aGVsbG8", 7, out, sizeof(out)) == 5, "base64: padding optional");
-	ok(base64_decode("a", 1, out, sizeof(out)) < 0, "base64: one character is malformed");
-	ok(base64_decode("aG=Vs", 5, out, sizeof(out)) < 0, "base64: data after padding");
-	ok(base64_decode("aGVsbG8gd29ybGQ=", 16, out, 4) < 0, "base64: output bound respected");
+	ok(lagbid_wl_base64_decode("", 0, out, sizeof(out)) == 0, "base64: empty");
+	ok(lagbid_wl_base64_decode("QQ==", 4, out, sizeof(out)) == 1 && out[0] == 'A', "base64: QQ== is A");
+	ok(lagbid_wl_base64_decode("QR==", 4, out, sizeof(out)) < 0, "base64: QR== (non-canonical) refused");
+	ok(lagbid_wl_base64_decode("QUJ=", 4, out, sizeof(out)) < 0, "base64: QUJ= (non-canonical) refused");
+	ok(lagbid_wl_base64_decode("QUI=", 4, out, sizeof(out)) == 2, "base64: QUI= is AB");
+	ok(lagbid_wl_base64_decode("aGVs\nbG8=", 9, out, sizeof(out)) < 0, "base64: whitespace refused, as the market refuses it");
+	ok(lagbid_wl_base64_decode("aGVsbG8", 7, out, sizeof(out)) < 0, "base64: padding required");
+	ok(lagbid_wl_base64_decode("aG=Vs", 5, out, sizeof(out)) < 0, "base64: data after padding");
+	ok(lagbid_wl_base64_decode("====", 4, out, sizeof(out)) < 0, "base64: padding only");
+	ok(lagbid_wl_base64_decode("aGVsbG8gd29ybGQ=", 16, out, 4) < 0, "base64: output bound respected");
 
-	ok(base58_encode((const unsigned char *) "", 0, b58, sizeof(b58)) == 0 && b58[0] == '\0', "base58: empty");
-	ok(base58_encode((const unsigned char *) "\0", 1, b58, sizeof(b58)) == 1 && strcmp(b58, "1") == 0, "base58: one zero byte");
-	base58_encode((const unsigned char *) "hello world", 11, b58, sizeof(b58));
+	ok(lb_base58_encode((const unsigned char *) "", 0, b58, sizeof(b58)) == 0 && b58[0] == '\0', "base58: empty");
+	ok(lb_base58_encode((const unsigned char *) "\0", 1, b58, sizeof(b58)) == 1 && strcmp(b58, "1") == 0, "base58: one zero byte");
+	lb_base58_encode((const unsigned char *) "hello world", 11, b58, sizeof(b58));
 	ok(strcmp(b58, "StV1DL6CwTryKyV") == 0, "base58: hello world (%s)", b58);
-	base58_encode((const unsigned char *) "\0\0\x01", 3, b58, sizeof(b58));
+	lb_base58_encode((const unsigned char *) "\0\0\x01", 3, b58, sizeof(b58));
 	ok(strcmp(b58, "112") == 0, "base58: leading zeros (%s)", b58);
-	ok(base58_encode((const unsigned char *) "hello world", 11, b58, 5) < 0, "base58: output bound respected");
+	ok(lb_base58_encode((const unsigned char *) "hello world", 11, b58, 5) < 0, "base58: output bound respected");
 
 	/* the extension's vector: peer_id_from_ed25519(sha256('1')) */
 	EVP_Digest("1", 1, pub, &mdlen, EVP_sha256(), NULL);
@@ -400,6 +421,9 @@ terms(TaskTerms *t, const char *owner, const char *region, const char *resources
 	t->price_min = atof(pmin);
 	t->price_max = atof(pmax);
 	t->duration_hours = 1;
+	t->workload_bytes = 21;
+	t->workload_json = "{\"command\": [\"true\"]}";
+	t->workload_len = strlen(t->workload_json);
 }
 
 static void
@@ -419,6 +443,10 @@ test_policy(void)
 	ok(region_matches("eu", "eu-west") && region_matches("eu", "eu") && region_matches("", "us") &&
 	   !region_matches("eu", "europe") && !region_matches("eu-west", "eu") && !region_matches("us", "eu-west"),
 	   "policy: region matching (eu matches eu and eu-*, none matches all)");
+	ok(lagbid_region_rule("eu-west-1") == NULL && lagbid_region_rule("a") == NULL &&
+	   lagbid_region_rule("EU") && lagbid_region_rule("eu--west") && lagbid_region_rule("eu-") &&
+	   lagbid_region_rule("1eu") && lagbid_region_rule("") && lagbid_region_rule("eu west"),
+	   "regions: the extension's region rule (src/rules/regions.c), compiled into the agent");
 	config_defaults(&c, "/tmp");
 	ok(config_parse(&c, cfg, err, sizeof(err)) == 0, "config: the test config parses (%s)", err);
 
@@ -463,6 +491,13 @@ test_policy(void)
 	t.workload_len = strlen(t.workload_json);
 	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_WORKLOAD, "policy: https input declined (%s)", why);
 	t.workload_json = NULL;
+	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_WORKLOAD &&
+	   strstr(why, "not read"), "policy: no bid on a workload the agent has not read (%s)", why);
+	ok(policy_screen(&c, &t, 0, &cost, why, sizeof(why)) == DECIDE_BID, "policy: the screen passes without the body");
+	t.workload_bytes = c.max_workload_bytes + 1;
+	ok(policy_screen(&c, &t, 0, &cost, why, sizeof(why)) == DECLINE_WORKLOAD && strstr(why, "max_workload_bytes"),
+	   "policy: a workload over max_workload_bytes is declined unread (%s)", why);
+	t.workload_bytes = 21;
 	t.workload_null = true;
 	ok(policy_decide(&c, &t, 0, price, sizeof(price), &cost, why, sizeof(why)) == DECLINE_WORKLOAD, "policy: no workload declined");
 	t.workload_null = false;
@@ -538,10 +573,207 @@ test_config(void)
 	config_free(&c);
 }
 
+/* ---- rows: a result set made of C strings ("\N" = NULL) ---- */
+typedef struct TestRows
+{
+	int			ncols;
+	const char *const *cells;
+} TestRows;
+
+static int
+test_get(const void *ctx, int row, int col, const char **value)
+{
+	const TestRows *t = ctx;
+	const char *v = t->cells[row * t->ncols + col];
+
+	if (strcmp(v, "\\N") == 0)
+		return -1;
+	*value = v;
+	return (int) strlen(v);
+}
+
+static Rows
+test_rows(TestRows *t, int nrows)
+{
+	Rows		r = {nrows, t->ncols, test_get, t};
+
+	return r;
+}
+
+static void
+test_rows_and_pushes(void)
+{
+	const char *sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	const char *good[] = {"42", "{\"cpu\": 1}", "eu", "1.5", "2", "1", "alice", "21", sha};
+	const char *cells[9];
+	TestRows	tr = {9, cells};
+	Rows		r;
+	TaskTerms	t;
+	char		why[256];
+	IdSet		ids = {0};
+	char	   *lit;
+
+	memcpy(cells, good, sizeof(good));
+	r = test_rows(&tr, 1);
+	ok(terms_from_row(&r, 0, &t, why, sizeof(why)) && t.task_id == 42 && t.price_max == 2 &&
+	   t.workload_bytes == 21 && strcmp(t.owner, "alice") == 0, "rows: a clean open_tasks row reads (%s)", why);
+	{
+		/* each hostile cell alone makes the row refused */
+		const struct
+		{
+			int			col;
+			const char *v;
+		}			bad[] = {
+			{0, "\\N"}, {0, "-1"}, {0, "0"}, {0, "12x"}, {0, "99999999999999999999"}, {0, " 1"},
+			{3, "\\N"}, {3, "1e400"}, {3, "nan"}, {3, "-1"}, {4, "0.5"}, {4, "abc"},
+			{5, "inf"}, {5, "\\N"}, {6, "\\N"}, {6, ""}, {6, "al\nice"},
+			{2, "eu\x01"}, {7, "-5"}, {7, "\\N"}, {7, "99999999999"}, {8, "\\N"}, {8, "ABC"},
+			{8, "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"},
+		};
+		char		longtext[4096];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		{
+			memcpy(cells, good, sizeof(good));
+			cells[bad[i].col] = bad[i].v;
+			ok(!terms_from_row(&r, 0, &t, why, sizeof(why)), "rows: hostile cell %zu (column %d) refuses the row (%s)",
+			   i, bad[i].col, why);
+		}
+		memset(longtext, 'o', sizeof(longtext) - 1);
+		longtext[sizeof(longtext) - 1] = '\0';
+		memcpy(cells, good, sizeof(good));
+		cells[6] = longtext;
+		ok(!terms_from_row(&r, 0, &t, why, sizeof(why)), "rows: a 4 kB owner is refused, not truncated into a buffer");
+		memcpy(cells, good, sizeof(good));
+		cells[7] = "\\N";
+		cells[8] = "\\N";
+		ok(terms_from_row(&r, 0, &t, why, sizeof(why)) && t.workload_null, "rows: no workload reads as none");
+		memcpy(cells, good, sizeof(good));
+		tr.ncols = 8;
+		r = test_rows(&tr, 1);
+		ok(!terms_from_row(&r, 0, &t, why, sizeof(why)), "rows: a result of the wrong width is refused (%s)", why);
+		tr.ncols = 9;
+	}
+
+	/* the reviewer's overflow: 130 notification ids of 19 digits acknowledged at once */
+	{
+		const char *nc[6] = {"9223372036854775807", "bid_won", "\\N", "\\N", "\\N", "{}"};
+		TestRows	nt = {6, nc};
+		Rows		nr = test_rows(&nt, 1);
+		NoticeRow	n;
+
+		for (int i = 0; i < 130; i++)
+			idset_add(&ids, 9223372036854775807LL - i, 1000);
+		lit = ids_array_literal(ids.ids, ids.n);
+		ok(ids.n == 130 && strlen(lit) == 2 + 130 * 19 + 129 && lit[strlen(lit) - 1] == '}',
+		   "rows: 130 ids of 19 digits make a %zu-byte literal, sized to fit", strlen(lit));
+		free(lit);
+		idset_free(&ids);
+		ok(notice_from_row(&nr, 0, &n) && n.id == 9223372036854775807LL && strcmp(n.task, "-") == 0,
+		   "rows: a notification row with NULL ids reads");
+		nc[0] = "9223372036854775808";
+		ok(!notice_from_row(&nr, 0, &n), "rows: an id past bigint is refused");
+		nc[0] = "7";
+		nc[1] = "bid_won\n2030-01-01 LOG:  forged line";
+		ok(notice_from_row(&nr, 0, &n) && strchr(n.kind, '\n') == NULL, "rows: control bytes never reach the log (%s)", n.kind);
+	}
+	for (int i = 0; i < 5000; i++)
+		idset_add(&ids, 1 + i % 7, 1000);
+	ok(ids.n == 7, "rows: repeated ids are kept once");
+	idset_free(&ids);
+	for (int i = 0; i < 5000; i++)
+		idset_add(&ids, 1 + i, 1000);
+	ok(ids.n == 1000, "rows: an id set is bounded (%d)", ids.n);
+	idset_free(&ids);
+
+	/* pushes: ids only */
+	{
+		const char *forged = "{\"task_id\": 9, \"owner\": \"alice\", \"resources\": {}, \"price_min\": 0.01, \"price_max\": 0.01}";
+
+		ok(push_payload_ids(forged, strlen(forged), &ids, 1000) == 1 && ids.n == 1 && ids.ids[0] == 9,
+		   "push: a payload with terms gives its task id, nothing else");
+		idset_free(&ids);
+		ok(push_payload_ids("{\"task_ids\": [3, 4, 3]}", 23, &ids, 1000) == 3 && ids.n == 2,
+		   "push: a batch of ids, repeats kept once");
+		idset_free(&ids);
+		ok(push_payload_ids("{\"task_id\": \"9\"}", 16, &ids, 1000) < 0, "push: a string id is refused");
+		ok(push_payload_ids("{\"task_id\": 1.5}", 16, &ids, 1000) < 0, "push: a fractional id is refused");
+		ok(push_payload_ids("{\"task_id\": -3}", 15, &ids, 1000) < 0, "push: a negative id is refused");
+		ok(push_payload_ids("{\"task_ids\": 3}", 15, &ids, 1000) < 0, "push: task_ids not an array is refused");
+		ok(push_payload_ids("[1]", 3, &ids, 1000) < 0 && push_payload_ids("{", 1, &ids, 1000) < 0,
+		   "push: not an object is refused");
+		ok(ids.n == 0, "push: refused payloads add nothing");
+	}
+
+	/* the body cache: by digest, bounded */
+	{
+		char		key[65];
+		size_t		len;
+		const char *got;
+
+		for (int i = 0; i < 200; i++)
+		{
+			snprintf(key, sizeof(key), "%064d", i);
+			wlcache_put(key, "{\"command\": [\"x\"]}", 18);
+		}
+		snprintf(key, sizeof(key), "%064d", 199);
+		got = wlcache_get(key, &len);
+		ok(got && len == 18, "wlcache: the newest body is found");
+		snprintf(key, sizeof(key), "%064d", 0);
+		ok(wlcache_get(key, &len) == NULL, "wlcache: the oldest of 200 was evicted (64 entries)");
+		wlcache_clear();
+	}
+}
+
+/*
+ * The corpus both sides judge (test/vectors/workloads.txt): every line is
+ * "ok<TAB>json" or "refused<TAB>json"; test/t/023_workload_rules.pl runs
+ * the same lines through publish_task and expects the same verdicts.
+ */
+static void
+test_corpus(void)
+{
+	char	   *text = read_file("../test/vectors/workloads.txt", 16 * 1024 * 1024, NULL);
+	int			n = 0,
+				agree = 0;
+
+	ok(text != NULL, "corpus: ../test/vectors/workloads.txt is readable");
+	for (char *line = text; line && *line;)
+	{
+		char	   *next = strchr(line, '\n');
+		char	   *tab;
+
+		if (next)
+			*next = '\0';
+		tab = strchr(line, '\t');
+		if (line[0] != '#' && tab)
+		{
+			bool		want_ok = strncmp(line, "ok\t", 3) == 0;
+			Workload	wl;
+			char		err[256] = "";
+			bool		got_ok = workload_parse(tab + 1, strlen(tab + 1), &wl, err, sizeof(err)) == 0;
+
+			if (got_ok)
+				workload_free(&wl);
+			n++;
+			if (got_ok == want_ok)
+				agree++;
+			else
+				printf("# corpus line %d: expected %s, the agent says %s (%s): %.200s\n", n,
+					   want_ok ? "ok" : "refused", got_ok ? "ok" : "refused", err, tab + 1);
+		}
+		line = next ? next + 1 : NULL;
+	}
+	free(text);
+	ok(n > 50 && agree == n, "corpus: the agent's verdict is the expected one on %d of %d workloads", agree, n);
+}
+
 int
 main(void)
 {
 	log_init(false, LOG_LEVEL_FATAL);
+	test_rows_and_pushes();
+	test_corpus();
 	test_json();
 	test_workload();
 	test_hostile();

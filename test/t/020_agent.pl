@@ -8,7 +8,10 @@
 #      the workload prints; each agent is paid its ask x hours
 #   3. a fourth provider (plain SQL) uploading a different result loses
 #      the election and is not paid
-#   4. declines are logged with their reason (region, price)
+#   4. declines are logged with their reason (region, price); a forged
+#      push (owner on the deny list, made-up cheap terms) is decided on the
+#      market's terms and gets no bid; a pushed task whose workload the
+#      agents cannot run (an https input) is declined before any bid
 #   5. kill -9 of an agent mid-job, then a restart: the job completes,
 #      nothing is paid twice, no slot leaks
 #   6. PostgreSQL restarted under running agents: they reconnect and carry on
@@ -46,6 +49,7 @@ $node->start;
 $node->safe_psql('postgres', q{
 CREATE EXTENSION lagbid;
 SELECT lagbid.deposit('alice', 100000, 'seed');
+SELECT lagbid.deposit('mallory', 100000, 'seed-m');
 });
 for my $i (1 .. 4)
 {
@@ -128,6 +132,7 @@ for my $i (1 .. 3)
 	$conf =~ s/^storage_gb_hour = .*$/storage_gb_hour = 0/m;
 	$conf =~ s/^scan_interval_s = .*$/scan_interval_s = 2/m;
 	$conf =~ s/^grace_period_s = .*$/grace_period_s = 5/m;
+	$conf =~ s/^deny =.*$/deny = mallory/m;
 	open my $fh, '>', "$dir{$i}/lagbid-agent.conf" or die;
 	print $fh $conf;
 	close $fh;
@@ -226,16 +231,56 @@ my $t_region = publish('{"command": ["true"]}', region => 'us');
 my $t_price = publish('{"command": ["true"]}', price_max => 1.5);
 ok(wait_for("SELECT true", 'noop', 1), 'declines published');
 my $deadline = time + 10;
-usleep(200_000) until time > $deadline || agent_log(3) =~ /task $t_price declined \(price\)/;
-# 0.4: the push names the task only (issue 19 defects 3 and 7b) and the
-# agent reads what it may bid on from the market (open_tasks(), which leaves
-# out another region's task): such a task is never considered, so never bid
-is(sql("SELECT count(*) FROM lagbid.bid WHERE task_id = $t_region"), '0',
-	'a task of another region gets no bid');
-unlike(agent_log(3), qr/task $t_region /, 'and the agent never acted on its push');
+usleep(200_000) until time > $deadline || (agent_log(3) =~ /not open to this provider in the market: ([\d, ]*, )?$t_region\b/ && agent_log(3) =~ /task $t_price declined \(price\)/);
+# the market lists a task only to the providers it is open to: the push of a
+# task of another region is read back, and the market's answer is the reason
+like(agent_log(3), qr/LOG:  \d+ pushed task\(s\) not open to this provider in the market: ([\d, ]*, )?$t_region\b/,
+	'a task of another region: the push is read back, and the market does not list it');
 like(agent_log(3), qr/LOG:  task $t_price declined \(price\): cost 3\.0000\/h is above price_max 1\.5/,
 	'a task paying less than the cost is declined with its reason');
 sql("SELECT lagbid.cancel_task($t_region); SELECT lagbid.cancel_task($t_price)");
+
+# ---- 4b. a forged push (issue 19, defect 3) and a workload the agents cannot run (defect 9) ----
+# mallory is on every agent's deny list and pays 0.2/h for a task that costs
+# them 2.00/h and more; it publishes closed, then in one transaction sends a
+# push with made-up terms (owner alice, no resources, 0.01/h) and opens
+# bidding.  A push is only a hint: the agents read the market's terms back.
+{
+	my $tf = sql(qq{SELECT lagbid.publish_task('mallory', '{"cpu": 1}', 0.01, 0.2, 1,
+	                workload => '{"command": ["true"]}'::jsonb, open => false)});
+	sql(qq{BEGIN;
+	       SELECT pg_notify('lagbid_tasks', '{"task_id":$tf,"owner":"alice","resources":{},"price_min":0.01,"price_max":0.01}');
+	       SELECT lagbid.open_bidding($tf);
+	       COMMIT;});
+	# and a batch push naming it again among ids that do not exist
+	sql(qq{SELECT pg_notify('lagbid_tasks', '{"task_ids":[$tf, 999999, 9223372036854775807],"owner":"alice","price_max":0.01}')});
+	my $deadline = time + 15;
+	usleep(100_000) until time > $deadline
+	  || 3 == grep { agent_log($_) =~ /task $tf declined \(owner\): owner "mallory" is denied/ } 1 .. 3;
+	for my $i (1 .. 3)
+	{
+		like(agent_log($i), qr/LOG:  task $tf declined \(owner\): owner "mallory" is denied/,
+			"agent $i: the forged push is decided on the market's terms (owner mallory, denied)");
+	}
+	is(sql("SELECT count(*) FROM lagbid.bid WHERE task_id = $tf"), 0, 'no agent bid on the forged terms');
+	unlike(join('', map { agent_log($_) } 1 .. 3), qr/bid \d+ placed on task $tf /, '... and none logged a bid on it');
+	sql("SELECT lagbid.cancel_task($tf)");
+
+	# an https input: valid for the market, not fetchable by these agents;
+	# it arrives by push, and is declined on its workload before any bid
+	my $th = publish(q{{"command": ["true"], "inputs": [{"path": "x", "uri": "https://example.org/x", "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]}});
+	$deadline = time + 15;
+	usleep(100_000) until time > $deadline
+	  || 3 == grep { agent_log($_) =~ /task $th declined \(workload\)/ } 1 .. 3;
+	for my $i (1 .. 3)
+	{
+		like(agent_log($i), qr/LOG:  task $th declined \(workload\): workload input "x" needs a uri this agent does not fetch/,
+			"agent $i: a pushed task's workload is read and checked before a bid");
+	}
+	is(sql("SELECT count(*) FROM lagbid.bid WHERE task_id = $th"), 0, 'no bid on a workload the agents cannot run');
+	sql("SELECT lagbid.cancel_task($th)");
+	invariants_ok('after the forged push');
+}
 
 # ---- 5. kill -9 mid-job, then restart ----
 my $t3 = publish('{"command": ["sh", "-c", "sleep 3; echo slow-result"], "timeout_s": 60}');
@@ -434,6 +479,7 @@ invariants_ok('after the hostile workloads');
 	like($out, qr/^balance \d/m, 'status: earnings');
 	like($out, qr/^paid vs expected .* 0 job\(s\) differ$/m, 'status: paid matches price x hours');
 	like($out, qr/^  price +1$/m, 'status: declines by reason in the last hour');
+	like($out, qr/^  owner +1$/m, 'status: the forged push counts as one owner decline');
 }
 for my $i (1 .. 2)
 {

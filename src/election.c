@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "market.h"
 #include "states.h"
+#include "trust.h"
 
 #define MAX_URI_LEN		2048
 #define MAX_HASH_LEN	256
@@ -195,6 +196,8 @@ lagbid_fail_job(PG_FUNCTION_ARGS)
 	if (state == JOB_PROCESSING)
 		lagbid_exec(&pending_plan, args, NULL, false, 0);
 	lagbid_release_slots(&provider_id, 1);
+	/* the provider gave up after allocation: its bond and score (outcome.c) */
+	lagbid_job_outcome(&t, job_id, JOB_OUTCOME_FAILED, reason, NULL);
 
 	lagbid_exec(&any_alive_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
@@ -325,6 +328,10 @@ lagbid_finalize_locked(LagbidTask *t)
 	{
 		/* no valid result at all: the task fails, everything is refunded */
 		lagbid_release_slots(providers, n);
+		/* nobody to agree with: no-shows are slashed, the others released */
+		for (i = 0; i < n; i++)
+			lagbid_job_outcome(t, jobs[i].id, jobs[i].state == JOB_PROCESSING ?
+							   JOB_OUTCOME_NO_SHOW : JOB_OUTCOME_UNDECIDED, NULL, NULL);
 		lagbid_end_task_locked(t, TASK_FAILED, "no_valid_result");
 		lagbid_finish();
 		return 0;
@@ -362,6 +369,16 @@ lagbid_finalize_locked(LagbidTask *t)
 
 	/* lock-order step 4: providers; step 5: accounts */
 	lagbid_release_slots(providers, n);
+	/* each job's outcome: bonds released or slashed, reputation (outcome.c) */
+	for (i = 0; i < n; i++)
+		lagbid_job_outcome(t, jobs[i].id,
+						   jobs[i].agrees ? JOB_OUTCOME_AGREED :
+						   jobs[i].state == JOB_PROCESSING ? JOB_OUTCOME_NO_SHOW :
+						   JOB_OUTCOME_DISAGREED, NULL,
+						   jobs[i].agrees || jobs[i].state == JOB_PROCESSING ? NULL :
+						   lagbid_evidence_disagree(jobs[i].hash, leader->hash,
+													leader->votes, t->replicas));
+	lagbid_trust_task_ended(t);
 	legs[npaid].to_account = t->funding_account_id;
 	legs[npaid].amount = lagbid_num_sub(lagbid_account_balance(t->escrow_account_id), paid_total);
 	legs[npaid].kind = "refund";

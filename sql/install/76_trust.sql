@@ -13,7 +13,7 @@ COMMENT ON FUNCTION lagbid.reliability(numeric) IS
     'reliability of a reputation score, (score + 1) / (score + 2) (shown to 6 decimals; allocation => ''reliability'' ranks by ask / reliability, exactly): 0.5 for a fresh key, 0.9 at score 8, 0.99 at 98';
 
 CREATE FUNCTION lagbid.provider_profile(node_id text)
-    RETURNS TABLE (node_id text, verified boolean, first_seen timestamptz, score numeric,
+    RETURNS TABLE (verified boolean, first_seen timestamptz, score numeric,
                    reliability numeric, jobs_completed integer, jobs_agreed integer,
                    jobs_disagreed integer, jobs_no_show integer, jobs_failed integer,
                    slashed_total numeric)
@@ -25,7 +25,7 @@ BEGIN
         PERFORM lagbid.raise('LB001', 'node_id must not be NULL');
     END IF;
     RETURN QUERY
-    SELECT p.node_id, p.verified, p.registered_at, p.score, lagbid.reliability(p.score),
+    SELECT p.verified, p.registered_at, p.score, lagbid.reliability(p.score),
            p.jobs_completed, p.jobs_agreed, p.jobs_disagreed, p.jobs_no_show, p.jobs_failed,
            p.slashed_total
       FROM lagbid.provider p WHERE p.node_id = provider_profile.node_id;
@@ -38,7 +38,7 @@ COMMENT ON FUNCTION lagbid.provider_profile(text) IS
     'a provider''s public record: its score and reliability, jobs completed (agreed: on tasks of several replicas), disagreed, no-show, failed by it, all it was slashed, and when it was first seen; LB204 for an unknown node id';
 
 CREATE FUNCTION lagbid_api.provider_profile(node_id text)
-    RETURNS TABLE (node_id text, verified boolean, first_seen timestamptz, score numeric,
+    RETURNS TABLE (verified boolean, first_seen timestamptz, score numeric,
                    reliability numeric, jobs_completed integer, jobs_agreed integer,
                    jobs_disagreed integer, jobs_no_show integer, jobs_failed integer,
                    slashed_total numeric)
@@ -63,7 +63,7 @@ DECLARE
     node text := (SELECT p.node_id FROM lagbid.provider p WHERE p.id = me);
 BEGIN
     RETURN QUERY
-    SELECT f.*, lagbid.balance(node, 'provider'),
+    SELECT node, f.*, lagbid.balance(node, 'provider'),
            coalesce((SELECT sum(b.bond) FROM lagbid.bid b WHERE b.provider_id = me AND b.bond_state = 'locked'), 0),
            (SELECT count(*)::integer FROM lagbid.bid b WHERE b.provider_id = me AND b.bond_state = 'locked')
       FROM lagbid.provider_profile(node) f;

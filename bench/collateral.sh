@@ -17,9 +17,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" != "--inner" ]; then
 	stage=${BENCH_DIR:-/tmp/lagbid-bench-collateral.$(id -u)}
 	stage_tree "$here" "$stage"
-	exec as_runner env BENCH_SECONDS="${BENCH_SECONDS:-10}" BENCH_ROUNDS="${BENCH_ROUNDS:-5}" \
+	as_runner env BENCH_KEEP="${BENCH_KEEP:-}" BENCH_SECONDS="${BENCH_SECONDS:-10}" BENCH_ROUNDS="${BENCH_ROUNDS:-5}" \
 		BENCH_CLIENTS="${BENCH_CLIENTS:-8}" BENCH_PORT="${BENCH_PORT:-56240}" \
 		bash "$stage/bench/collateral.sh" --inner
+	exit $?
 fi
 
 cd "$here"
@@ -28,14 +29,14 @@ secs=$BENCH_SECONDS; rounds=$BENCH_ROUNDS; clients=$BENCH_CLIENTS
 ntasks=2000; nproviders=200
 rm -rf "$dir" "$dir.initdb.log"
 bash scripts/cluster.sh start "$dir" "$port" "$db"
-trap 'bash scripts/cluster.sh stop "$dir"' EXIT
-psql -X -q -h "$dir" -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 <<SQL
+[ -n "${BENCH_KEEP:-}" ] || trap 'bash scripts/cluster.sh stop "$dir"' EXIT
+psql -X -q -h "$dir" -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 -o /dev/null <<SQL
 CREATE EXTENSION lagbid;
 SQL
-psql -X -q -h "$dir" -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 <<SQL
+psql -X -q -h "$dir" -p "$port" -U postgres -d "$db" -v ON_ERROR_STOP=1 -o /dev/null <<SQL
 SELECT lagbid.deposit('bench-owner', 1e15, 'bench-owner');
 SELECT count(lagbid.register_provider(lagbid.peer_id_from_ed25519(sha256(n::text::bytea)),
-                                      ARRAY['/ip4/10.1.0.1/tcp/4001'], 'eu', '{"cpu": 64}', 1000000))
+                                      ARRAY['/ip4/10.1.0.1/tcp/4001'], 'eu', '{"cpu": 64}', 100000))
   FROM generate_series(1, $nproviders) AS n;
 SELECT count(lagbid.deposit(node_id, 1e12, 'bench-' || id, holder_kind => 'provider')) FROM lagbid.provider;
 SELECT count(lagbid.publish_task('bench-owner', '{}', 1, 100, 1, bid_limit => 10000,

@@ -27,6 +27,8 @@ as_runner bash -c "
 		-v ON_ERROR_STOP=1 -f scripts/demo.sql
 	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
 		-v ON_ERROR_STOP=1 -f scripts/demo_work.sql
+	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
+		-v ON_ERROR_STOP=1 -f scripts/demo_trust.sql
 	bash scripts/demo_agents.sh '$stage/.cluster' $port lagbid_demo
 	if [ -n \"\${LAGBID_DEMO_KEEP:-}\" ]; then
 		echo

@@ -10,6 +10,10 @@ SELECT fresh_market();
 SET lagbid.clock = '2030-01-01 00:00:00+00';
 SELECT setseed(0.16);
 SELECT count(cp(n, 'eu', '{}', 1000)) AS providers FROM generate_series(1, 8) AS n;
+-- providers fund their collateral (issue 20): half the cases stake a bond
+-- of collateral_ratio (0..2, 27 decimals) x ask x hours on every bid
+SELECT count(lagbid.deposit(node(n), 1000000000, 'cp-' || n, holder_kind => 'provider'))
+  FROM generate_series(1, 8) AS n;
 
 -- a random numeric in [lo, hi) with 27 decimals of randomness
 CREATE FUNCTION public.rnd(lo numeric, hi numeric) RETURNS numeric LANGUAGE sql VOLATILE
@@ -86,6 +90,7 @@ DECLARE
     reps int;
     sid bigint;
     tid bigint;
+    ratio numeric;
 BEGIN
     -- spaces
     FOR n IN 1..800 LOOP
@@ -95,8 +100,9 @@ BEGIN
         hours := public.rnd(1, 30);
         reps := 1 + floor(random() * 5)::int;
         PERFORM lagbid.deposit(owner, ceil((pmax + 30) * (hours + 10) * reps * 2), 'dep-' || n);
-        sid := public.step(n, 'create_space', format('SELECT lagbid.create_space(%L, %L, %L, %s, %s, %s, NULL, %s)',
-                                                     owner, 's' || n, '{}', pmin, pmax, hours, reps));
+        ratio := CASE WHEN random() < 0.5 THEN public.rnd(0, 2) ELSE 0 END;
+        sid := public.step(n, 'create_space', format('SELECT lagbid.create_space(%L, %L, %L, %s, %s, %s, NULL, %s, collateral_ratio => %s)',
+                                                     owner, 's' || n, '{}', pmin, pmax, hours, reps, ratio));
         CONTINUE WHEN sid IS NULL;
         tid := public.step(n, 'trigger_space', format('SELECT lagbid.trigger_space(%s)', sid));
         IF tid IS NOT NULL THEN
@@ -131,9 +137,10 @@ BEGIN
         hours := public.rnd(0.01, 30);
         reps := 1 + floor(random() * 5)::int;
         PERFORM lagbid.deposit(owner, ceil(pmax * hours * reps + 1), 'dep-' || n);
+        ratio := CASE WHEN random() < 0.5 THEN public.rnd(0, 2) ELSE 0 END;
         tid := public.step(n, 'publish_task',
-                           format('SELECT lagbid.publish_task(%L, %L, %s, %s, %s, replicas => %s, auto_allocate => %L)',
-                                  owner, '{}', pmin, pmax, hours, reps, random() < 0.5));
+                           format('SELECT lagbid.publish_task(%L, %L, %s, %s, %s, replicas => %s, auto_allocate => %L, collateral_ratio => %s)',
+                                  owner, '{}', pmin, pmax, hours, reps, random() < 0.5, ratio));
         IF tid IS NOT NULL THEN
             PERFORM public.run_task(n, tid, reps);
         END IF;
@@ -191,6 +198,24 @@ SELECT bool_and(s.state = 'expired') AS all_spaces_expired,
 SELECT bool_and(j.paid = j.price * t.duration_hours) AS paid_ask_times_hours,
        bool_and(j.paid <= t.price_max * t.duration_hours) AS paid_within_budget
   FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id WHERE j.state = 'completed';
+-- collateral with many decimals: every bond is exactly ratio x ask x hours,
+-- left its account once (none is locked at the end), and each provider
+-- holds exactly its deposits and payments less its slashes
+SELECT count(*) >= 1000 AS many_bonds,
+       count(*) FILTER (WHERE scale(b.bond) >= 40) >= 500 AS bonds_with_40_decimals,
+       count(*) FILTER (WHERE b.bond_state = 'slashed') >= 50 AS many_slashed,
+       bool_and(b.bond = t.collateral_ratio * b.price * t.duration_hours) AS bonds_exact,
+       bool_and(b.bond_state IN ('released', 'slashed')) AS every_bond_settled
+  FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id WHERE b.bond > 0;
+SELECT bool_and(a.balance = 0) AS bonded_accounts_empty, count(*) >= 1000 AS many_bonded_accounts
+  FROM lagbid.account a WHERE a.kind = 'bonded';
+SELECT bool_and(a.balance = (SELECT coalesce(sum(e.amount), 0) FROM lagbid.ledger_entry e
+                               JOIN lagbid.ledger_tx x ON x.id = e.tx_id
+                              WHERE e.account_id = a.id AND x.kind IN ('deposit', 'payment'))
+                          - (SELECT coalesce(sum(x.amount), 0) FROM lagbid.ledger_tx x
+                               JOIN lagbid.job j ON j.id = x.job_id
+                              WHERE x.kind = 'slash' AND j.provider_id = p.id)) AS providers_hold_pay_less_slashes
+  FROM lagbid.provider p JOIN lagbid.account a ON a.kind = 'provider' AND a.name = p.node_id;
 SELECT count(*) = 0 AS invariants_hold FROM lagbid.check_invariants();
 
 DROP FUNCTION public.run_task(int, bigint, int);

@@ -3,8 +3,10 @@
  * allocation.c
  *	  Allocating the bidders of a closed task (market rule 3): the owner's
  *	  chosen bids, or the best `replicas` open bids — lowest ask, then the
- *	  earliest bid.  Winners get a job each; every other open bid is lost,
- *	  its slot released; all bidders are told.
+ *	  higher reputation score (0.4), then the earliest bid; or, on a task
+ *	  with allocation => 'reliability', the lowest ask / reliability
+ *	  (reputation.c).  Winners get a job each; every other open bid is
+ *	  lost, its slot and bond released; all bidders are told.
  *
  *	  lagbid.allocate.
  *
@@ -25,6 +27,7 @@
 #include "errors.h"
 #include "market.h"
 #include "states.h"
+#include "trust.h"
 
 /*
  * the bid_won notice's run terms (a JSON object; its "{" is spliced off):
@@ -49,6 +52,7 @@ typedef struct OpenBid
 	TimestampTz placed_at;
 	char	   *node_id;
 	bool		won;
+	Datum		score;			/* the provider's reputation (0 before 0.4's schema) */
 } OpenBid;
 
 static LagbidPlan lock_bidders_plan = {
@@ -102,7 +106,25 @@ static LagbidPlan jobs_held_plan = {
 	1, {INT8OID}
 };
 
-/* allocation order: lowest ask, then earliest placed, then lowest id */
+static LagbidPlan scores_plan = {
+	"SELECT id, score FROM lagbid.provider WHERE id = ANY ($1)",
+	1, {INT8ARRAYOID}
+};
+
+/* ties: the higher score, then earliest placed, then lowest id */
+static int
+cmp_ties(const OpenBid *x, const OpenBid *y)
+{
+	int			c = lagbid_num_cmp(y->score, x->score);
+
+	if (c != 0)
+		return c;
+	if (x->placed_at != y->placed_at)
+		return x->placed_at < y->placed_at ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* allocation order: lowest ask, then the ties */
 static int
 cmp_best(const void *a, const void *b)
 {
@@ -110,11 +132,18 @@ cmp_best(const void *a, const void *b)
 	const OpenBid *y = b;
 	int			c = lagbid_num_cmp(x->price, y->price);
 
-	if (c != 0)
-		return c;
-	if (x->placed_at != y->placed_at)
-		return x->placed_at < y->placed_at ? -1 : 1;
-	return (x->id > y->id) - (x->id < y->id);
+	return c != 0 ? c : cmp_ties(x, y);
+}
+
+/* allocation => 'reliability': lowest ask / reliability, then the ties */
+static int
+cmp_reliable(const void *a, const void *b)
+{
+	const OpenBid *x = a;
+	const OpenBid *y = b;
+	int			c = lagbid_reliability_cmp(x->price, x->score, y->price, y->score);
+
+	return c != 0 ? c : cmp_ties(x, y);
 }
 
 static Datum
@@ -186,11 +215,32 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 		bids[i].node_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
 		bids[i].price = lagbid_result_datum(i, 4, &isnull);
 		bids[i].placed_at = DatumGetTimestampTz(lagbid_result_datum(i, 5, &isnull));
+		bids[i].score = lagbid_num_int(0);
 	}
 
 	if (bid_ids == NULL)
 	{
-		qsort(bids, n, sizeof(OpenBid), cmp_best);
+		/* the bidders' scores (their rows are locked: lock_bidders or the tick) */
+		if (lagbid_trust_schema() && n > 1)
+		{
+			int64	   *pids = palloc(sizeof(int64) * n);
+
+			for (i = 0; i < n; i++)
+				pids[i] = bids[i].provider_id;
+			args[0] = int64_array(pids, n);
+			lagbid_exec(&scores_plan, args, NULL, true, 0);
+			for (j = 0; j < (int) SPI_processed; j++)
+			{
+				bool		isnull;
+				int64		pid = DatumGetInt64(lagbid_result_datum(j, 1, &isnull));
+				Datum		score = lagbid_result_datum(j, 2, &isnull);
+
+				for (i = 0; i < n; i++)
+					if (bids[i].provider_id == pid)
+						bids[i].score = score;
+			}
+		}
+		qsort(bids, n, sizeof(OpenBid), t->reliability ? cmp_reliable : cmp_best);
 		for (i = 0; i < n && i < wanted; i++)
 			bids[i].won = true;
 	}
@@ -281,6 +331,8 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 
 	/* lock-order step 4: the losers' providers get their slots back */
 	lagbid_release_slots(lost_providers, nlost);
+	/* step 5: and their bonds (collateral.c) */
+	lagbid_bonds_release(t, lost_ids, nlost, "not_allocated");
 
 	/* what the winners need to run their job: the task's workload and terms */
 	if (nwon > 0)

@@ -29,6 +29,7 @@
 #include "errors.h"
 #include "market.h"
 #include "states.h"
+#include "trust.h"
 
 static LagbidPlan live_bid_plan = {
 	"SELECT id, price FROM lagbid.bid "
@@ -211,6 +212,8 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 		check_match(&t, provider_id);
 		lagbid_take_slot(provider_id);
 	}
+	/* the task's min_reputation (issue 20), once it is open to this provider */
+	lagbid_check_reputation(&t, provider_id);
 
 	/*
 	 * Rule 3, once rule 4 has said the provider may see the task: a provider
@@ -231,6 +234,8 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	lagbid_exec(&insert_bid_plan, args, NULL, false, 0);
 	if (!lagbid_result_int64(1, &bid_id))
 		elog(ERROR, "lagbid: bid not created");
+	/* a collateral task: the bid's bond, locked now (LB502 when short) */
+	lagbid_bond_lock(&t, bid_id, provider_id, price, closes && t.auto_allocate);
 
 	if (closes)
 		lagbid_close_bidding_locked(&t, "bid_limit_reached", true);
@@ -297,6 +302,7 @@ lagbid_withdraw_bid(PG_FUNCTION_ARGS)
 	args[1] = Int32GetDatum(-1);
 	lagbid_exec(&count_plan, args, NULL, false, 0);
 	lagbid_release_slots(&provider_id, 1);
+	lagbid_bonds_release(&t, &bid_id, 1, "withdrawn");
 	lagbid_finish();
 	PG_RETURN_VOID();
 }

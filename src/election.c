@@ -44,6 +44,7 @@
 #include "errors.h"
 #include "market.h"
 #include "states.h"
+#include "trust.h"
 
 #define MAX_URI_LEN		2048
 #define MAX_HASH_LEN	256
@@ -314,6 +315,8 @@ lagbid_fail_job(PG_FUNCTION_ARGS)
 		count_reported(&t);
 	lagbid_release_slots(&provider_id, 1);
 	job_settled(&t, job_id, NULL, OUTCOME_FAILED, reason, (Datum) 0, false);
+	/* the provider gave up after allocation: its bond and score (outcome.c) */
+	lagbid_job_outcome(&t, job_id, JOB_OUTCOME_FAILED, reason, NULL);
 
 	args[0] = Int64GetDatum(t.id);
 	lagbid_exec(&any_alive_plan, args, NULL, false, 1);
@@ -659,6 +662,43 @@ apply_outcomes(Election *e, Datum *pay)
 	lagbid_release_slots(providers, nfree);
 }
 
+/*
+ * What each job's outcome does to its provider's bond and reputation
+ * (outcome.c), after the jobs' states and the providers' slots moved
+ * (lock-order steps 3 and 4) and before the escrow pays out (step 5).  A
+ * job that reported into a failed election had nobody to agree with: its
+ * bond is released; one that never reported is a no-show.
+ */
+static void
+trust_outcomes(Election *e)
+{
+	int			i;
+
+	for (i = 0; i < e->njobs; i++)
+	{
+		ElectJob   *j = &e->jobs[i];
+
+		switch (j->outcome)
+		{
+			case OUTCOME_AGREE:
+				lagbid_job_outcome(e->t, j->id, JOB_OUTCOME_AGREED, NULL, NULL);
+				break;
+			case OUTCOME_DISAGREE:
+				lagbid_job_outcome(e->t, j->id, JOB_OUTCOME_DISAGREED, NULL, j->evidence);
+				break;
+			case OUTCOME_NO_SHOW:
+				lagbid_job_outcome(e->t, j->id, JOB_OUTCOME_NO_SHOW, NULL, j->evidence);
+				break;
+			case OUTCOME_NO_CONSENSUS:
+				lagbid_job_outcome(e->t, j->id, JOB_OUTCOME_UNDECIDED, NULL, j->evidence);
+				break;
+			case OUTCOME_PENDING:
+			case OUTCOME_FAILED:
+				break;
+		}
+	}
+}
+
 static void
 settle_all(Election *e, Datum *pay)
 {
@@ -703,6 +743,10 @@ elect_winner(Election *e)
 	lagbid_exec(&task_done_plan, args, NULL, false, 0);
 	t->state = TASK_COMPLETED;
 
+	/* each job's outcome: bonds released or slashed, reputation (outcome.c) */
+	trust_outcomes(e);
+	lagbid_trust_task_ended(t);
+
 	/* lock-order step 5: the accounts; the escrow's rest goes back */
 	legs[npaid].to_account = t->funding_account_id;
 	legs[npaid].amount = lagbid_num_sub(lagbid_account_balance(t->escrow_account_id), paid_total);
@@ -724,6 +768,7 @@ fail_election(Election *e, const char *reason, const char *why)
 {
 	decide_outcomes(e, OUTCOME_NO_CONSENSUS, why);
 	apply_outcomes(e, NULL);
+	trust_outcomes(e);
 	lagbid_end_task_evidence_locked(e->t, TASK_FAILED, reason,
 									e->nsubmitted > 0 ? summary(e, why) : NULL);
 	settle_all(e, NULL);

@@ -72,7 +72,9 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_PRICE_OUT_OF_RANGE] = {"LB401", 422, "price_out_of_range", "the ask is outside the task's [price_min, price_max] (market rule 3)"},
 	[LB_REGION_MISMATCH] = {"LB402", 422, "region_mismatch", "the provider's region does not match the task's (market rule 4)"},
 	[LB_RESOURCES_INSUFFICIENT] = {"LB403", 422, "resources_insufficient", "the provider's resources do not cover the task's needs (market rule 4)"},
+	[LB_REPUTATION_TOO_LOW] = {"LB404", 422, "reputation_too_low", "the provider's score is below the task's min_reputation"},
 	[LB_INSUFFICIENT_FUNDS] = {"LB501", 402, "insufficient_funds", "the paying account's balance is too low"},
+	[LB_INSUFFICIENT_COLLATERAL] = {"LB502", 402, "insufficient_collateral", "the provider's available balance does not cover the bid's bond (collateral_ratio x ask x duration_hours)"},
 };
 
 static int

@@ -20,6 +20,7 @@
  *	  lagbid.market_name        SUSET   names the market in registration
  *	                                    challenges
  *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
+ *	  lagbid.default_collateral_ratio  SUSET  collateral of tasks published without one (issue 20)
  *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
  *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
  *	  lagbid.max_workload_bytes_per_owner SUSET  live workload bytes per
@@ -48,6 +49,7 @@
 
 #include "lagbid.h"
 #include "push.h"
+#include "trust.h"
 
 PG_MODULE_MAGIC;
 
@@ -169,6 +171,16 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   lagbid_check_min_task_budget, NULL, NULL);
+
+	/* trust between strangers (issue 20): collateral.c */
+	DefineCustomStringVariable("lagbid.default_collateral_ratio",
+							   "Collateral ratio of tasks and spaces published without one.",
+							   "A decimal from 0 to 100: each bid locks ratio x ask x duration_hours of its provider's balance; 0 means no collateral.",
+							   &lagbid_default_collateral_ratio_setting,
+							   "0",
+							   PGC_SUSET,
+							   0,
+							   lagbid_check_collateral_ratio_setting, NULL, NULL);
 
 	DefineCustomIntVariable("lagbid.max_open_tasks_per_owner",
 							"Live tasks (not completed, failed or cancelled) one owner may hold.",

@@ -258,6 +258,15 @@ lagbid_transfer(const char *kind, int64 from_account, int64 to_account,
 							 task_id, space_id, 0, memo);
 }
 
+int64
+lagbid_transfer_job(const char *kind, int64 from_account, int64 to_account,
+					Datum amount, int64 task_id, int64 space_id, int64 job_id,
+					const char *memo)
+{
+	return transfer_internal(kind, from_account, to_account, amount,
+							 task_id, space_id, job_id, memo);
+}
+
 static int
 cmp_payout(const void *a, const void *b)
 {

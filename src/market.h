@@ -180,12 +180,18 @@ extern int64 lagbid_account_id(LagbidAccountKind kind, const char *name, bool cr
  * Move amount (numeric > 0) from one account to another as one ledger
  * transaction of two entries.  Locks the two accounts in id order; raises
  * LB_INSUFFICIENT_FUNDS (naming the account) if `from` would go negative.
- * kind is one of deposit, escrow, payment, refund, transfer.  Returns the
+ * kind is one of deposit, escrow, payment, refund, transfer (and, from
+ * 0.4, bond, release, slash: collateral.c).  Returns the
  * ledger_tx id.  An amount of zero moves nothing and returns 0.
  */
 extern int64 lagbid_transfer(const char *kind, int64 from_account, int64 to_account,
 							 Datum amount, int64 task_id, int64 space_id,
 							 const char *memo);
+
+/* the same about one job (job_id 0: none): bonds released and slashed (collateral.c) */
+extern int64 lagbid_transfer_job(const char *kind, int64 from_account, int64 to_account,
+								 Datum amount, int64 task_id, int64 space_id, int64 job_id,
+								 const char *memo);
 
 /*
  * Pay out of one account to several (payments then refund at finalize, or
@@ -303,6 +309,10 @@ typedef struct LagbidTask
 	TimestampTz processing_deadline;
 	bool		allocated;		/* allocated once: back in accepting_bids or
 								 * bid_closed, it gathers extra replicas */
+	/* 0.4, trust.h: (Datum) 0 for none, on a schema without them too */
+	Datum		collateral_ratio;	/* numeric; bonds when > 0 */
+	Datum		min_reputation; /* numeric; checked when > 0 */
+	bool		reliability;	/* allocation => 'reliability' */
 } LagbidTask;
 
 /*
@@ -342,6 +352,10 @@ typedef struct LagbidTaskSpec
 	char	   *workload_sha256;	/* the stored body's digest; NULL: nothing
 									 * to run */
 	int32		workload_bytes;
+	/* 0.4, trust.h: (Datum) 0 for the defaults */
+	Datum		collateral_ratio;
+	Datum		min_reputation;
+	bool		reliability;
 } LagbidTaskSpec;
 
 /* validate price range, limits and hours of a spec (LB001, LB006) */

@@ -35,6 +35,7 @@
 #include "errors.h"
 #include "market.h"
 #include "states.h"
+#include "trust.h"
 
 #define MAX_HOURS		87600
 #define MAX_REPLICAS	100
@@ -220,6 +221,8 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 	 */
 	spec.workload_sha256 = s->workload_sha256;
 	spec.workload_bytes = s->workload_bytes;
+	/* and under its collateral terms (issue 20) */
+	spec.collateral_ratio = lagbid_space_collateral_ratio(s->id);
 	task_id = lagbid_publish(&spec);
 
 	args[1] = Int64GetDatum(task_id);
@@ -361,6 +364,8 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	int32		workload_bytes = 0;
 	Datum		values[11];
 	char		nulls[11];
+	Datum		ratio;
+	bool		ratio_given;
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "owner must not be NULL");
@@ -388,6 +393,7 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL,
 					 "replicas must be between 1 and %d, not %d", MAX_REPLICAS, replicas);
 	workload = lagbid_workload_arg(fcinfo, 8);
+	ratio = lagbid_collateral_ratio_arg(fcinfo, true, &ratio_given);
 
 	/* the reservation: hours x price_max x replicas, refused before any write */
 	cost = lagbid_num_mul(lagbid_num_mul(hours, price_max), lagbid_num_int(replicas));
@@ -425,6 +431,7 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(space_id);
 	values[1] = Int64GetDatum(escrow);
 	lagbid_exec(&set_escrow_plan, values, NULL, false, 0);
+	lagbid_space_set_collateral_ratio(space_id, ratio, false);
 	lagbid_transfer("escrow", owner_account, escrow, cost, 0, space_id,
 					"space reservation: hours x price_max x replicas");
 	lagbid_finish();
@@ -470,11 +477,13 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 	Jsonb	   *workload = NULL;
 	char	   *workload_sha256 = NULL;
 	int32		workload_bytes = 0;
+	bool		ratio_given;
+	Datum		ratio = lagbid_collateral_ratio_arg(fcinfo, false, &ratio_given);
 
 	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3) && PG_ARGISNULL(4) &&
-		!new_workload)
+		!new_workload && !ratio_given)
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL,
-					 "Pass at least one of resources, price_min, price_max, region, workload.",
+					 "Pass at least one of resources, price_min, price_max, region, workload, collateral_ratio.",
 					 "update_space was given nothing to change");
 	lagbid_lock_space(space_id, false, &s);
 
@@ -544,6 +553,8 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 	/* last lock: an active space's live workload bytes change by the difference */
 	if (new_workload && !s.expired)
 		lagbid_owner_workload_changed(s.owner, (int64) workload_bytes - s.workload_bytes);
+	if (ratio_given)
+		lagbid_space_set_collateral_ratio(space_id, ratio, true);
 	PG_RETURN_VOID();
 }
 

@@ -24,6 +24,7 @@
 #include "market.h"
 #include "push.h"
 #include "states.h"
+#include "trust.h"
 
 #define MAX_BID_LIMIT		10000
 #define MAX_REPLICAS		100
@@ -36,6 +37,10 @@
 	"funding_account_id, space_id, leader_job_id, bidding_deadline, " \
 	"processing_deadline, allocated_at "
 
+/* 0.4's trust columns (trust.h), read only from a schema that has them */
+#define TASK_TRUST_COLUMNS \
+	", collateral_ratio, min_reputation, allocation = 'reliability' "
+
 static LagbidPlan lock_plan = {
 	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
 	1, {INT8OID}
@@ -43,6 +48,17 @@ static LagbidPlan lock_plan = {
 
 static LagbidPlan lock_skip_plan = {
 	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+	1, {INT8OID}
+};
+
+static LagbidPlan lock_trust_plan = {
+	"SELECT " TASK_COLUMNS TASK_TRUST_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
+	1, {INT8OID}
+};
+
+static LagbidPlan lock_skip_trust_plan = {
+	"SELECT " TASK_COLUMNS TASK_TRUST_COLUMNS
+	"FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
 	1, {INT8OID}
 };
 
@@ -55,6 +71,13 @@ static LagbidPlan lock_count_plan = {
 	"UPDATE lagbid.task SET bid_count = CASE WHEN state = 'accepting_bids' AND bid_count < bid_limit "
 	"                                        THEN bid_count + 1 ELSE bid_count END "
 	"WHERE id = $1 RETURNING " TASK_COLUMNS,
+	1, {INT8OID}
+};
+
+static LagbidPlan lock_count_trust_plan = {
+	"UPDATE lagbid.task SET bid_count = CASE WHEN state = 'accepting_bids' AND bid_count < bid_limit "
+	"                                        THEN bid_count + 1 ELSE bid_count END "
+	"WHERE id = $1 RETURNING " TASK_COLUMNS TASK_TRUST_COLUMNS,
 	1, {INT8OID}
 };
 
@@ -139,6 +162,12 @@ read_task(LagbidPlan *plan, int64 task_id, bool may_skip, LagbidTask *t)
 	t->has_processing_deadline = !isnull;
 	(void) lagbid_result_datum(0, 23, &isnull);
 	t->allocated = !isnull;
+	if (SPI_tuptable->tupdesc->natts >= 26)
+	{
+		t->collateral_ratio = col_datum(24, &isnull);
+		t->min_reputation = col_datum(25, &isnull);
+		t->reliability = DatumGetBool(lagbid_result_datum(0, 26, &isnull));
+	}
 	lagbid_finish();
 	return true;
 }
@@ -146,13 +175,17 @@ read_task(LagbidPlan *plan, int64 task_id, bool may_skip, LagbidTask *t)
 bool
 lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t)
 {
+	if (lagbid_trust_schema())
+		return read_task(skip_locked ? &lock_skip_trust_plan : &lock_trust_plan,
+						 task_id, skip_locked, t);
 	return read_task(skip_locked ? &lock_skip_plan : &lock_plan, task_id, skip_locked, t);
 }
 
 bool
 lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t)
 {
-	read_task(&lock_count_plan, task_id, false, t);
+	read_task(lagbid_trust_schema() ? &lock_count_trust_plan : &lock_count_plan,
+			  task_id, false, t);
 	return t->state == TASK_ACCEPTING_BIDS;
 }
 
@@ -336,6 +369,7 @@ lagbid_publish(LagbidTaskSpec *spec)
 				values, nulls, false, 0);
 	if (!lagbid_result_int64(1, &task_id))
 		elog(ERROR, "lagbid: task not created");
+	lagbid_task_trust_store(task_id, spec);
 
 	/* escrow: price_max x duration_hours x replicas */
 	escrow = lagbid_account_id(ACCOUNT_ESCROW, psprintf("task:%lld", (long long) task_id), true);
@@ -564,6 +598,8 @@ lagbid_end_task_evidence_locked(LagbidTask *t, int to_state, const char *reason,
 
 	/* lock-order step 4: providers; step 5: the accounts */
 	lagbid_release_slots(providers, nbids + njobs);
+	/* the bonds still locked go back (trust.h) */
+	lagbid_trust_task_ended(t);
 	refund_escrow(t, psprintf("task %s: %s", lagbid_state_name(MACHINE_TASK, to_state), reason));
 	/* after the accounts: the owner's live task count */
 	lagbid_owner_task_done(t);
@@ -644,6 +680,7 @@ lagbid_publish_task(PG_FUNCTION_ARGS)
 	spec.auto_allocate = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
 	spec.open = PG_ARGISNULL(10) ? true : PG_GETARG_BOOL(10);
 	spec.workload = lagbid_workload_arg(fcinfo, 11);
+	lagbid_task_trust_args(fcinfo, &spec);
 	lagbid_check_task_spec(&spec);
 	lagbid_check_budget(lagbid_num_mul(lagbid_num_mul(spec.price_max, spec.duration_hours),
 									   lagbid_num_int(spec.replicas)),
@@ -688,6 +725,7 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 		lagbid_event_reason("bidding_reopened");
 		lagbid_exec(&lose_bids_plan, args, NULL, false, 0);
 		lagbid_release_slots(providers, n);
+		lagbid_bonds_release(&t, bid_ids, n, "bidding_reopened");
 		for (i = 0; i < n; i++)
 			lagbid_notify(HOLDER_PROVIDER, nodes[i], "bid_lost", task_id, bid_ids[i], 0,
 						  "{\"reason\": \"bidding_reopened\"}");

@@ -50,6 +50,7 @@
 #include "market.h"
 #include "push.h"
 #include "states.h"
+#include "trust.h"
 
 /* a WARNING from this many consecutive skipped ticks on */
 #define TICK_SKIP_WARN	3
@@ -107,6 +108,8 @@ lagbid_prelock_task_nowait(LagbidTask *t)
 	lagbid_exec(&prelock_providers_plan, args, NULL, false, 0);
 	lagbid_exec(&prelock_accounts_plan, args, NULL, false, 0);
 	lagbid_finish();
+	/* bonds: the owner's, the bidders' and the bonded accounts (collateral.c) */
+	lagbid_trust_prelock_nowait(t);
 	lagbid_prelock_owner_nowait(t);
 }
 

@@ -13,21 +13,23 @@ CREATE TRIGGER space_changed BEFORE UPDATE ON lagbid.space
 
 CREATE FUNCTION lagbid.create_space(
     owner text, name text, resources jsonb, price_min numeric, price_max numeric,
-    hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1, workload jsonb DEFAULT NULL)
+    hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1, workload jsonb DEFAULT NULL,
+    collateral_ratio numeric DEFAULT NULL)
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_create_space';
-COMMENT ON FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb) IS
-    'creates a space (with the workload its tasks run) and pays hours x price_max x replicas into its escrow; the next tick publishes a task for it; returns the space id';
+COMMENT ON FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric) IS
+    'creates a space (with the workload its tasks run) and pays hours x price_max x replicas into its escrow; its tasks take collateral_ratio (NULL: lagbid.default_collateral_ratio); the next tick publishes a task for it; returns the space id';
 
 CREATE FUNCTION lagbid.update_space(
     space_id bigint, resources jsonb DEFAULT NULL, price_min numeric DEFAULT NULL,
-    price_max numeric DEFAULT NULL, region text DEFAULT NULL, workload jsonb DEFAULT NULL)
+    price_max numeric DEFAULT NULL, region text DEFAULT NULL, workload jsonb DEFAULT NULL,
+    collateral_ratio numeric DEFAULT NULL)
     RETURNS void
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_update_space';
-COMMENT ON FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb) IS
-    'changes a space (NULL keeps a value; workload => ''null'' removes the workload); a higher price_max is paid for the hours left; the next tick republishes it';
+COMMENT ON FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb, numeric) IS
+    'changes a space (NULL keeps a value; workload => ''null'' removes the workload; collateral_ratio for its next tasks); a higher price_max is paid for the hours left; the next tick republishes it';
 
 CREATE FUNCTION lagbid.extend_space(space_id bigint, hours numeric) RETURNS void
     LANGUAGE c VOLATILE

@@ -174,7 +174,93 @@ BEGIN ATOMIC
       FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
      WHERE (j.state = 'processing' AND t.state <> 'processing')
         OR (j.state = 'submitted' AND t.state <> 'processing'
-            AND NOT (t.state IN ('accepting_bids', 'bid_closed') AND t.allocated_at IS NOT NULL));
+            AND NOT (t.state IN ('accepting_bids', 'bid_closed') AND t.allocated_at IS NOT NULL))
+    UNION ALL
+    -- collateral (issue 20): a bid's bond is collateral_ratio x ask x
+    -- duration_hours of its task, and locked only while the bid is open or
+    -- its task is processing
+    SELECT 'bid_bond', format('bid %s (%s) of task %s (%s) has bond %s (%s), expected %s', b.id, b.state, t.id,
+                              t.state, b.bond, coalesce(b.bond_state, 'none'),
+                              t.collateral_ratio * b.price * t.duration_hours)
+      FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id
+     WHERE (b.bond > 0 AND b.bond <> t.collateral_ratio * b.price * t.duration_hours)
+        OR (b.bond_state = 'locked'
+            AND NOT (b.state = 'open' OR (b.state = 'won' AND t.state = 'processing')))
+    UNION ALL
+    -- collateral: a bonded account holds its bid's bond while locked, nothing after
+    SELECT 'bonded_account', format('account %s (%s %s) holds %s for bid %s (%s, bond %s)', a.id, a.kind, a.name,
+                                    a.balance, b.id, coalesce(b.bond_state, 'none'), b.bond)
+      FROM lagbid.account a LEFT JOIN lagbid.bid b ON b.bond_account_id = a.id
+     WHERE (a.kind::text = 'bonded'
+            AND (b.id IS NULL OR a.name <> 'bid:' || b.id
+                 OR a.balance <> CASE WHEN b.bond_state = 'locked' THEN b.bond ELSE 0 END))
+        OR (b.id IS NOT NULL AND a.kind::text <> 'bonded')
+    UNION ALL
+    -- collateral: each bond is locked once, and leaves once (released or slashed) when no longer locked
+    SELECT 'bond_settled_once', format('bid %s (%s) has %s bond, %s release and %s slash transactions', b.id,
+                                       b.bond_state, count(x.id) FILTER (WHERE x.kind = 'bond'),
+                                       count(x.id) FILTER (WHERE x.kind = 'release'),
+                                       count(x.id) FILTER (WHERE x.kind = 'slash'))
+      FROM lagbid.bid b
+      LEFT JOIN lagbid.ledger_entry e ON e.account_id = b.bond_account_id
+      LEFT JOIN lagbid.ledger_tx x ON x.id = e.tx_id
+     WHERE b.bond > 0
+     GROUP BY b.id, b.bond_state
+    HAVING count(x.id) FILTER (WHERE x.kind = 'bond') <> 1
+        OR count(x.id) FILTER (WHERE x.kind = 'release') <> (b.bond_state = 'released')::int
+        OR count(x.id) FILTER (WHERE x.kind = 'slash') <> (b.bond_state = 'slashed')::int
+        OR count(x.id) <> 1 + (b.bond_state <> 'locked')::int
+    UNION ALL
+    -- collateral: a slash pays the task's owner (kind owner) for one job of that task, and its
+    -- provider was told why (job_slashed with a reason and evidence)
+    SELECT 'slash_to_owner', format('slash %s for job %s of task %s credits account %s (%s %s)%s', x.id, x.job_id,
+                                    x.task_id, a.id, a.kind, a.name,
+                                    CASE WHEN n.id IS NULL THEN ', and its provider was never told why' ELSE '' END)
+      FROM lagbid.ledger_tx x
+      JOIN lagbid.ledger_entry e ON e.tx_id = x.id AND e.amount > 0
+      JOIN lagbid.account a ON a.id = e.account_id
+      LEFT JOIN lagbid.task t ON t.id = x.task_id
+      LEFT JOIN lagbid.job j ON j.id = x.job_id AND j.task_id = x.task_id
+      LEFT JOIN LATERAL (SELECT n.id FROM lagbid.notification n
+                          WHERE n.kind = 'job_slashed' AND n.job_id = x.job_id
+                            AND n.recipient_kind = 'provider'
+                            AND (n.payload ->> 'amount')::numeric = x.amount
+                            AND coalesce(n.payload ->> 'reason', '') <> ''
+                            AND coalesce(n.payload ->> 'evidence', '') <> '' LIMIT 1) n ON true
+     WHERE x.kind = 'slash'
+       AND (a.kind <> 'owner' OR a.name IS DISTINCT FROM t.owner OR j.id IS NULL OR n.id IS NULL)
+    UNION ALL
+    -- reputation: each finished job counted once, in its provider's counts
+    SELECT 'provider_counts', format('provider %s counts %s completed, %s agreed, %s disagreed, %s no-show, %s failed, '
+                                     '%s slashed; its jobs say %s, %s, %s, %s, %s, %s', p.id, p.jobs_completed,
+                                     p.jobs_agreed, p.jobs_disagreed, p.jobs_no_show, p.jobs_failed, p.slashed_total,
+                                     coalesce(c.completed, 0), coalesce(c.agreed, 0), coalesce(c.disagreed, 0),
+                                     coalesce(c.no_show, 0), coalesce(c.failed, 0), coalesce(c.slashed, 0))
+      FROM lagbid.provider p
+      LEFT JOIN (SELECT j.provider_id,
+                        count(*) FILTER (WHERE j.outcome = 'agreed') AS completed,
+                        count(*) FILTER (WHERE j.outcome = 'agreed' AND t.replicas > 1) AS agreed,
+                        count(*) FILTER (WHERE j.outcome = 'disagreed') AS disagreed,
+                        count(*) FILTER (WHERE j.outcome = 'no_show') AS no_show,
+                        count(*) FILTER (WHERE j.outcome = 'failed') AS failed,
+                        sum((SELECT sum(x.amount) FROM lagbid.ledger_tx x
+                              WHERE x.kind = 'slash' AND x.job_id = j.id)) AS slashed
+                   FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+                  GROUP BY j.provider_id) c ON c.provider_id = p.id
+     WHERE p.jobs_completed <> coalesce(c.completed, 0) OR p.jobs_agreed <> coalesce(c.agreed, 0)
+        OR p.jobs_disagreed <> coalesce(c.disagreed, 0) OR p.jobs_no_show <> coalesce(c.no_show, 0)
+        OR p.jobs_failed <> coalesce(c.failed, 0) OR p.slashed_total <> coalesce(c.slashed, 0)
+    UNION ALL
+    -- reputation: every finished job has its outcome (set once, when it finished), a live job none;
+    -- input_unreachable waits only while its task is processing
+    SELECT 'job_outcome', format('job %s (%s) of task %s (%s) has outcome %s', j.id, j.state, t.id, t.state,
+                                 coalesce(j.outcome, 'none'))
+      FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+     WHERE (j.state IN ('processing', 'submitted') AND j.outcome IS NOT NULL)
+        OR (j.state IN ('completed', 'failed') AND j.outcome IS NULL)
+        OR (j.outcome = 'input_unreachable' AND (j.state <> 'failed' OR t.state <> 'processing'))
+        OR (j.outcome = 'agreed' AND j.state <> 'completed')
+        OR (j.state = 'completed' AND j.outcome NOT IN ('agreed', 'legacy'));
 END;
 COMMENT ON FUNCTION lagbid.check_invariants() IS
     'one row per broken market rule (money, limits, counters, allocation, election); no row when the market is consistent';

@@ -244,7 +244,8 @@ COMMENT ON FUNCTION lagbid_api.fail_job(bigint, text) IS 'Gives up one of the ca
 CREATE FUNCTION lagbid_api.open_tasks(max_rows integer DEFAULT 100, task_ids bigint[] DEFAULT NULL)
     RETURNS TABLE (task_id bigint, resources jsonb, region text, price_min numeric, price_max numeric,
                    duration_hours numeric, replicas integer, bid_limit integer, bid_count integer,
-                   bidding_deadline timestamptz, owner text, workload_bytes integer, workload_sha256 text)
+                   bidding_deadline timestamptz, owner text, workload_bytes integer, workload_sha256 text,
+                   collateral_ratio numeric, min_reputation numeric)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
@@ -266,13 +267,15 @@ BEGIN
         END IF;
         RETURN QUERY
         SELECT t.id, t.resources, t.region, t.price_min, t.price_max, t.duration_hours, t.replicas,
-               t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload_bytes, t.workload_sha256
+               t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload_bytes, t.workload_sha256,
+               t.collateral_ratio, t.min_reputation
           FROM lagbid.task t
          WHERE t.id = ANY (task_ids)
            AND t.state = 'accepting_bids' AND (t.region IS NULL OR t.region = ANY (prefixes))
            AND t.bidding_deadline > now
            AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
            AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
+           AND t.min_reputation <= p.score
            AND NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id
                               AND b.provider_id = p.id AND b.state IN ('open', 'won'))
          ORDER BY t.price_max DESC, t.id
@@ -281,7 +284,8 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT t.id, t.resources, t.region, t.price_min, t.price_max, t.duration_hours, t.replicas,
-           t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload_bytes, t.workload_sha256
+           t.bid_limit, t.bid_count, t.bidding_deadline, t.owner, t.workload_bytes, t.workload_sha256,
+           t.collateral_ratio, t.min_reputation
       FROM (SELECT m.*
               FROM unnest(prefixes) AS r(region)
              CROSS JOIN LATERAL (
@@ -290,6 +294,7 @@ BEGIN
                        AND t.bidding_deadline > now
                        AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
                        AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
+                       AND t.min_reputation <= p.score
                        AND NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id
                                           AND b.provider_id = p.id AND b.state IN ('open', 'won'))
                      ORDER BY t.price_max DESC, t.id
@@ -300,6 +305,7 @@ BEGIN
                 AND t.bidding_deadline > now
                 AND t.cpu <= p.cpu AND t.memory_gb <= p.memory_gb AND t.storage_gb <= p.storage_gb
                 AND t.gpu_count <= p.gpu_count AND (t.gpu IS NULL OR lower(t.gpu) = lower(p.gpu))
+                AND t.min_reputation <= p.score
                 AND NOT EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id
                                    AND b.provider_id = p.id AND b.state IN ('open', 'won'))
               ORDER BY t.price_max DESC, t.id
@@ -308,7 +314,7 @@ BEGIN
      LIMIT lim;
 END $$;
 COMMENT ON FUNCTION lagbid_api.open_tasks(integer, bigint[]) IS
-    'The tasks the calling provider may bid on now (its region, resources, not yet bid on), best paying first, with their owner and the size and SHA-256 of the workload they run (the body: lagbid_api.task_workload); task_ids (at most 1000) asks for those tasks only, under the same rules; at most max_rows (1 to 1000) rows; other bidders'' asks are never shown.';
+    'The tasks the calling provider may bid on now (its region, resources and score, not yet bid on), best paying first, with their owner, the size and SHA-256 of the workload they run (the body: lagbid_api.task_workload) and the collateral_ratio a bid stakes (its bond: collateral_ratio x ask x duration_hours); task_ids (at most 1000) asks for those tasks only, under the same rules; at most max_rows (1 to 1000) rows; other bidders'' asks are never shown.';
 
 CREATE FUNCTION lagbid_api.my_bids()
     RETURNS TABLE (bid_id bigint, task_id bigint, price numeric, state lagbid.bid_state,
@@ -343,14 +349,16 @@ CREATE FUNCTION lagbid_api.publish_task(
     resources jsonb, price_min numeric, price_max numeric, duration_hours numeric,
     region text DEFAULT NULL, bid_limit integer DEFAULT 10, replicas integer DEFAULT 1,
     bidding_window interval DEFAULT '10 minutes', auto_allocate boolean DEFAULT true,
-    open boolean DEFAULT true, workload jsonb DEFAULT NULL)
+    open boolean DEFAULT true, workload jsonb DEFAULT NULL, collateral_ratio numeric DEFAULT NULL,
+    min_reputation numeric DEFAULT NULL, allocation text DEFAULT NULL)
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
     RETURN lagbid.publish_task(lagbid.api_identity('lagbid_owner'), resources, price_min, price_max,
                                duration_hours, region, bid_limit, replicas, bidding_window,
-                               auto_allocate, open, workload);
-COMMENT ON FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb) IS
-    'Publishes a task of the caller, with the workload it runs: escrows price_max x duration_hours x replicas from its balance and opens bidding. Returns the task id.';
+                               auto_allocate, open, workload, collateral_ratio => collateral_ratio,
+                               min_reputation => min_reputation, allocation => allocation);
+COMMENT ON FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text) IS
+    'Publishes a task of the caller, with the workload it runs: escrows price_max x duration_hours x replicas from its balance and opens bidding. Each bid locks collateral_ratio x ask x duration_hours of its provider''s balance as its bond; only providers scoring at least min_reputation may bid; allocation is lowest_ask (default) or reliability. Returns the task id.';
 
 CREATE FUNCTION lagbid_api.open_bidding(task_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -434,25 +442,28 @@ COMMENT ON FUNCTION lagbid_api.task_bids(bigint) IS 'The bids on one of the call
 
 CREATE FUNCTION lagbid_api.create_space(name text, resources jsonb, price_min numeric, price_max numeric,
                                         hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1,
-                                        workload jsonb DEFAULT NULL)
+                                        workload jsonb DEFAULT NULL, collateral_ratio numeric DEFAULT NULL)
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
     RETURN lagbid.create_space(lagbid.api_identity('lagbid_owner'), name, resources, price_min,
-                               price_max, hours, region, replicas, workload);
-COMMENT ON FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb) IS
-    'Creates a space of the caller (with the workload its tasks run) and pays for its reserved hours; the next tick publishes it. Returns the space id.';
+                               price_max, hours, region, replicas, workload,
+                               collateral_ratio => collateral_ratio);
+COMMENT ON FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric) IS
+    'Creates a space of the caller (with the workload its tasks run, and the collateral_ratio each of its bids stakes) and pays for its reserved hours; the next tick publishes it. Returns the space id.';
 
 CREATE FUNCTION lagbid_api.update_space(space_id bigint, resources jsonb DEFAULT NULL,
                                         price_min numeric DEFAULT NULL, price_max numeric DEFAULT NULL,
-                                        region text DEFAULT NULL, workload jsonb DEFAULT NULL)
+                                        region text DEFAULT NULL, workload jsonb DEFAULT NULL,
+                                        collateral_ratio numeric DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
 BEGIN
     PERFORM lagbid.api_own_space(space_id);
-    PERFORM lagbid.update_space(space_id, resources, price_min, price_max, region, workload);
+    PERFORM lagbid.update_space(space_id, resources, price_min, price_max, region, workload,
+                                collateral_ratio => collateral_ratio);
 END $$;
-COMMENT ON FUNCTION lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb) IS 'Changes one of the caller''s spaces (workload => ''null'' removes its workload); the next tick republishes it.';
+COMMENT ON FUNCTION lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb, numeric) IS 'Changes one of the caller''s spaces (workload => ''null'' removes its workload; collateral_ratio for its next tasks); the next tick republishes it.';
 
 CREATE FUNCTION lagbid_api.extend_space(space_id bigint, hours numeric) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -561,7 +572,7 @@ ALTER FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text
 ALTER FUNCTION lagbid.registration_challenge(text, text[]) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_bid_limit(bigint, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_provider_state(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.open_bidding(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.close_bidding(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.cancel_task(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -571,8 +582,8 @@ ALTER FUNCTION lagbid.allocate(bigint, bigint[]) SECURITY DEFINER SET search_pat
 ALTER FUNCTION lagbid.submit_result(bigint, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.fail_job(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.finalize(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.extend_space(bigint, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.trigger_space(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.deposit(text, numeric, text, lagbid.holder_kind) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -603,7 +614,7 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.my_jobs()
     TO lagbid_provider;
 GRANT EXECUTE ON FUNCTION
-    lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb),
+    lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text),
     lagbid_api.open_bidding(bigint),
     lagbid_api.close_bidding(bigint),
     lagbid_api.allocate(bigint, bigint[]),
@@ -611,8 +622,8 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.finalize(bigint),
     lagbid_api.my_tasks(),
     lagbid_api.task_bids(bigint),
-    lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb),
-    lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb),
+    lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric),
+    lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb, numeric),
     lagbid_api.extend_space(bigint, numeric),
     lagbid_api.trigger_space(bigint),
     lagbid_api.my_spaces()

@@ -28,6 +28,7 @@ DECLARE
     t lagbid.task;
     p lagbid.provider;
     live record;
+    available numeric;
 BEGIN
     IF why_not.task_id IS NULL OR why_not.provider_id IS NULL THEN
         PERFORM lagbid.raise('LB001', 'task_id and provider_id must not be NULL');
@@ -88,6 +89,13 @@ BEGIN
      WHERE v.fails
      ORDER BY v.n;
 
+    -- the task's min_reputation (issue 20), where place_bid checks it
+    IF p.score < t.min_reputation THEN
+        rule := 'reputation_too_low';
+        detail := format('the task asks for a score of %s; the provider has %s', t.min_reputation, p.score);
+        RETURN NEXT;
+    END IF;
+
     -- market rule 1, then rule 5, then rule 2
     IF p.slots_used >= p.max_concurrent THEN
         rule := 'slots_full';
@@ -106,12 +114,25 @@ BEGIN
         detail := format('task %s holds %s of its %s bids', t.id, t.bid_count, t.bid_limit);
         RETURN NEXT;
     END IF;
+    -- collateral (issue 20): the bond of an ask at price_min, from the available balance
+    IF t.collateral_ratio > 0 THEN
+        available := coalesce((SELECT a.balance FROM lagbid.account a
+                                WHERE a.kind = 'provider' AND a.name = p.node_id), 0);
+        IF available < t.collateral_ratio * t.price_min * t.duration_hours THEN
+            rule := 'insufficient_collateral';
+            detail := format('a bid locks collateral_ratio %s x ask x duration_hours %s: %s at price_min, %s at price_max; the provider has %s available',
+                             t.collateral_ratio, t.duration_hours, t.collateral_ratio * t.price_min * t.duration_hours,
+                             t.collateral_ratio * t.price_max * t.duration_hours, available);
+            RETURN NEXT;
+        END IF;
+    END IF;
 END $$;
 COMMENT ON FUNCTION lagbid.why_not(bigint, bigint) IS
-    'One row (rule, detail) per market rule that stops the provider from bidding on the task now, in the order the market checks them; empty when place_bid would accept any ask in [price_min, price_max]. Rules: task_not_found, not_accepting_bids, bidding_window_closed, provider_inactive, region_mismatch, cpu, memory_gb, storage_gb, gpu, gpu_count, slots_full, already_bid, bid_limit_reached.';
+    'One row (rule, detail) per market rule that stops the provider from bidding on the task now, in the order the market checks them; empty when place_bid would accept an ask of price_min (and any ask in [price_min, price_max] on a task without collateral). Rules: task_not_found, not_accepting_bids, bidding_window_closed, provider_inactive, region_mismatch, cpu, memory_gb, storage_gb, gpu, gpu_count, reputation_too_low, slots_full, already_bid, bid_limit_reached, insufficient_collateral.';
 
 CREATE FUNCTION lagbid.eligible_providers(task_id bigint)
-    RETURNS TABLE (matching_providers bigint, with_free_slot bigint)
+    RETURNS TABLE (matching_providers bigint, with_free_slot bigint, with_min_reputation bigint,
+                   best_score numeric, median_score numeric)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -126,7 +147,9 @@ BEGIN
         PERFORM lagbid.raise('LB201', format('task %s does not exist', eligible_providers.task_id));
     END IF;
     RETURN QUERY
-    SELECT count(*), count(*) FILTER (WHERE p.slots_used < p.max_concurrent)
+    SELECT count(*), count(*) FILTER (WHERE p.slots_used < p.max_concurrent),
+           count(*) FILTER (WHERE p.score >= t.min_reputation),
+           max(p.score), percentile_disc(0.5) WITHIN GROUP (ORDER BY p.score)
       FROM lagbid.provider p
      WHERE p.state = 'active'
        AND (t.region IS NULL OR p.region = t.region OR starts_with(p.region, t.region || '-'))
@@ -135,7 +158,7 @@ BEGIN
        AND (t.gpu IS NULL OR lower(p.gpu COLLATE "C") = lower(t.gpu COLLATE "C"));
 END $$;
 COMMENT ON FUNCTION lagbid.eligible_providers(bigint) IS
-    'How many active providers match the task''s region and resources (matching_providers), and how many of those have a free slot now (with_free_slot).';
+    'How many active providers match the task''s region and resources (matching_providers), how many of those have a free slot now (with_free_slot) and a score of at least the task''s min_reputation (with_min_reputation), and their best and median reputation scores.';
 
 -- the API: the caller's provider, the caller's task
 
@@ -152,17 +175,19 @@ COMMENT ON FUNCTION lagbid_api.why_not(bigint) IS
     'Why the calling provider may not bid on a task now: one row (rule, detail) per rule that stops it, none when it may bid any price in the task''s range. Never shows other providers or their asks.';
 
 CREATE FUNCTION lagbid_api.eligible_providers(task_id bigint)
-    RETURNS TABLE (matching_providers bigint, with_free_slot bigint)
+    RETURNS TABLE (matching_providers bigint, with_free_slot bigint, with_min_reputation bigint,
+                   best_score numeric, median_score numeric)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
 AS $$
 BEGIN
     PERFORM lagbid.api_own_task(eligible_providers.task_id);
-    RETURN QUERY SELECT e.matching_providers, e.with_free_slot
+    RETURN QUERY SELECT e.matching_providers, e.with_free_slot, e.with_min_reputation,
+                        e.best_score, e.median_score
                    FROM lagbid.eligible_providers(eligible_providers.task_id) e;
 END $$;
 COMMENT ON FUNCTION lagbid_api.eligible_providers(bigint) IS
-    'For one of the caller''s tasks: how many active providers match its region and resources, and how many of them have a free slot now.';
+    'For one of the caller''s tasks: how many active providers match its region and resources, how many of them have a free slot now and the score its min_reputation asks, and their best and median reputation scores.';
 
 REVOKE ALL ON FUNCTION lagbid.why_not(bigint, bigint), lagbid.eligible_providers(bigint),
     lagbid_api.why_not(bigint), lagbid_api.eligible_providers(bigint) FROM PUBLIC;

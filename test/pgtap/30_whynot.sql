@@ -81,6 +81,6 @@ SELECT is(pg_temp.rows('lagbid_provider', n1, 'SELECT rule FROM lagbid_api.why_n
           pg_temp.rows('lagbid_provider', n1, 'SELECT rule FROM lagbid_api.why_not(99)'),
           'never-opened and missing tasks look the same') FROM ids;
 SELECT is(pg_temp.rows('lagbid_owner', 'alice', 'SELECT * FROM lagbid_api.eligible_providers(1)'),
-          '(1,1)', 'one provider matches task 1 and has a free slot');
+          '(1,1,1,0,0)', 'one provider matches task 1, has a free slot and the score it asks (0: best and median)');
 SELECT * FROM finish();
 ROLLBACK;

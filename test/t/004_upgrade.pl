@@ -176,6 +176,28 @@ for my $from ('0.1', '0.2')
 	is($node->safe_psql($db, q{SELECT state || ' ' || (SELECT count(*) FROM lagbid.job WHERE task_id = 1 AND state = 'completed') FROM lagbid.task WHERE id = 1}),
 		'completed 2', 'the job in flight at the update completes after it, both replicas agreeing');
 	is($node->safe_psql($db, 'SELECT count(*) FROM lagbid.check_invariants()'), '0', 'and the market is still consistent');
+
+	# trust (issue 20): the jobs that finished before the update count for
+	# nothing, the two that finished after it count; reputation started at 0
+	is($node->safe_psql($db, q{SELECT string_agg(id || ' ' || outcome, ', ' ORDER BY id) FROM lagbid.job}),
+		'1 agreed, 2 agreed, 3 legacy', 'jobs finished before the update are legacy, those after have their outcome');
+	is($node->safe_psql($db, q{SELECT string_agg(id || ' ' || score || ' ' || jobs_completed || ' ' || jobs_agreed, ', ' ORDER BY id) FROM lagbid.provider}),
+		'1 1 1 1, 2 1 1 1', 'the replicas that agreed after the update earned their score');
+	# collateral on the updated market: both bids lock their bond, both
+	# replicas agree, both bonds go back to their providers
+	$node->safe_psql($db, qq{
+		SELECT lagbid.deposit('$p1', 50, 'u-p1', holder_kind => 'provider');
+		SELECT lagbid.deposit('$p2', 50, 'u-p2', holder_kind => 'provider');
+		SELECT lagbid.publish_task('alice', '{}', 1, 10, 2, bid_limit => 2, replicas => 2, collateral_ratio => 0.5);
+	});
+	$node->safe_psql($db, q{SELECT lagbid.place_bid(4, 1, 4); SELECT lagbid.place_bid(4, 2, 6);});
+	is($node->safe_psql($db, q{SELECT string_agg(bond || ' ' || bond_state, ', ' ORDER BY id) FROM lagbid.bid WHERE task_id = 4}),
+		'4.0 locked, 6.0 locked', 'bids on a collateral task lock their bonds after the update');
+	$node->safe_psql($db, q{SELECT lagbid.upload_result(4, 'same'); SELECT lagbid.upload_result(5, 'same'); SELECT lagbid.finalize(4);});
+	is($node->safe_psql($db, q{SELECT string_agg(kind, ',' ORDER BY id) FROM lagbid.ledger_tx WHERE kind IN ('bond', 'release', 'slash')}),
+		'bond,bond,release,release', 'both replicas agreed: both bonds released, once each');
+	is($node->safe_psql($db, q{SELECT count(*) FROM lagbid.check_invariants()}), '0',
+		'the ledger sums to zero with the bonds, after the update');
 }
 
 $node->stop;

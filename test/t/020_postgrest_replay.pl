@@ -122,12 +122,14 @@ my %sample = (
 	market_stats => [qw(anon -), '{}'],
 	my_bids => [qw(provider n1), '{}'],
 	my_jobs => [qw(provider n1), '{}'],
+	my_profile => [qw(provider n1), '{}'],
 	my_spaces => [qw(owner alice), '{}'],
 	my_tasks => [qw(owner alice), '{}'],
 	notifications => [qw(provider n1), '{"pending_only": false, "max_rows": 10}'],
 	open_bidding => [qw(owner alice), '{"task_id": 4}'],
 	open_tasks => [qw(provider n1), '{"max_rows": 10}'],
 	place_bid => [qw(provider n1), '{"task_id": 2, "price": 5}'],
+	provider_profile => [qw(anon -), '{"node_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"}'],
 	publish_task => [qw(owner alice), '{"resources": {"cpu": 2}, "price_min": 1, "price_max": 2, "duration_hours": 1, "region": "eu", "bidding_window": "5 minutes"}'],
 	registration_challenge => [qw(provider n1), '{"multiaddrs": ["/ip4/10.0.0.1/tcp/4001"]}'],
 	register_provider => [qw(provider n3), '{"multiaddrs": ["/ip4/10.0.0.3/tcp/4001"], "region": "eu", "resources": {"cpu": 4}, "max_concurrent": 2}'],
@@ -172,6 +174,9 @@ my @refusal = (
 	[qw(create_space owner alice POST), '{"name": "app", "resources": {}, "price_min": 1, "price_max": 2, "hours": 1}', '409 LB315'],
 	[qw(place_bid provider n1 POST), '{"task_id": 2, "price": 50}', '422 LB401'],
 	[qw(place_bid provider n2 POST), '{"task_id": 6, "price": 5}', '422 LB402'],
+	[qw(place_bid provider n1 POST), '{"task_id": 9, "price": 5}', '422 LB404'],
+	[qw(place_bid provider n2 POST), '{"task_id": 8, "price": 5}', '402 LB502'],
+	[qw(provider_profile anon - GET), '{"node_id": "12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE"}', '404 LB204'],
 	[qw(publish_task owner carol POST), '{"resources": {}, "price_min": 1, "price_max": 2, "duration_hours": 1}', '402 LB501'],
 	# PostgreSQL's own refusals: no privilege (anonymous: 401), a write in a GET (405)
 	[qw(place_bid anon - POST), '{"task_id": 2, "price": 5}', '42501'],
@@ -205,6 +210,7 @@ $node->safe_psql('postgres', 'CREATE EXTENSION lagbid');
 $node->safe_psql('postgres', 'ALTER DATABASE postgres SET lagbid.max_workload_bytes_per_owner = 64');
 
 # the market every sample call runs against (each call is rolled back)
+# (tasks 8 and 9, at the end, are issue 20's: collateral and min_reputation)
 my %who = (
 	n1 => '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA',
 	n2 => 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N',
@@ -231,6 +237,11 @@ SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 1);
 SELECT lagbid.place_bid(7, 1, 5);
 SELECT lagbid.upload_result(3, 'the leader''s output');
 SELECT lagbid.finalize(7);
+-- 8: alice, open, each bid stakes its whole ask (n1 holds 20, n2 nothing)
+-- 9: alice, open to providers scoring 5 or more (nobody yet)
+SELECT lagbid.deposit('$who{n1}', 20, 'replay-n1', holder_kind => 'provider');
+SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 5, collateral_ratio => 1);
+SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 5, min_reputation => 5);
 });
 
 # ---------------------------------------------------------------------------

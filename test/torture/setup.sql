@@ -174,12 +174,14 @@ BEGIN
     RETURN torture.attempt('publish_task', format(
         'SELECT lagbid.publish_task(owner => %L, resources => %L, price_min => %s, price_max => %s,
              duration_hours => %s, region => %L, bid_limit => %s, replicas => %s,
-             bidding_window => %L, auto_allocate => %L, open => %L)',
+             bidding_window => %L, auto_allocate => %L, open => %L, collateral_ratio => %s)',
         torture.owner(), torture.resources(), pmin, pmin + torture.rnd(0, 5),
         torture.rnd(1, 3), torture.task_region(), lim,
         -- now and then more replicas than the bid limit (refused)
         CASE WHEN torture.chance(0.05) THEN lim + 1 ELSE torture.rnd(1, least(lim, 2)) END,
-        '1 day', torture.chance(0.5), torture.chance(0.85)));
+        '1 day', torture.chance(0.5), torture.chance(0.85),
+        -- half the tasks stake collateral (issue 20): bonds locked, released, slashed
+        CASE WHEN torture.chance(0.5) THEN 0 ELSE torture.rnd(1, 10) / 10.0 END));
 END $$;
 
 CREATE FUNCTION torture.open_bidding() RETURNS text LANGUAGE sql AS $$
@@ -281,7 +283,7 @@ $$;
 CREATE FUNCTION torture.fail_job() RETURNS text LANGUAGE sql AS $$
     SELECT torture.attempt('fail_job', format('SELECT lagbid.fail_job(%s, %L)',
         torture.pick_job(CASE WHEN torture.chance(0.8) THEN 'processing' ELSE 'submitted' END),
-        'torture gives up'));
+        CASE WHEN torture.chance(0.3) THEN 'input_unreachable' ELSE 'torture gives up' END));
 $$;
 
 CREATE FUNCTION torture.finalize() RETURNS text LANGUAGE sql AS $$
@@ -356,6 +358,10 @@ $$;
 -- ---------------------------------------------------------------------------
 
 SELECT count(lagbid.deposit('owner' || i, 1000000, 'seed-' || i)) AS owners FROM generate_series(1, 9) i;
+-- providers fund their collateral; some little enough to be refused now and then (LB502)
+SELECT count(lagbid.deposit(torture.node(n), CASE WHEN n % 7 = 0 THEN 3 ELSE 100000 END,
+                            'seed-p' || n, holder_kind => 'provider')) AS funded_providers
+  FROM generate_series(1, 55) n;
 
 SELECT count(lagbid.register_provider(
            torture.node(n), ARRAY['/ip4/10.0.' || n || '.1/tcp/4001'],

@@ -1,0 +1,1 @@
+../../install/56_trust.sql

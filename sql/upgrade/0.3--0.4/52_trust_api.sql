@@ -1,0 +1,1 @@
+../../install/76_trust.sql

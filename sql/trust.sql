@@ -136,9 +136,11 @@ SELECT lagbid.fail_job(:j1, 'input_unreachable');
 SELECT id, state, outcome FROM lagbid.job WHERE id = :j1;
 SELECT bond_state FROM lagbid.bid WHERE id = (SELECT bid_id FROM lagbid.job WHERE id = :j1);
 SELECT * FROM lagbid.check_invariants();
--- p2 reports; p3 never does: past the deadline the tick elects p2 and
--- slashes p3 (no-show) and p1 (the input was reachable to p2)
+-- p2 and p3 report the same result: 2 of 3 replicas, a strict majority
+-- (0.4's election); the tick elects it and slashes p1 (the input was
+-- reachable to the others).  No-shows are slashed below (p4).
 SELECT lagbid.upload_result(:j2, 'fetched fine');
+SELECT lagbid.upload_result(:j3, 'fetched fine');
 SET lagbid.clock = '2030-01-01 02:00:00+00';
 SELECT (lagbid.tick() ->> 'finalized')::int AS finalized;
 SELECT id, provider_id, state, outcome, reason FROM lagbid.job WHERE task_id = :t4 ORDER BY id;

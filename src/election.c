@@ -847,6 +847,8 @@ gather_replicas(Election *e, int k, Datum amount)
 
 	decide_outcomes(e, OUTCOME_PENDING, why);
 	apply_outcomes(e, NULL);
+	/* no-shows are settled now (bond, score); the waiting jobs later */
+	trust_outcomes(e);
 	/* lock-order step 5: the owner pays for them */
 	lagbid_transfer("escrow", t->funding_account_id, t->escrow_account_id, amount,
 					t->id, t->space_id, psprintf("%d extra replica%s: no majority", k, k == 1 ? "" : "s"));

@@ -67,10 +67,10 @@ static LagbidPlan mark_plan = {
 
 /* whether the task fetches an input by URI (workload.inputs[].uri) */
 static LagbidPlan uri_inputs_plan = {
-	"SELECT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(t.workload -> 'inputs') "
-	"                    WHEN 'array' THEN t.workload -> 'inputs' ELSE '[]' END) i "
+	"SELECT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof(w.body -> 'inputs') "
+	"                    WHEN 'array' THEN w.body -> 'inputs' ELSE '[]' END) i "
 	"                WHERE i ? 'uri') "
-	"FROM lagbid.task t WHERE t.id = $1",
+	"FROM lagbid.task t LEFT JOIN lagbid.workload_body w ON w.sha256 = t.workload_sha256 WHERE t.id = $1",
 	1, {INT8OID}
 };
 

@@ -598,6 +598,13 @@ lagbid_end_task_evidence_locked(LagbidTask *t, int to_state, const char *reason,
 
 	/* lock-order step 4: providers; step 5: the accounts */
 	lagbid_release_slots(providers, nbids + njobs);
+	/*
+	 * jobs still live when the task ends this way (waiting through an extra
+	 * election round that was cancelled or failed) did nothing wrong: their
+	 * bonds go back, their scores stay (outcome.c)
+	 */
+	for (i = 0; i < njobs; i++)
+		lagbid_job_outcome(t, job_ids[i], JOB_OUTCOME_UNDECIDED, NULL, NULL);
 	/* the bonds still locked go back (trust.h) */
 	lagbid_trust_task_ended(t);
 	refund_escrow(t, psprintf("task %s: %s", lagbid_state_name(MACHINE_TASK, to_state), reason));

@@ -524,7 +524,10 @@ BEGIN ATOMIC
       FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id
      WHERE (b.bond > 0 AND b.bond <> t.collateral_ratio * b.price * t.duration_hours)
         OR (b.bond_state = 'locked'
-            AND NOT (b.state = 'open' OR (b.state = 'won' AND t.state = 'processing')))
+            AND NOT (b.state = 'open' OR (b.state = 'won' AND t.state = 'processing')
+                     -- a won bid's job waits while its task gathers extra replicas
+                     OR (b.state = 'won' AND t.state IN ('accepting_bids', 'bid_closed')
+                         AND t.allocated_at IS NOT NULL)))
     UNION ALL
     -- collateral: a bonded account holds its bid's bond while locked, nothing after
     SELECT 'bonded_account', format('account %s (%s %s) holds %s for bid %s (%s, bond %s)', a.id, a.kind, a.name,
@@ -597,7 +600,11 @@ BEGIN ATOMIC
       FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
      WHERE (j.state IN ('processing', 'submitted') AND j.outcome IS NOT NULL)
         OR (j.state IN ('completed', 'failed') AND j.outcome IS NULL)
-        OR (j.outcome = 'input_unreachable' AND (j.state <> 'failed' OR t.state <> 'processing'))
+        OR (j.outcome = 'input_unreachable'
+            AND (j.state <> 'failed'
+                 OR NOT (t.state = 'processing'
+                         -- or gathering extra replicas (allocated once)
+                         OR (t.state IN ('accepting_bids', 'bid_closed') AND t.allocated_at IS NOT NULL))))
         OR (j.outcome = 'agreed' AND j.state <> 'completed')
         OR (j.state = 'completed' AND j.outcome NOT IN ('agreed', 'legacy'));
 END;

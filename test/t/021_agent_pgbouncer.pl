@@ -208,7 +208,7 @@ is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE usename = 'cp1'}), '2',
 
 # ---- 4. the incremental scan, and the LISTEN session and PgBouncer go away ----
 sub since { my ($i, $from) = @_; return substr(slurp("$tmp/agent$i.log"), $from) }
-sub full_reads { my $t = shift; my @m = $t =~ /DEBUG:  \d+ open tasks$/mg; return scalar @m }
+sub full_reads { my $t = shift; my @m = $t =~ /DEBUG:  \d+ open tasks \(scan\)$/mg; return scalar @m }
 sub skipped_reads { my $t = shift; my @m = $t =~ /open_tasks\(\) not read$/mg; return scalar @m }
 {
 	my $conf = slurp("$dir{1}/lagbid-agent.conf");

@@ -125,8 +125,14 @@ ok($node->poll_query_until('postgres',
 # -- and the worker pushes everything
 $node->safe_psql('postgres', "SELECT pg_catalog.pg_terminate_backend($blocker_pid)");
 $blocker->quit;
-ok($node->poll_query_until('postgres', 'SELECT pending = 0 AND running FROM lagbid.push_status'),
-	'once the queue drains, every queued id is pushed');
+# the listeners read through up to 8 GB before the queue's tail moves: on a
+# busy 2-core machine that took 4.5 minutes, past poll_query_until's default
+# 180 s, so this wait allows 15 minutes
+{
+	local $PostgreSQL::Test::Utils::timeout_default = 900;
+	ok($node->poll_query_until('postgres', 'SELECT pending = 0 AND running FROM lagbid.push_status'),
+		'once the queue drains, every queued id is pushed');
+}
 
 my $want = $node->safe_psql('postgres', q{
 	SELECT string_agg(id::text, ',' ORDER BY id) FROM lagbid.notification;

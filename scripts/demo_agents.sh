@@ -60,7 +60,7 @@ task=$(val "SELECT lagbid.publish_task(owner => 'ada', resources => '{\"cpu\": 1
 	price_min => 0.5, price_max => 3, duration_hours => 1, region => 'eu',
 	bid_limit => 3, replicas => 3,
 	workload => '{\"command\": [\"sh\", \"-c\", \"n=0; for i in 1 2 3 4 5 6 7 8 9 10; do n=\$((n + i * i)); done; echo sum of squares 1..10 = \$n\"], \"timeout_s\": 30}')")
-echo "  task $task: $(val "SELECT workload->'command'->>2 FROM lagbid.task WHERE id = $task")"
+echo "  task $task: $(val "SELECT w.body->'command'->>2 FROM lagbid.task t JOIN lagbid.workload_body w ON w.sha256 = t.workload_sha256 WHERE t.id = $task")"
 
 for _ in $(seq 1 300); do
 	[ "$(val "SELECT count(*) FROM lagbid.job WHERE task_id = $task AND state <> 'processing'")" -ge 3 ] && break

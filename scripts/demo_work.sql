@@ -28,7 +28,7 @@ SELECT jsonb_pretty(payload - 'recipient' - 'deadline') AS bid_won
 \echo
 \echo '-- it runs the command (here psql runs it: sh -c "echo $((6*7))") and uploads the output;'
 \echo '-- the database computes the hash'
-SELECT workload -> 'command' ->> 2 AS work_script FROM lagbid.task WHERE id = :work_task \gset
+SELECT w.body -> 'command' ->> 2 AS work_script FROM lagbid.task t JOIN lagbid.workload_body w ON w.sha256 = t.workload_sha256 WHERE t.id = :work_task \gset
 \set work_output `sh -c :'work_script'`
 SELECT lagbid.upload_result(:work_job, convert_to(:'work_output' || E'\n', 'UTF8')) AS result_hash;
 SELECT lagbid.finalize(:work_task) AS leader_job;

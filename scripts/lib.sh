@@ -11,7 +11,8 @@ export PATH="$PG_BINDIR:$PATH"
 as_runner() {
 	if [ "$(id -u)" -eq 0 ]; then
 		runuser -u postgres -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" \
-			${LAGBID_STAGE:+LAGBID_STAGE="$LAGBID_STAGE"} "$@"
+			${LAGBID_STAGE:+LAGBID_STAGE="$LAGBID_STAGE"} \
+			${LAGBID_FLOOD_DRAIN:+LAGBID_FLOOD_DRAIN="$LAGBID_FLOOD_DRAIN"} "$@"
 	else
 		"$@"
 	fi

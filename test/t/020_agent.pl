@@ -389,7 +389,11 @@ for my $i (1 .. 3)
 		my ($name, $value) = split /=/, $var, 2;
 		my $t = sql(qq{SELECT lagbid.publish_task('alice', '{"cpu": 1}', 1, 5, 1, replicas => 1, bid_limit => 1,
 		               workload => '{"command": ["true"]}'::jsonb, open => false)});
-		sql(qq{UPDATE lagbid.task SET workload = '{"command": ["sh", "-c", "iconv -f EVIL -t UTF-8 </dev/null; echo ran"], "inputs": $inputs, "env": {"$name": "$value"}}'::jsonb WHERE id = $t});
+		# 0.4 stores bodies by digest: the row names a body the market never validated
+		sql(qq{WITH w AS (SELECT '{"command": ["sh", "-c", "iconv -f EVIL -t UTF-8 </dev/null; echo ran"], "inputs": $inputs, "env": {"$name": "$value"}}'::jsonb AS body),
+		            d AS (SELECT body, encode(sha256(convert_to(body::text, 'UTF8')), 'hex') AS sha256, octet_length(body::text) AS bytes FROM w),
+		            i AS (INSERT INTO lagbid.workload_body (sha256, body, bytes) SELECT sha256, body, bytes FROM d ON CONFLICT (sha256) DO NOTHING)
+		       UPDATE lagbid.task t SET workload_sha256 = d.sha256, workload_bytes = d.bytes FROM d WHERE t.id = $t});
 		sql("SELECT lagbid.open_bidding($t)");
 		my $deadline = time + 30;
 		my $outcome = '';

@@ -17,21 +17,4 @@ flock -u 9
 stage=${LAGBID_DEMO_DIR:-/tmp/lagbid-demo.$(id -u)}
 port=${LAGBID_DEMO_PORT:-55432}
 stage_tree "$here" "$stage"
-as_runner bash -c "
-	set -euo pipefail
-	cd '$stage'
-	rm -rf .cluster .cluster.initdb.log
-	bash scripts/cluster.sh start '$stage/.cluster' $port lagbid_demo
-	trap '[ -n \"\${LAGBID_DEMO_KEEP:-}\" ] || bash scripts/cluster.sh stop \"$stage/.cluster\"' EXIT
-	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
-		-v ON_ERROR_STOP=1 -f scripts/demo.sql
-	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
-		-v ON_ERROR_STOP=1 -f scripts/demo_work.sql
-	psql -X -q -h '$stage/.cluster' -p $port -U postgres -d lagbid_demo \
-		-v ON_ERROR_STOP=1 -f scripts/demo_trust.sql
-	bash scripts/demo_agents.sh '$stage/.cluster' $port lagbid_demo
-	if [ -n \"\${LAGBID_DEMO_KEEP:-}\" ]; then
-		echo
-		echo \"cluster kept: psql -h $stage/.cluster -p $port -U postgres lagbid_demo\"
-	fi
-"
+as_runner env LAGBID_DEMO_KEEP="${LAGBID_DEMO_KEEP:-}" bash "$stage/scripts/demo_run.sh" "$stage" $port

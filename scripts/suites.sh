@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test suite of lagbid against throwaway clusters and prints a
 # summary.  Called by scripts/test.sh as a non-root user in a staged tree.
-# Arguments (optional): the suites to run, among lint unit agent regress isolation pgtap tap torture contrib bench.
+# Arguments (optional): the suites to run, among lint unit agent regress isolation pgtap tap torture contrib demo bench.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 . scripts/lib.sh
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lint unit agent regress isolation pgtap tap torture contrib bench)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit agent regress isolation pgtap tap torture contrib demo bench)
 
 logdir=test/log
 rm -rf "$logdir"; mkdir -p "$logdir"
@@ -66,6 +66,8 @@ for s in "${suites[@]}"; do
 	# the Celery bridge, the Prometheus exporter's queries, and make market
 	# with an owner and three agents (docs/0.4/users.md)
 	contrib)   run_suite contrib tap bash -c 'rc=0; for t in contrib/celery/test.sh contrib/prometheus/test.sh test/users/market_test.sh; do bash "$t" || rc=1; done; exit $rc' ;;
+	# make demo's acts, checked (test/demo/test.sh)
+	demo)      run_suite demo tap bash test/demo/test.sh ;;
 	bench)     run_suite bench tap env BENCH_QUICK=1 BENCH_INSTALL=0 bash bench/run.sh ;;
 	*) echo "unknown suite $s"; total_fail=$((total_fail + 1)) ;;
 	esac

@@ -47,8 +47,8 @@ is_digit(char c)
 static bool
 decimal_parse(const char *s, size_t len, Decimal *d)
 {
-	const char *p = s;
-	const char *end = s + len;
+	const char *p;
+	const char *end;
 	const char *int_start;
 	int64_t		nint;
 	int64_t		exp = 0;
@@ -58,6 +58,8 @@ decimal_parse(const char *s, size_t len, Decimal *d)
 	memset(d, 0, sizeof(*d));
 	if (s == NULL)
 		return false;
+	p = s;
+	end = s + len;
 	if (p < end && *p == '-')
 		d->neg = true, p++;
 	int_start = p;

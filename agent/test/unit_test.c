@@ -826,6 +826,19 @@ test_resources(void)
 	ok(strcmp(buf, "1234567.25") == 0, "amount_text: 1234567.25 exactly (%%g sent 1.23457e+06) (%s)", buf);
 	config_defaults(&c, "/tmp");
 	ok(config_parse(&c, cfg, err, sizeof(err)) == 0, "resources: config parses (%s)", err);
+	{
+		Config		back;
+		char	   *text;
+
+		c.memory_gb = 1234567.25;
+		text = config_render(&c, "12D3KooWtest", "detected");
+		config_defaults(&back, "/tmp");
+		ok(strstr(text, "memory_gb = 1234567.25\n") && config_parse(&back, text, err, sizeof(err)) == 0 &&
+		   back.memory_gb == 1234567.25, "config: init writes amounts exactly, as it registers them (%s)", err);
+		free(text);
+		config_free(&back);
+		c.memory_gb = 16;
+	}
 	offer_from_config(&c, &o);
 	ok(strcmp(o.cpu, "8") == 0 && o.res.gpu == NULL && o.res.gpu_count == 0,
 	   "offer: no gpu model registers no gpus");

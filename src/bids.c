@@ -90,9 +90,9 @@ check_match(LagbidTask *t, int64 provider_id)
 	need.storage_gb = lagbid_num_text(t->storage_gb);
 	need.gpu = t->gpu;
 	need.gpu_count = t->gpu_count;
-	have.cpu = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	have.memory_gb = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	have.storage_gb = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	have.cpu = lagbid_num_text(lagbid_result_datum(0, 2, &isnull));
+	have.memory_gb = lagbid_num_text(lagbid_result_datum(0, 3, &isnull));
+	have.storage_gb = lagbid_num_text(lagbid_result_datum(0, 4, &isnull));
 	have.gpu = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	have.gpu_count = DatumGetInt32(lagbid_result_datum(0, 6, &isnull));
 	missing = lagbid_res_shortfall(&need, &have);

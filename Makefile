@@ -53,7 +53,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -DLAGBID_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
               -Wno-sign-compare -Wno-implicit-fallthrough -Wno-cast-function-type
 
-EXTRA_CLEAN = $(DATA_built) test/unit/identity_test
+EXTRA_CLEAN = $(DATA_built) test/unit/identity_test test/unit/resource_rules_test
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -25,6 +25,7 @@
 
 #include "identity.h"
 #include "regions.h"
+#include "resource_rules.h"
 #include "workload_rules.h"
 
 #define AGENT_VERSION "0.3"
@@ -197,8 +198,12 @@ typedef struct TaskTerms
 	double		cpu;
 	double		memory_gb;
 	double		storage_gb;
+	/* the same amounts as number text, compared exactly (resource_rules.h) */
+	char		cpu_text[32];
+	char		memory_gb_text[32];
+	char		storage_gb_text[32];
 	char		gpu[128];
-	int			gpu_count;
+	int			gpu_count;		/* as the market reads it: 0 when not stated */
 	bool		resources_bad;
 	double		price_min;
 	double		price_max;
@@ -238,6 +243,17 @@ extern Decision policy_decide(const Config *c, const TaskTerms *t, int slots_use
 							  char *why, size_t whylen);
 extern double policy_cost(const Config *c, const TaskTerms *t, char *why, size_t whylen);
 extern int	format_price(double v, char *out, size_t cap);
+extern int	amount_text(double v, char *out, size_t cap);
+
+/* what this agent registers as its resources, as the market reads them */
+typedef struct Offer
+{
+	char		cpu[32];
+	char		memory_gb[32];
+	char		storage_gb[32];
+	LagbidResText res;			/* points into the above and the Config */
+} Offer;
+extern void offer_from_config(const Config *c, Offer *o);
 
 /* ---- rows.c: the market's rows and pushes, read as untrusted input (pure) ---- */
 typedef struct Rows

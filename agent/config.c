@@ -450,6 +450,9 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 	char	   *buf = xmalloc(cap);
 	size_t		n = 0;
 	char		addrs[4096] = "";
+	char		cpu[32],
+				memory_gb[32],
+				storage_gb[32];
 
 #define OUT(...) do { int k_ = snprintf(buf + n, cap - n, __VA_ARGS__); \
 	if (k_ > 0) n += ((size_t) k_ < cap - n) ? (size_t) k_ : cap - n - 1; } while (0)
@@ -480,15 +483,19 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"# full scan of open_tasks() this often, besides LISTEN lagbid_tasks\n"
 		"scan_interval_s = %d\n\n",
 		c->region, addrs, c->max_concurrent, c->scan_interval_s);
+	/* the amounts as init registers them: exact text, not %g's 6 digits */
+	amount_text(c->cpu, cpu, sizeof(cpu));
+	amount_text(c->memory_gb, memory_gb, sizeof(memory_gb));
+	amount_text(c->storage_gb, storage_gb, sizeof(storage_gb));
 	OUT("[resources]\n"
 		"# what this machine offers; %s\n"
-		"cpu = %g\n"
-		"memory_gb = %g\n"
-		"storage_gb = %g\n"
+		"cpu = %s\n"
+		"memory_gb = %s\n"
+		"storage_gb = %s\n"
 		"%sgpu = %s\n"
 		"gpu_count = %d\n\n",
 		detected_note ? detected_note : "detected at init",
-		c->cpu, c->memory_gb, c->storage_gb,
+		cpu, memory_gb, storage_gb,
 		c->gpu ? "" : "# ", c->gpu ? c->gpu : "A100", c->gpu_count);
 	OUT("[price]\n"
 		"# hourly cost of what a task asks for; the ask is cost * markup,\n"

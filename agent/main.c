@@ -364,14 +364,17 @@ do_register(const char *dir, const Config *cfg, const char *node_id, bool *unkno
 	{
 		char		gpu[300];
 		size_t		n;
+		Offer		offer;
 
-		n = snprintf(resources, sizeof(resources), "{\"cpu\": %g, \"memory_gb\": %g, \"storage_gb\": %g",
-					 cfg->cpu, cfg->memory_gb, cfg->storage_gb);
-		if (cfg->gpu && cfg->gpu[0])
+		/* exact texts: the amounts the agent checks tasks against (policy.c) */
+		offer_from_config(cfg, &offer);
+		n = snprintf(resources, sizeof(resources), "{\"cpu\": %s, \"memory_gb\": %s, \"storage_gb\": %s",
+					 offer.cpu, offer.memory_gb, offer.storage_gb);
+		if (offer.res.gpu)
 		{
-			json_escape(cfg->gpu, gpu, sizeof(gpu));
+			json_escape(offer.res.gpu, gpu, sizeof(gpu));
 			n += snprintf(resources + n, sizeof(resources) - n, ", \"gpu\": %s, \"gpu_count\": %d",
-						  gpu, cfg->gpu_count > 0 ? cfg->gpu_count : 1);
+						  gpu, offer.res.gpu_count);
 		}
 		snprintf(resources + n, sizeof(resources) - n, "}");
 	}

@@ -46,14 +46,78 @@ region_matches(const char *task_region, const char *provider_region)
 								 provider_region);
 }
 
-/* fill the resource needs of t from the task's resources (parsed) */
+/*
+ * A double as the shortest number text that reads back as the same double
+ * ("0.1", not "0.10000000000000001"): the text of every decimal of at most
+ * 15 significant digits is that decimal again.
+ */
+int
+amount_text(double v, char *out, size_t cap)
+{
+	int			n = 0;
+
+	for (int digits = 15; digits <= 17; digits++)
+	{
+		n = snprintf(out, cap, "%.*g", digits, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	return n;
+}
+
+/*
+ * The resources this agent registers (main.c sends them) and checks tasks
+ * against: the amounts as exact texts, a gpu model with a count of at
+ * least one, no gpus without a model.
+ */
+void
+offer_from_config(const Config *c, Offer *o)
+{
+	bool		gpu = c->gpu != NULL && c->gpu[0] != '\0';
+
+	amount_text(c->cpu, o->cpu, sizeof(o->cpu));
+	amount_text(c->memory_gb, o->memory_gb, sizeof(o->memory_gb));
+	amount_text(c->storage_gb, o->storage_gb, sizeof(o->storage_gb));
+	o->res.cpu = o->cpu;
+	o->res.memory_gb = o->memory_gb;
+	o->res.storage_gb = o->storage_gb;
+	o->res.gpu = gpu ? c->gpu : NULL;
+	o->res.gpu_count = gpu ? (c->gpu_count > 0 ? c->gpu_count : 1) : 0;
+}
+
+/*
+ * The text of a JSON number as the agent has it: jansson keeps integers
+ * exactly and reals as doubles, so an amount of more than 15 significant
+ * digits is seen as its nearest double (the market compares the exact
+ * value; it lists only the tasks a provider's registered resources cover).
+ */
+static bool
+number_text(const json_t *v, char *out, size_t cap)
+{
+	if (json_is_integer(v))
+		snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		amount_text(json_real_value(v), out, cap);
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Fill the resource needs of t from the task's resources (parsed), with the
+ * rules the market applied at publish (src/rules/resource_rules.c): a
+ * resources object the market would refuse is not readable.
+ */
 void
 terms_from_value(TaskTerms *t, const json_t *r)
 {
-	const char *gpu;
-	double		d;
+	const char *key;
+	json_t	   *v;
 
 	t->cpu = t->memory_gb = t->storage_gb = 0;
+	snprintf(t->cpu_text, sizeof(t->cpu_text), "0");
+	snprintf(t->memory_gb_text, sizeof(t->memory_gb_text), "0");
+	snprintf(t->storage_gb_text, sizeof(t->storage_gb_text), "0");
 	t->gpu[0] = '\0';
 	t->gpu_count = 0;
 	t->resources_bad = false;
@@ -64,23 +128,59 @@ terms_from_value(TaskTerms *t, const json_t *r)
 		t->resources_bad = true;
 		return;
 	}
-	if (json_member_num(r, "cpu", &d))
-		t->cpu = d;
-	if (json_member_num(r, "memory_gb", &d))
-		t->memory_gb = d;
-	if (json_member_num(r, "storage_gb", &d))
-		t->storage_gb = d;
-	gpu = json_member_str(r, "gpu");
-	if (gpu)
+	json_object_foreach((json_t *) r, key, v)
 	{
-		snprintf(t->gpu, sizeof(t->gpu), "%s", gpu);
-		t->gpu_count = 1;
+		LagbidResKey k = lagbid_res_key(key, strlen(key));
+		char		text[32];
+		const char *why = NULL;
+		double	   *amount = NULL;
+		char	   *amount_out = NULL;
+
+		/* JSON null means "not stated", like a missing key */
+		if (k != LAGBID_RES_UNKNOWN && json_is_null(v))
+			continue;
+		switch (k)
+		{
+			case LAGBID_RES_UNKNOWN:
+				why = "unknown";
+				break;
+			case LAGBID_RES_CPU:
+				amount = &t->cpu, amount_out = t->cpu_text;
+				break;
+			case LAGBID_RES_MEMORY_GB:
+				amount = &t->memory_gb, amount_out = t->memory_gb_text;
+				break;
+			case LAGBID_RES_STORAGE_GB:
+				amount = &t->storage_gb, amount_out = t->storage_gb_text;
+				break;
+			case LAGBID_RES_GPU:
+				why = json_is_string(v) ?
+					lagbid_res_gpu_rule(json_string_value(v), json_string_length(v)) :
+					lagbid_res_gpu_rule(NULL, 0);
+				if (why == NULL)
+					snprintf(t->gpu, sizeof(t->gpu), "%s", json_string_value(v));
+				break;
+			case LAGBID_RES_GPU_COUNT:
+				why = number_text(v, text, sizeof(text)) ?
+					lagbid_res_gpu_count_rule(text, strlen(text), &t->gpu_count) : "must be a number";
+				break;
+		}
+		if (amount)
+		{
+			why = number_text(v, text, sizeof(text)) ?
+				lagbid_res_amount_rule(text, strlen(text)) : "must be a number";
+			if (why == NULL)
+			{
+				*amount = json_number_value(v);
+				memcpy(amount_out, text, sizeof(text));
+			}
+		}
+		if (why)
+		{
+			t->resources_bad = true;
+			return;
+		}
 	}
-	if (json_member_num(r, "gpu_count", &d))
-		t->gpu_count = (d > 1e6) ? 1000000 : (d < -1e6 ? -1 : (int) d);
-	if (!isfinite(t->cpu) || !isfinite(t->memory_gb) || !isfinite(t->storage_gb) ||
-		t->cpu < 0 || t->memory_gb < 0 || t->storage_gb < 0 || t->gpu_count < 0)
-		t->resources_bad = true;
 }
 
 /* the same from the resources JSON text; -1 when unreadable */
@@ -110,7 +210,8 @@ policy_cost(const Config *c, const TaskTerms *t, char *why, size_t whylen)
 	double		cost = t->cpu * c->rate_cpu + t->memory_gb * c->rate_memory +
 		t->storage_gb * c->rate_storage;
 
-	if (t->gpu[0] != '\0' && t->gpu_count > 0)
+	/* a task that names a gpu model without a count is priced for one */
+	if (t->gpu[0] != '\0')
 	{
 		int			i;
 
@@ -122,7 +223,7 @@ policy_cost(const Config *c, const TaskTerms *t, char *why, size_t whylen)
 			snprintf(why, whylen, "no price configured for gpu \"%s\"", t->gpu);
 			return -1;
 		}
-		cost += t->gpu_count * c->gpu_rates[i];
+		cost += (t->gpu_count > 0 ? t->gpu_count : 1) * c->gpu_rates[i];
 	}
 	return cost;
 }
@@ -321,27 +422,26 @@ policy_screen(const Config *c, const TaskTerms *t, int slots_used, double *cost_
 		snprintf(why, whylen, "resources are not readable");
 		return DECLINE_RESOURCES;
 	}
-	if (t->cpu > c->cpu)
+	/* the market's rule 4 (src/rules/resource_rules.c) against what we offer */
 	{
-		snprintf(why, whylen, "needs %g cpu, we offer %g", t->cpu, c->cpu);
-		return DECLINE_RESOURCES;
-	}
-	if (t->memory_gb > c->memory_gb)
-	{
-		snprintf(why, whylen, "needs %g GB of memory, we offer %g", t->memory_gb, c->memory_gb);
-		return DECLINE_RESOURCES;
-	}
-	if (t->storage_gb > c->storage_gb)
-	{
-		snprintf(why, whylen, "needs %g GB of storage, we offer %g", t->storage_gb, c->storage_gb);
-		return DECLINE_RESOURCES;
-	}
-	if (t->gpu[0] != '\0' &&
-		(c->gpu == NULL || strcasecmp(c->gpu, t->gpu) != 0 || t->gpu_count > c->gpu_count))
-	{
-		snprintf(why, whylen, "needs %d gpu \"%s\", we offer %d \"%s\"",
-				 t->gpu_count, t->gpu, c->gpu_count, c->gpu ? c->gpu : "");
-		return DECLINE_RESOURCES;
+		LagbidResText need = {t->cpu_text, t->memory_gb_text, t->storage_gb_text,
+		t->gpu[0] ? t->gpu : NULL, t->gpu_count};
+		Offer		have;
+		const char *missing;
+
+		offer_from_config(c, &have);
+		missing = lagbid_res_shortfall(&need, &have.res);
+		if (missing && strcmp(missing, "cpu") == 0)
+			snprintf(why, whylen, "needs %s cpu, we offer %s", need.cpu, have.cpu);
+		else if (missing && strcmp(missing, "memory_gb") == 0)
+			snprintf(why, whylen, "needs %s GB of memory, we offer %s", need.memory_gb, have.memory_gb);
+		else if (missing && strcmp(missing, "storage_gb") == 0)
+			snprintf(why, whylen, "needs %s GB of storage, we offer %s", need.storage_gb, have.storage_gb);
+		else if (missing)
+			snprintf(why, whylen, "needs %d gpu \"%s\", we offer %d \"%s\"",
+					 t->gpu_count, t->gpu, have.res.gpu_count, have.res.gpu ? have.res.gpu : "");
+		if (missing)
+			return DECLINE_RESOURCES;
 	}
 	if (in_list(c->deny_owners, c->ndeny, t->owner))
 	{

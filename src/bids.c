@@ -28,6 +28,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "rules/resource_rules.h"
 #include "states.h"
 #include "trust.h"
 
@@ -70,10 +71,10 @@ check_match(LagbidTask *t, int64 provider_id)
 {
 	bool		isnull;
 	char	   *region;
-	char	   *gpu;
-	int32		gpu_count;
-	const char *missing = NULL;
-	Datum		have = 0;
+	LagbidResText need,
+				have;
+	const char *missing;
+	char	   *detail;
 
 	region = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	if (!lagbid_region_matches(t->region, region))
@@ -83,34 +84,34 @@ check_match(LagbidTask *t, int64 provider_id)
 					 "provider %lld may not bid on task %lld: region mismatch",
 					 (long long) provider_id, (long long) t->id);
 
-	if (lagbid_num_cmp(lagbid_result_datum(0, 2, &isnull), t->cpu) < 0)
-		missing = "cpu", have = lagbid_result_datum(0, 2, &isnull);
-	else if (lagbid_num_cmp(lagbid_result_datum(0, 3, &isnull), t->memory_gb) < 0)
-		missing = "memory_gb", have = lagbid_result_datum(0, 3, &isnull);
-	else if (lagbid_num_cmp(lagbid_result_datum(0, 4, &isnull), t->storage_gb) < 0)
-		missing = "storage_gb", have = lagbid_result_datum(0, 4, &isnull);
-	if (missing)
-		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
-					 psprintf("The provider has %s %s.", missing, lagbid_num_text(have)),
-					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
-					 "provider %lld may not bid on task %lld: not enough %s",
-					 (long long) provider_id, (long long) t->id, missing);
-
-	gpu = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-	gpu_count = DatumGetInt32(lagbid_result_datum(0, 6, &isnull));
-	if (t->gpu && (gpu == NULL || pg_strcasecmp(gpu, t->gpu) != 0))
-		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
-					 psprintf("The provider has gpu %s%s%s.",
-							  gpu ? "\"" : "", gpu ? gpu : "none", gpu ? "\"" : ""),
-					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
-					 "provider %lld may not bid on task %lld: wrong gpu",
-					 (long long) provider_id, (long long) t->id);
-	if (gpu_count < t->gpu_count)
-		lagbid_raise(LB_RESOURCES_INSUFFICIENT,
-					 psprintf("The provider has %d gpus.", gpu_count),
-					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
-					 "provider %lld may not bid on task %lld: not enough gpu_count",
-					 (long long) provider_id, (long long) t->id);
+	/* the resource part of rule 4 is src/rules/resource_rules.c, the agent's too */
+	need.cpu = lagbid_num_text(t->cpu);
+	need.memory_gb = lagbid_num_text(t->memory_gb);
+	need.storage_gb = lagbid_num_text(t->storage_gb);
+	need.gpu = t->gpu;
+	need.gpu_count = t->gpu_count;
+	have.cpu = lagbid_num_text(lagbid_result_datum(0, 2, &isnull));
+	have.memory_gb = lagbid_num_text(lagbid_result_datum(0, 3, &isnull));
+	have.storage_gb = lagbid_num_text(lagbid_result_datum(0, 4, &isnull));
+	have.gpu = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	have.gpu_count = DatumGetInt32(lagbid_result_datum(0, 6, &isnull));
+	missing = lagbid_res_shortfall(&need, &have);
+	if (missing == NULL)
+		return;
+	if (strcmp(missing, "gpu") == 0)
+		detail = psprintf("The provider has gpu %s%s%s.", have.gpu ? "\"" : "",
+						  have.gpu ? have.gpu : "none", have.gpu ? "\"" : "");
+	else if (strcmp(missing, "gpu_count") == 0)
+		detail = psprintf("The provider has %d gpus.", have.gpu_count);
+	else
+		detail = psprintf("The provider has %s %s.", missing,
+						  strcmp(missing, "cpu") == 0 ? have.cpu :
+						  strcmp(missing, "memory_gb") == 0 ? have.memory_gb : have.storage_gb);
+	lagbid_raise(LB_RESOURCES_INSUFFICIENT, detail,
+				 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
+				 "provider %lld may not bid on task %lld: %s %s",
+				 (long long) provider_id, (long long) t->id,
+				 strcmp(missing, "gpu") == 0 ? "wrong" : "not enough", missing);
 }
 
 PG_FUNCTION_INFO_V1(lagbid_place_bid);

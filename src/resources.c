@@ -2,9 +2,10 @@
  *
  * resources.c
  *	  Validation of what tasks and providers announce: the resources JSON
- *	  object (cpu, memory_gb, storage_gb, gpu, gpu_count), regions and their
- *	  prefix matching (market rule 4), names, and numeric arguments (no NULL,
- *	  NaN or infinity where money or hours are concerned).
+ *	  object (cpu, memory_gb, storage_gb, gpu, gpu_count; its rules are
+ *	  src/rules/resource_rules.c, which the agent compiles too), regions
+ *	  (src/rules/regions.c), names, and numeric arguments (no NULL, NaN or
+ *	  infinity where money or hours are concerned).
  *
  *-------------------------------------------------------------------------
  */
@@ -18,9 +19,8 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "rules/resource_rules.h"
 
-#define MAX_GPU_NAME 64
-#define MAX_GPU_COUNT 1024
 #define MAX_NAME 128
 
 static Datum
@@ -82,25 +82,29 @@ lagbid_check_numeric(Datum value, bool isnull, const char *arg, bool allow_zero)
 	return value;
 }
 
+/*
+ * An amount's rule (src/rules/resource_rules.c, which the agent compiles
+ * too) on numeric_out's text of a jsonb number; returns the numeric.
+ */
 static Datum
-resource_amount(JsonbValue *v, const char *key, const char *what)
+resource_amount(JsonbValue *v, const char *key, const char *what, int *gpu_count)
 {
-	Datum		d;
+	char	   *text;
+	const char *why;
 
 	if (v->type != jbvNumeric)
 		lagbid_raise(LB_INVALID_RESOURCES, NULL,
 					 "Resources is an object such as {\"cpu\": 4, \"memory_gb\": 16}.",
 					 "%s: \"%s\" must be a number", what, key);
-	d = NumericGetDatum(v->val.numeric);
-	if (numeric_sign_of(d) < 0)
-		lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
-					 "%s: \"%s\" must not be negative", what, key);
-	/* one million cores, exabytes: anything larger is a typo */
-	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
-										  DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000))))) > 0)
-		lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
-					 "%s: \"%s\" is larger than 1e12", what, key);
-	return d;
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	if (gpu_count)
+		why = lagbid_res_gpu_count_rule(text, strlen(text), gpu_count);
+	else
+		why = lagbid_res_amount_rule(text, strlen(text));
+	if (why)
+		lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL, "%s: \"%s\" %s", what, key, why);
+	pfree(text);
+	return NumericGetDatum(v->val.numeric);
 }
 
 void
@@ -109,7 +113,8 @@ lagbid_parse_resources(Jsonb *jb, const char *what, LagbidResources *out)
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	char	   *key = NULL;
+	LagbidResKey key = LAGBID_RES_UNKNOWN;
+	const char *name = NULL;
 
 	out->cpu = numeric_zero();
 	out->memory_gb = out->cpu;
@@ -129,14 +134,13 @@ lagbid_parse_resources(Jsonb *jb, const char *what, LagbidResources *out)
 	{
 		if (tok == WJB_KEY)
 		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-			if (strcmp(key, "cpu") != 0 && strcmp(key, "memory_gb") != 0 &&
-				strcmp(key, "storage_gb") != 0 && strcmp(key, "gpu") != 0 &&
-				strcmp(key, "gpu_count") != 0)
-				lagbid_raise(LB_INVALID_RESOURCES, NULL,
-							 "The keys are cpu, memory_gb, storage_gb, gpu and gpu_count.",
+			key = lagbid_res_key(v.val.string.val, v.val.string.len);
+			if (key == LAGBID_RES_UNKNOWN)
+				lagbid_raise(LB_INVALID_RESOURCES, NULL, LAGBID_RES_KEYS_HINT,
 							 "%s: unknown key \"%s\"", what,
-							 v.val.string.len > 64 ? "(a long key)" : key);
+							 v.val.string.len > 64 ? "(a long key)" :
+							 pnstrdup(v.val.string.val, v.val.string.len));
+			name = pnstrdup(v.val.string.val, v.val.string.len);
 			continue;
 		}
 		if (tok != WJB_VALUE)
@@ -145,37 +149,39 @@ lagbid_parse_resources(Jsonb *jb, const char *what, LagbidResources *out)
 		/* JSON null means "not stated", like a missing key */
 		if (v.type == jbvNull)
 			continue;
-		if (strcmp(key, "cpu") == 0)
-			out->cpu = resource_amount(&v, key, what);
-		else if (strcmp(key, "memory_gb") == 0)
-			out->memory_gb = resource_amount(&v, key, what);
-		else if (strcmp(key, "storage_gb") == 0)
-			out->storage_gb = resource_amount(&v, key, what);
-		else if (strcmp(key, "gpu") == 0)
+		switch (key)
 		{
-			if (v.type != jbvString || v.val.string.len == 0 ||
-				v.val.string.len > MAX_GPU_NAME)
-				lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
-							 "%s: \"gpu\" must be a model name of 1 to %d bytes",
-							 what, MAX_GPU_NAME);
-			out->gpu = pnstrdup(v.val.string.val, v.val.string.len);
-			for (int i = 0; i < v.val.string.len; i++)
-				if ((unsigned char) out->gpu[i] < 0x20 || out->gpu[i] == 0x7f)
-					lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
-								 "%s: \"gpu\" must not contain control characters", what);
-		}
-		else
-		{
-			Datum		d = resource_amount(&v, key, what);
-			Datum		truncated = DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0));
+			case LAGBID_RES_CPU:
+				out->cpu = resource_amount(&v, name, what, NULL);
+				break;
+			case LAGBID_RES_MEMORY_GB:
+				out->memory_gb = resource_amount(&v, name, what, NULL);
+				break;
+			case LAGBID_RES_STORAGE_GB:
+				out->storage_gb = resource_amount(&v, name, what, NULL);
+				break;
+			case LAGBID_RES_GPU:
+				{
+					const char *why;
 
-			if (!DatumGetBool(DirectFunctionCall2(numeric_eq, d, truncated)) ||
-				DatumGetInt32(DirectFunctionCall2(numeric_cmp, d,
-												  DirectFunctionCall1(int4_numeric, Int32GetDatum(MAX_GPU_COUNT)))) > 0)
-				lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
-							 "%s: \"gpu_count\" must be a whole number from 0 to %d",
-							 what, MAX_GPU_COUNT);
-			out->gpu_count = DatumGetInt32(DirectFunctionCall1(numeric_int4, d));
+					why = v.type != jbvString ? lagbid_res_gpu_rule(NULL, 0) :
+						lagbid_res_gpu_rule(v.val.string.val, v.val.string.len);
+					if (why)
+						lagbid_raise(LB_INVALID_RESOURCES, NULL, NULL,
+									 "%s: \"gpu\" %s", what, why);
+					out->gpu = pnstrdup(v.val.string.val, v.val.string.len);
+					break;
+				}
+			case LAGBID_RES_GPU_COUNT:
+				{
+					int			count;
+
+					(void) resource_amount(&v, name, what, &count);
+					out->gpu_count = count;
+					break;
+				}
+			case LAGBID_RES_UNKNOWN:
+				break;
 		}
 	}
 }

@@ -768,6 +768,106 @@ test_corpus(void)
 	ok(n > 50 && agree == n, "corpus: the agent's verdict is the expected one on %d of %d workloads", agree, n);
 }
 
+/*
+ * The resources rules the agent shares with the extension
+ * (src/rules/resource_rules.c): what it reads from a task, what it
+ * registers, and rule 4 as the market applies it.
+ */
+static void
+test_resources(void)
+{
+	Config		c;
+	TaskTerms	t;
+	Offer		o;
+	char		why[512],
+				err[256],
+				buf[64];
+	double		cost;
+	const char *cfg = "[market]\nconninfo = dbname=x\nregion = eu\nmax_concurrent = 2\n"
+		"[resources]\ncpu = 8\nmemory_gb = 16\nstorage_gb = 100\n";
+
+#define READS(json) (terms_from_resources(&t, json, strlen(json)) == 0 && !t.resources_bad)
+	ok(READS("{\"cpu\": 4, \"memory_gb\": 16.5}") && strcmp(t.cpu_text, "4") == 0 &&
+	   strcmp(t.memory_gb_text, "16.5") == 0 && strcmp(t.storage_gb_text, "0") == 0 && t.memory_gb == 16.5,
+	   "resources: amounts read as exact text and as doubles");
+	ok(READS("{\"cpu\": 1e3, \"memory_gb\": 2.5E-1}") && strcmp(t.cpu_text, "1000") == 0 &&
+	   strcmp(t.memory_gb_text, "0.25") == 0, "resources: 1e3 notation (%s, %s)", t.cpu_text, t.memory_gb_text);
+	ok(READS("{\"cpu\": 1000000000000}") && !READS("{\"cpu\": 1000000000001}") &&
+	   !READS("{\"storage_gb\": 1e13}") && !READS("{\"cpu\": 1e400}"),
+	   "resources: huge values are refused as the market refuses them (above 1e12)");
+	ok(!READS("{\"cpu\": -1}") && !READS("{\"memory_gb\": -0.5}") && READS("{\"cpu\": -0.0}") &&
+	   strcmp(t.cpu_text, "-0") == 0 && READS("{\"cpu\": -0}"),
+	   "resources: negative amounts refused, negative zero is zero");
+	ok(!READS("{\"cpu\": \"NaN\"}") && !READS("{\"cpu\": \"Infinity\"}") && !READS("{\"cpu\": NaN}") &&
+	   !READS("{\"cpu\": true}") && !READS("{\"cpu\": [1]}"),
+	   "resources: NaN and Infinity (text or bare) and other types are not amounts");
+	ok(READS("{\"cpu\": 0.1234567890123456789012345}") && strcmp(t.cpu_text, "0.12345678901234568") == 0,
+	   "resources: many decimals reach the agent as jansson's double (%s); the market compares the exact value",
+	   t.cpu_text);
+	ok(!READS("{\"ram\": 1}") && !READS("{\"cpu\": 1, \"CPU\": 1}") && !READS("{\"\": 1}"),
+	   "resources: unknown keys are refused (as at publish)");
+	ok(READS("{\"cpu\": -1, \"cpu\": 2}") && strcmp(t.cpu_text, "2") == 0,
+	   "resources: a duplicate key: the last wins (as in jsonb)");
+	ok(READS("{\"cpu\": null, \"gpu\": null, \"gpu_count\": null}") && t.gpu[0] == '\0' && t.gpu_count == 0,
+	   "resources: null is not stated");
+	ok(READS("{\"gpu\": \"A100\"}") && t.gpu_count == 0 && strcmp(t.gpu, "A100") == 0,
+	   "resources: a gpu model without a count is a count of 0, as the market reads it");
+	ok(READS("{\"gpu_count\": 2.0}") && t.gpu_count == 2 && !READS("{\"gpu_count\": 1.5}") &&
+	   !READS("{\"gpu_count\": 1025}") && !READS("{\"gpu_count\": -1}"),
+	   "resources: gpu_count is a whole number from 0 to 1024");
+	ok(!READS("{\"gpu\": \"\"}") && !READS("{\"gpu\": 1}") && !READS("{\"gpu\": \"a\\u0001\"}"),
+	   "resources: gpu is a model name without control characters");
+#undef READS
+
+	/* what the agent registers is what it checks against */
+	amount_text(0.1, buf, sizeof(buf));
+	ok(strcmp(buf, "0.1") == 0, "amount_text: 0.1, not 0.10000000000000001 (%s)", buf);
+	amount_text(1234567.25, buf, sizeof(buf));
+	ok(strcmp(buf, "1234567.25") == 0, "amount_text: 1234567.25 exactly (%%g sent 1.23457e+06) (%s)", buf);
+	config_defaults(&c, "/tmp");
+	ok(config_parse(&c, cfg, err, sizeof(err)) == 0, "resources: config parses (%s)", err);
+	{
+		Config		back;
+		char	   *text;
+
+		c.memory_gb = 1234567.25;
+		text = config_render(&c, "12D3KooWtest", "detected");
+		config_defaults(&back, "/tmp");
+		ok(strstr(text, "memory_gb = 1234567.25\n") && config_parse(&back, text, err, sizeof(err)) == 0 &&
+		   back.memory_gb == 1234567.25, "config: init writes amounts exactly, as it registers them (%s)", err);
+		free(text);
+		config_free(&back);
+		c.memory_gb = 16;
+	}
+	offer_from_config(&c, &o);
+	ok(strcmp(o.cpu, "8") == 0 && o.res.gpu == NULL && o.res.gpu_count == 0,
+	   "offer: no gpu model registers no gpus");
+	c.gpu = strdup("A100");
+	c.gpu_count = 0;
+	offer_from_config(&c, &o);
+	ok(o.res.gpu && o.res.gpu_count == 1, "offer: a gpu model registers at least one gpu");
+
+	/* rule 4 as the market applies it */
+#define TERMS(json) terms_from_resources(&t, json, strlen(json))
+	memset(&t, 0, sizeof(t));
+	t.price_max = 1000;
+	snprintf(t.price_max_text, sizeof(t.price_max_text), "1000");
+	TERMS("{\"gpu_count\": 2}");
+	ok(policy_screen(&c, &t, 0, &cost, why, sizeof(why)) == DECLINE_RESOURCES && strstr(why, "needs 2 gpu"),
+	   "policy: a gpu_count without a model is checked, as place_bid checks it (%s)", why);
+	TERMS("{\"gpu\": \"a100\"}");
+	ok(policy_screen(&c, &t, 0, &cost, why, sizeof(why)) != DECLINE_RESOURCES,
+	   "policy: a model without a count is covered by one registered gpu (%s)", why);
+	TERMS("{\"cpu\": 8.000000000000002}");
+	ok(policy_screen(&c, &t, 0, &cost, why, sizeof(why)) == DECLINE_RESOURCES &&
+	   strstr(why, "needs 8.000000000000002 cpu, we offer 8"), "policy: 8.000000000000002 cpu is more than 8 (%s)", why);
+	TERMS("{\"cpu\": 8.0, \"memory_gb\": 1.6e1}");
+	ok(policy_screen(&c, &t, 0, &cost, why, sizeof(why)) != DECLINE_RESOURCES,
+	   "policy: 8.0 cpu and 1.6e1 GB are what we offer (%s)", why);
+#undef TERMS
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -780,6 +880,7 @@ main(void)
 	test_base64_base58();
 	test_keys();
 	test_policy();
+	test_resources();
 	test_config();
 	printf("1..%d\n", ntest);
 	if (nfail)

@@ -19,7 +19,8 @@
  *
  *	  The bid herd (issue 22): when hundreds of agents bid on one task at
  *	  once, all but bid_limit of them are refused.  Before taking the task's
- *	  row lock, place_bid reads the task in its own snapshot: when that shows
+ *	  row lock, place_bid reads the task in a fresh snapshot (task_glance.c,
+ *	  an index fetch without SPI: every bid pays for it): when that shows
  *	  the task closed (the bid that reaches the limit closes bidding in its
  *	  own transaction) or its window over, and shows no live bid of this
  *	  provider on it (whose retry must get its id back), the bid is refused
@@ -42,19 +43,6 @@
 #include "market.h"
 #include "states.h"
 #include "trust.h"
-
-/*
- * The herd's fast refusal: "closed" when the snapshot shows the task not
- * accepting bids or its window over; "live" when it shows a live bid of
- * this provider on it.  No row: no such task (for anybody).
- */
-static LagbidPlan glance_plan = {
-	"SELECT t.state <> 'accepting_bids' OR t.bidding_deadline <= $3, "
-	"       EXISTS (SELECT 1 FROM lagbid.bid b WHERE b.task_id = t.id AND b.provider_id = $2 "
-	"                  AND b.state IN ('open', 'won')) "
-	"FROM lagbid.task t WHERE t.id = $1",
-	3, {INT8OID, INT8OID, TIMESTAMPTZOID}
-};
 
 static LagbidPlan live_bid_plan = {
 	"SELECT id, price FROM lagbid.bid "
@@ -166,27 +154,33 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 
 	/* the herd's fast refusal, before the lock (see the head of this file) */
 	now = lagbid_clock_now();
-	lagbid_connect();
-	args[0] = Int64GetDatum(task_id);
-	args[1] = Int64GetDatum(provider_id);
-	args[2] = TimestampTzGetDatum(now);
-	lagbid_exec(&glance_plan, args, NULL, false, 1);
-	if (SPI_processed == 0)
-		lagbid_raise(LB_TASK_NOT_FOUND, NULL, NULL,
-					 "task %lld does not exist", (long long) task_id);
-	else
+	switch (lagbid_task_glance(task_id, now))
 	{
-		bool		isnull;
-
-		if (DatumGetBool(lagbid_result_datum(0, 1, &isnull)) &&
-			!DatumGetBool(lagbid_result_datum(0, 2, &isnull)))
-			lagbid_raise(LB_BIDDING_NOT_OPEN, NULL,
-						 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
-						 "task %lld is not accepting bids", (long long) task_id);
+		case GLANCE_NO_TASK:
+			lagbid_raise(LB_TASK_NOT_FOUND, NULL, NULL,
+						 "task %lld does not exist", (long long) task_id);
+			break;
+		case GLANCE_CLOSED:
+			/* a live bid of this provider: its retry is answered under the lock */
+			lagbid_connect();
+			args[0] = Int64GetDatum(task_id);
+			args[1] = Int64GetDatum(provider_id);
+			lagbid_exec(&live_bid_plan, args, NULL, false, 1);
+			if (SPI_processed == 0)
+				lagbid_raise(LB_BIDDING_NOT_OPEN, NULL,
+							 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
+							 "task %lld is not accepting bids", (long long) task_id);
+			lagbid_finish();
+			break;
+		case GLANCE_OPEN:
+		case GLANCE_UNKNOWN:
+			break;
 	}
 
 	/* lock-order step 1, counting this bid already (rule 2); refusals roll it back */
 	counted = lagbid_lock_task_counting_bid(task_id, &t);
+
+	lagbid_connect();
 
 	/* rule 5: one live bid per provider per task; a retry gets its id back */
 	args[0] = Int64GetDatum(task_id);

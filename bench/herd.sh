@@ -16,14 +16,14 @@
 # medians over the rounds of: bid attempts per second, mean latency, and the
 # task-row updates per round (n_tup_upd of lagbid.task: each refused bid that
 # took the lock updated the row and left a dead version).
-# Environment: HERD_CLIENTS=64 HERD_BIDS=20 HERD_ROUNDS=5 HERD_LIMIT=3
+# Environment: HERD_CLIENTS=64 HERD_BIDS=200 HERD_ROUNDS=5 HERD_LIMIT=3
 # HERD_PROVIDERS=400 HERD_DIR=/tmp/lagbid-herd.$UID HERD_PORT=56260.
 # Run as a non-root user (as root: runuser -u postgres -- bash bench/herd.sh ...).
 set -euo pipefail
 [ $# -ge 2 ] && [ $(($# % 2)) -eq 0 ] || { sed -n 2,21p "$0" >&2; exit 2; }
 labels=(); configs=()
 while [ $# -gt 0 ]; do labels+=("$1"); configs+=("$2"); shift 2; done
-clients=${HERD_CLIENTS:-64}; bids=${HERD_BIDS:-20}; rounds=${HERD_ROUNDS:-5}
+clients=${HERD_CLIENTS:-64}; bids=${HERD_BIDS:-200}; rounds=${HERD_ROUNDS:-5}
 limit=${HERD_LIMIT:-3}; np=${HERD_PROVIDERS:-400}
 base=${HERD_DIR:-/tmp/lagbid-herd.$(id -u)}; port0=${HERD_PORT:-56260}
 db=lagbid_herd

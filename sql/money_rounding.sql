@@ -207,8 +207,8 @@ SELECT count(*) >= 1000 AS many_bonds,
        bool_and(b.bond = t.collateral_ratio * b.price * t.duration_hours) AS bonds_exact,
        bool_and(b.bond_state IN ('released', 'slashed')) AS every_bond_settled
   FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id WHERE b.bond > 0;
-SELECT bool_and(a.balance = 0) AS bonded_accounts_empty, count(*) >= 1000 AS many_bonded_accounts
-  FROM lagbid.account a WHERE a.kind = 'bonded';
+SELECT bool_and(a.bonded = 0) AS no_bond_held, count(*) FILTER (WHERE a.kind = 'provider') >= 1 AS provider_accounts
+  FROM lagbid.account a;
 SELECT bool_and(a.balance = (SELECT coalesce(sum(e.amount), 0) FROM lagbid.ledger_entry e
                                JOIN lagbid.ledger_tx x ON x.id = e.tx_id
                               WHERE e.account_id = a.id AND x.kind IN ('deposit', 'payment'))

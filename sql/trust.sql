@@ -11,11 +11,12 @@ SELECT count(lagbid.deposit(node(n), 100, 'trust-p' || n, holder_kind => 'provid
   FROM generate_series(1, 4) AS n;
 SELECT lagbid.deposit(node(5), 1, 'trust-p5', holder_kind => 'provider') > 0 AS p5_funded;
 
--- money(): every provider's available and bonded amounts, the owner's balance
+-- money(): every provider's available and bonded amounts (the hold on its
+-- account), the owner's balance
 CREATE FUNCTION pg_temp.money() RETURNS TABLE (who text, available numeric, bonded numeric)
     LANGUAGE sql AS $$
     SELECT 'p' || p.id, lagbid.balance(p.node_id, 'provider'),
-           coalesce((SELECT sum(b.bond) FROM lagbid.bid b WHERE b.provider_id = p.id AND b.bond_state = 'locked'), 0)
+           coalesce((SELECT a.bonded FROM lagbid.account a WHERE a.kind = 'provider' AND a.name = p.node_id), 0)
       FROM lagbid.provider p
     UNION ALL SELECT 'alice', lagbid.balance('alice'), NULL
     ORDER BY 1 $$;
@@ -46,10 +47,14 @@ SELECT id, collateral_ratio, min_reputation, allocation FROM lagbid.task ORDER B
 -- ---------------------------------------------------------------------------
 -- p1 asks 4 on task 1: bond 0.25 x 4 x 2 = 2
 SELECT lagbid.place_bid(1, 1, 4) AS b1;
-SELECT id, bond, bond_state, (SELECT a.kind || ' ' || a.name || ' ' || a.balance FROM lagbid.account a
-                               WHERE a.id = b.bond_account_id) AS account
+-- the bond is held on p1's own account: its balance stays, 2 of it is bonded,
+-- balance() says what is available; a hold moves no money (no ledger row)
+SELECT id, bond, bond_state, (SELECT a.kind || ' ' || a.balance || ' bonded ' || a.bonded
+                                FROM lagbid.account a JOIN lagbid.provider p ON a.kind = 'provider' AND a.name = p.node_id
+                               WHERE p.id = b.provider_id) AS account,
+       lagbid.balance(node(1), 'provider') AS available
   FROM lagbid.bid b ORDER BY id;
-SELECT kind, amount, task_id, memo FROM lagbid.ledger_tx WHERE kind = 'bond';
+SELECT count(*) AS ledger_rows_since_deposits FROM lagbid.ledger_tx WHERE kind NOT IN ('deposit', 'escrow');
 -- the same bid again (a client's retry) locks nothing more
 SELECT lagbid.place_bid(1, 1, 4) AS b1_again;
 -- p5 holds 1, its bond at ask 3 would be 1.5: refused, nothing written
@@ -64,10 +69,11 @@ SELECT lagbid.place_bid(1, 5, 2) AS b2 \gset
 SELECT * FROM pg_temp.money();
 SELECT * FROM lagbid.check_invariants();
 
--- withdrawing releases the bond at once
+-- withdrawing releases the bond at once (the hold ends; no money moves)
 SELECT lagbid.withdraw_bid(:b2);
 SELECT id, state, bond, bond_state FROM lagbid.bid ORDER BY id;
-SELECT kind, amount, memo FROM lagbid.ledger_tx WHERE kind = 'release';
+SELECT * FROM pg_temp.money() WHERE who = 'p5';
+SELECT count(*) AS ledger_rows_since_deposits FROM lagbid.ledger_tx WHERE kind NOT IN ('deposit', 'escrow');
 -- a plain task (t2) locks nothing
 SELECT lagbid.place_bid(2, 6, 5) AS plain_bid;
 SELECT id, bond, bond_state FROM lagbid.bid WHERE task_id = 2;
@@ -176,7 +182,7 @@ SELECT lagbid.open_bidding(:t7);
 SELECT lagbid.place_bid(:t7, 3, 4);
 SELECT lagbid.cancel_task(:t7);
 SELECT provider_id, state, reason, bond, bond_state FROM lagbid.bid WHERE task_id = :t7 ORDER BY id;
-SELECT memo FROM lagbid.ledger_tx WHERE kind = 'release' AND task_id = :t7 ORDER BY id;
+SELECT * FROM pg_temp.money() WHERE who IN ('p1', 'p2', 'p3');
 
 -- a task nobody reports on: every job a no-show, slashed, the owner refunded
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 2, replicas => 2, collateral_ratio => 0.5) AS t8 \gset
@@ -266,6 +272,31 @@ BEGIN;
 UPDATE lagbid.bid SET bond = bond + 1 WHERE id = :tb;
 SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;
 ROLLBACK;
+-- (the bid's bond columns have no CHECK: the invariants catch a bond without a state)
+BEGIN;
+UPDATE lagbid.bid SET bond_state = NULL WHERE id = :tb;
+SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+-- a bond marked slashed without its slash transaction
+BEGIN;
+UPDATE lagbid.bid SET bond_state = 'slashed' WHERE id = :tb;
+SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+-- a slash taken from another account than its job's provider's
+BEGIN;
+UPDATE lagbid.ledger_entry e SET account_id = (SELECT a.id FROM lagbid.account a
+                                                WHERE a.kind = 'provider' AND a.name = node(1))
+  FROM lagbid.ledger_tx x
+ WHERE x.id = e.tx_id AND x.kind = 'slash' AND e.amount < 0
+   AND x.job_id = (SELECT min(j.id) FROM lagbid.job j JOIN lagbid.ledger_tx s ON s.job_id = j.id AND s.kind = 'slash'
+                    WHERE j.provider_id <> 1);
+SELECT DISTINCT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+-- the account itself refuses a hold above its balance, or below zero
+SELECT try($$UPDATE lagbid.account SET bonded = balance + 1 WHERE kind = 'provider' AND name = node(4)$$)
+       ~ '^23514: new row for relation "account" violates check constraint "account_never_negative"' AS above_balance_refused,
+       try($$UPDATE lagbid.account SET bonded = -1 WHERE kind = 'provider' AND name = node(4)$$)
+       ~ '^23514: new row for relation "account" violates check constraint "account_never_negative"' AS below_zero_refused;
 BEGIN;
 UPDATE lagbid.provider SET jobs_agreed = jobs_agreed + 1 WHERE id = 1;
 SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;

@@ -332,7 +332,7 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 	/* lock-order step 4: the losers' providers get their slots back */
 	lagbid_release_slots(lost_providers, nlost);
 	/* step 5: and their bonds (collateral.c) */
-	lagbid_bonds_release(t, lost_ids, nlost, "not_allocated");
+	lagbid_bonds_release(t, lost_ids, nlost);
 
 	/* what the winners need to run their job: the task's workload and terms */
 	if (nwon > 0)

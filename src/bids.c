@@ -13,7 +13,20 @@
  *	  open to cannot probe its price range).  Refusals say no more about
  *	  the task than lagbid_api.open_tasks() shows that provider.  Then the bid is inserted, the task's bid count
  *	  goes up, and the bid that reaches bid_limit closes bidding (rule 2),
- *	  allocating at once when the task has auto_allocate.
+ *	  allocating at once when the task has auto_allocate.  On a task with
+ *	  collateral the bid's bond is held on the provider's account by the
+ *	  same statement that inserts the bid (collateral.c).
+ *
+ *	  The bid herd (issue 22): when hundreds of agents bid on one task at
+ *	  once, all but bid_limit of them are refused.  Before taking the task's
+ *	  row lock, place_bid reads the task in a fresh snapshot (task_glance.c,
+ *	  an index fetch without SPI: every bid pays for it): when that shows
+ *	  the task closed (the bid that reaches the limit closes bidding in its
+ *	  own transaction) or its window over, and shows no live bid of this
+ *	  provider on it (whose retry must get its id back), the bid is refused
+ *	  (LB302) at once, without queueing on the lock or leaving a row
+ *	  version.  A task that still looks open goes to the locked checks,
+ *	  which decide every race as before.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,12 +55,12 @@ static LagbidPlan live_bid_plan = {
 static LagbidPlan take_match_plan = {
 	"UPDATE lagbid.provider SET slots_used = slots_used + 1 "
 	"WHERE id = $1 AND state = 'active' AND slots_used < max_concurrent "
-	"RETURNING region, cpu, memory_gb, storage_gb, gpu, gpu_count",
+	"RETURNING region, cpu, memory_gb, storage_gb, gpu, gpu_count, node_id",
 	1, {INT8OID}
 };
 
 static LagbidPlan provider_plan = {
-	"SELECT region, cpu, memory_gb, storage_gb, gpu, gpu_count FROM lagbid.provider WHERE id = $1",
+	"SELECT region, cpu, memory_gb, storage_gb, gpu, gpu_count, node_id FROM lagbid.provider WHERE id = $1",
 	1, {INT8OID}
 };
 
@@ -64,7 +77,7 @@ static LagbidPlan count_plan = {
 
 /*
  * Rule 4 on the provider row in SPI_tuptable (region, cpu, memory_gb,
- * storage_gb, gpu, gpu_count): raises LB402 or LB403.
+ * storage_gb, gpu, gpu_count, node_id): raises LB402 or LB403.
  */
 static void
 check_match(LagbidTask *t, int64 provider_id)
@@ -129,6 +142,8 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	bool		closes;
 	bool		counted;
+	Datum		bond;
+	char	   *node_id;
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "task_id must not be NULL");
@@ -137,6 +152,31 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	task_id = PG_GETARG_INT64(0);
 	provider_id = PG_GETARG_INT64(1);
 	price = lagbid_check_numeric(PG_GETARG_DATUM(2), PG_ARGISNULL(2), "price", true);
+
+	/* the herd's fast refusal, before the lock (see the head of this file) */
+	now = lagbid_clock_now();
+	switch (lagbid_task_glance(task_id, now))
+	{
+		case GLANCE_NO_TASK:
+			lagbid_raise(LB_TASK_NOT_FOUND, NULL, NULL,
+						 "task %lld does not exist", (long long) task_id);
+			break;
+		case GLANCE_CLOSED:
+			/* a live bid of this provider: its retry is answered under the lock */
+			lagbid_connect();
+			args[0] = Int64GetDatum(task_id);
+			args[1] = Int64GetDatum(provider_id);
+			lagbid_exec(&live_bid_plan, args, NULL, false, 1);
+			if (SPI_processed == 0)
+				lagbid_raise(LB_BIDDING_NOT_OPEN, NULL,
+							 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
+							 "task %lld is not accepting bids", (long long) task_id);
+			lagbid_finish();
+			break;
+		case GLANCE_OPEN:
+		case GLANCE_UNKNOWN:
+			break;
+	}
 
 	/* lock-order step 1, counting this bid already (rule 2); refusals roll it back */
 	counted = lagbid_lock_task_counting_bid(task_id, &t);
@@ -172,7 +212,6 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 					 (long long) provider_id, (long long) task_id);
 	}
 
-	now = lagbid_clock_now();
 	if (t.state != TASK_ACCEPTING_BIDS)
 		lagbid_raise(LB_BIDDING_NOT_OPEN, NULL,
 					 "lagbid_api.open_tasks() lists the tasks this provider may bid on.",
@@ -203,7 +242,10 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 	args[0] = Int64GetDatum(provider_id);
 	lagbid_exec(&take_match_plan, args, NULL, false, 0);
 	if (SPI_processed == 1)
+	{
 		check_match(&t, provider_id);
+		node_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
+	}
 	else
 	{
 		lagbid_exec(&provider_plan, args, NULL, false, 1);
@@ -211,6 +253,7 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 			lagbid_raise(LB_PROVIDER_NOT_FOUND, NULL, NULL,
 						 "provider %lld does not exist", (long long) provider_id);
 		check_match(&t, provider_id);
+		node_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
 		lagbid_take_slot(provider_id);
 	}
 	/* the task's min_reputation (issue 20), once it is open to this provider */
@@ -226,17 +269,24 @@ lagbid_place_bid(PG_FUNCTION_ARGS)
 					 "lagbid_api.open_tasks() shows the price range of the tasks this provider may bid on.",
 					 "bid on task %lld is outside its price range",
 					 (long long) task_id);
-	args[0] = Int64GetDatum(task_id);
-	args[1] = Int64GetDatum(provider_id);
-
-	args[2] = price;
-	args[3] = TimestampTzGetDatum(now);
 	lagbid_event_reason("placed");
-	lagbid_exec(&insert_bid_plan, args, NULL, false, 0);
-	if (!lagbid_result_int64(1, &bid_id))
-		elog(ERROR, "lagbid: bid not created");
-	/* a collateral task: the bid's bond, locked now (LB502 when short) */
-	lagbid_bond_lock(&t, bid_id, provider_id, price, closes && t.auto_allocate);
+	bond = lagbid_bond_of(&t, price);
+	if (bond != (Datum) 0)
+	{
+		/* a collateral task: the bid and its bond's hold (LB502 when short) */
+		bid_id = lagbid_bid_insert_bonded(&t, provider_id, node_id, price, bond, now,
+										  closes && t.auto_allocate);
+	}
+	else
+	{
+		args[0] = Int64GetDatum(task_id);
+		args[1] = Int64GetDatum(provider_id);
+		args[2] = price;
+		args[3] = TimestampTzGetDatum(now);
+		lagbid_exec(&insert_bid_plan, args, NULL, false, 0);
+		if (!lagbid_result_int64(1, &bid_id))
+			elog(ERROR, "lagbid: bid not created");
+	}
 
 	if (closes)
 		lagbid_close_bidding_locked(&t, "bid_limit_reached", true);
@@ -303,7 +353,7 @@ lagbid_withdraw_bid(PG_FUNCTION_ARGS)
 	args[1] = Int32GetDatum(-1);
 	lagbid_exec(&count_plan, args, NULL, false, 0);
 	lagbid_release_slots(&provider_id, 1);
-	lagbid_bonds_release(&t, &bid_id, 1, "withdrawn");
+	lagbid_bonds_release(&t, &bid_id, 1);
 	lagbid_finish();
 	PG_RETURN_VOID();
 }

@@ -24,6 +24,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "trust.h"
 
 #define MAX_REFERENCE 128
 
@@ -73,6 +74,12 @@ static LagbidPlan balance_plan = {
 
 static LagbidPlan holder_balance_plan = {
 	"SELECT balance FROM lagbid.account WHERE kind = $2::lagbid.account_kind AND name = $1",
+	2, {TEXTOID, TEXTOID}
+};
+
+/* 0.4: what a provider's live bids hold as bonds is not available (collateral.c) */
+static LagbidPlan holder_available_plan = {
+	"SELECT balance - bonded FROM lagbid.account WHERE kind = $2::lagbid.account_kind AND name = $1",
 	2, {TEXTOID, TEXTOID}
 };
 
@@ -386,7 +393,8 @@ PG_FUNCTION_INFO_V1(lagbid_balance);
 /*
  * lagbid.balance(account text, holder_kind lagbid.holder_kind DEFAULT 'owner')
  * RETURNS numeric — the balance of an owner (by owner name) or of a provider
- * (by node id); 0 for a holder that never held money.
+ * (by node id); 0 for a holder that never held money.  A provider's balance
+ * is what it has available: the bonds its live bids hold are not.
  */
 Datum
 lagbid_balance(PG_FUNCTION_ARGS)
@@ -402,7 +410,8 @@ lagbid_balance(PG_FUNCTION_ARGS)
 	holder_kind = lagbid_holder_kind_arg(fcinfo, 1);
 	args[1] = CStringGetTextDatum(lagbid_account_kind_label((LagbidAccountKind) holder_kind));
 	lagbid_connect();
-	lagbid_exec(&holder_balance_plan, args, NULL, true, 1);
+	lagbid_exec(lagbid_trust_schema() ? &holder_available_plan : &holder_balance_plan,
+				args, NULL, true, 1);
 	if (SPI_processed == 0)
 	{
 		lagbid_finish();

@@ -329,6 +329,19 @@ extern bool lagbid_lock_task(int64 task_id, bool skip_locked, LagbidTask *t);
  */
 extern bool lagbid_lock_task_counting_bid(int64 task_id, LagbidTask *t);
 
+/* ---- task_glance.c ---- */
+
+/* what a fresh snapshot shows of a task, without locking it */
+typedef enum LagbidGlance
+{
+	GLANCE_UNKNOWN,				/* the schema is not one we know: ask under the lock */
+	GLANCE_NO_TASK,				/* no such task */
+	GLANCE_OPEN,				/* accepting bids, its window open */
+	GLANCE_CLOSED				/* not accepting bids, or its window over */
+} LagbidGlance;
+
+extern LagbidGlance lagbid_task_glance(int64 task_id, TimestampTz now);
+
 /* what publishing needs; funding_account 0 = the owner's own (owner-kind) account */
 typedef struct LagbidTaskSpec
 {

@@ -732,7 +732,7 @@ lagbid_open_bidding(PG_FUNCTION_ARGS)
 		lagbid_event_reason("bidding_reopened");
 		lagbid_exec(&lose_bids_plan, args, NULL, false, 0);
 		lagbid_release_slots(providers, n);
-		lagbid_bonds_release(&t, bid_ids, n, "bidding_reopened");
+		lagbid_bonds_release(&t, bid_ids, n);
 		for (i = 0; i < n; i++)
 			lagbid_notify(HOLDER_PROVIDER, nodes[i], "bid_lost", task_id, bid_ids[i], 0,
 						  "{\"reason\": \"bidding_reopened\"}");

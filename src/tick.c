@@ -108,7 +108,7 @@ lagbid_prelock_task_nowait(LagbidTask *t)
 	lagbid_exec(&prelock_providers_plan, args, NULL, false, 0);
 	lagbid_exec(&prelock_accounts_plan, args, NULL, false, 0);
 	lagbid_finish();
-	/* bonds: the owner's, the bidders' and the bonded accounts (collateral.c) */
+	/* bonds: the owner's and the bidders' accounts (collateral.c) */
 	lagbid_trust_prelock_nowait(t);
 	lagbid_prelock_owner_nowait(t);
 }

@@ -6,14 +6,14 @@
  *	  its provider (outcome.c), and the one place that knows whether the
  *	  installed schema has them (trust_terms.c).
  *
- *	  LOCK ORDER (market.h): bonds move between ledger accounts, lock-order
- *	  step 5.  Every function below that moves a bond runs after the
- *	  caller has locked the provider rows it touches (step 4: place_bid's
- *	  slot, release_slots), and first locks, in ascending id, every account
- *	  the task's settlement may touch (lagbid_trust_lock_accounts): the
- *	  escrow, the funding account, the owner's account (slashes), the
- *	  providers' accounts of the task's live bids and the bonded accounts.
- *	  Later movements of the same transaction then only touch rows it
+ *	  LOCK ORDER (market.h): bonds are held on, and slashed from, ledger
+ *	  accounts, lock-order step 5.  Every function below that touches a
+ *	  bond runs after the caller has locked the provider rows it touches
+ *	  (step 4: place_bid's slot, release_slots), and first locks, in
+ *	  ascending id, every account the task's settlement may touch
+ *	  (lagbid_trust_lock_accounts): the escrow, the funding account, the
+ *	  owner's account (slashes) and the providers' accounts of the task's
+ *	  live bids.  Later movements of the same transaction then only touch rows it
  *	  holds.  The tick takes the same set with NOWAIT first
  *	  (lagbid_trust_prelock_nowait).
  *
@@ -25,6 +25,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "market.h"
 
@@ -79,18 +80,26 @@ extern bool lagbid_check_collateral_ratio_setting(char **newval, void **extra, G
 extern Datum lagbid_collateral_ratio_arg(FunctionCallInfo fcinfo, bool use_default, bool *given);
 
 /*
- * place_bid on a collateral task: lock the bid's bond, ratio x price x
- * duration_hours, from the provider's account into a new bonded account,
- * as one ledger transaction; refused with LB502 when the provider's
- * available balance is short.  closes_with_allocation: this bid closes the
- * task and allocates at once (then every account of the settlement is
- * locked first, in id order).
+ * The bond an ask stakes on the task: collateral_ratio x price x
+ * duration_hours, exactly; (Datum) 0 when it stakes nothing (no collateral,
+ * or an ask of 0).
  */
-extern void lagbid_bond_lock(LagbidTask *t, int64 bid_id, int64 provider_id,
-							 Datum price, bool closes_with_allocation);
+extern Datum lagbid_bond_of(LagbidTask *t, Datum price);
 
-/* release the locked bonds of these bids to their providers (lost, withdrawn, reopened) */
-extern void lagbid_bonds_release(LagbidTask *t, int64 *bid_ids, int n, const char *reason);
+/*
+ * place_bid on a collateral task: insert the bid with its bond held on its
+ * provider's account (node_id), in one statement; refused with LB502 when
+ * the provider's available balance (balance - bonded) is short.
+ * closes_with_allocation: this bid closes the task and allocates at once
+ * (then every account of the settlement is locked first, in id order).
+ * Returns the bid's id.
+ */
+extern int64 lagbid_bid_insert_bonded(LagbidTask *t, int64 provider_id, const char *node_id,
+									  Datum price, Datum bond, TimestampTz placed_at,
+									  bool closes_with_allocation);
+
+/* release the locked bonds of these bids (lost, withdrawn, reopened): their holds end */
+extern void lagbid_bonds_release(LagbidTask *t, int64 *bid_ids, int n);
 
 /* lock every account of the task's settlement in id order (see above) */
 extern void lagbid_trust_lock_accounts(LagbidTask *t);

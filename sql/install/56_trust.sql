@@ -12,27 +12,37 @@
 -- submission, so its history says nothing about who agrees with a majority.
 -- ---------------------------------------------------------------------------
 
--- a bid's bond lives in an account of its own (kind bonded, name bid:<id>).
--- Nothing below may use the new label in this transaction (PostgreSQL
--- refuses an enum value added by an uncommitted transaction), so SQL here
--- compares kind::text.
-ALTER TYPE lagbid.account_kind ADD VALUE 'bonded';
-COMMENT ON TYPE lagbid.account_kind IS
-    'owner: an owner''s account (named by owner name); provider: a provider''s account (named by node id); escrow: one per task or space; external: the outside world (deposits); bonded: one per bid on a collateral task, holding its bond (named bid:<bid id>)';
+-- a bid's bond is held on its provider's own account (column bonded): the
+-- bid locks it in one UPDATE of that row, the account keeps the money, and
+-- what the provider may still spend or stake is balance - bonded.  Holding
+-- moves no money, so it is no ledger transaction; a release lowers bonded
+-- again; a slash lowers it and moves the bond to the task's owner in one
+-- ledger transaction (kind slash).  Nothing here is a new account, so the
+-- double entry and check_invariants() see every coin that moves.  The rule
+-- balance >= bonded >= 0 is the account's own CHECK (it replaces
+-- account_never_negative, which it implies): a hold never exceeds what the
+-- provider has, and a slash cannot take more than is held.
+ALTER TABLE lagbid.account
+    ADD COLUMN bonded numeric NOT NULL DEFAULT 0,
+    DROP CONSTRAINT account_never_negative,
+    ADD CONSTRAINT account_never_negative CHECK (kind = 'external' OR (balance >= bonded AND bonded >= 0));
+COMMENT ON COLUMN lagbid.account.bonded IS
+    'of balance, what the live bids of a provider on collateral tasks hold as their bonds (balance - bonded is what it may spend or stake); 0 for other accounts';
 
--- bond: provider -> bonded at bid time; release: bonded -> provider; slash:
--- bonded -> the task's owner, with the job and its reason
+-- slash: a held bond, from its provider's account to the task's owner, with
+-- the job and its reason
 ALTER TABLE lagbid.ledger_tx DROP CONSTRAINT ledger_tx_kind_check,
     ADD CONSTRAINT ledger_tx_kind_check
-        CHECK (kind IN ('deposit', 'escrow', 'payment', 'refund', 'transfer', 'bond', 'release', 'slash'));
+        CHECK (kind IN ('deposit', 'escrow', 'payment', 'refund', 'transfer', 'slash'));
 
 ALTER TABLE lagbid.task
     ADD COLUMN collateral_ratio numeric NOT NULL DEFAULT 0,
     ADD COLUMN min_reputation numeric NOT NULL DEFAULT 0,
-    ADD COLUMN allocation text NOT NULL DEFAULT 'lowest_ask',
-    ADD CONSTRAINT task_collateral_ratio CHECK (collateral_ratio >= 0 AND collateral_ratio <= 100),
-    ADD CONSTRAINT task_min_reputation CHECK (min_reputation >= 0),
-    ADD CONSTRAINT task_allocation CHECK (allocation IN ('lowest_ask', 'reliability'));
+    ADD COLUMN allocation text NOT NULL DEFAULT 'lowest_ask';
+-- (no CHECK constraints on these: every CHECK of lagbid.task is compiled
+-- again by each UPDATE of a task row, and every bid updates one.  C
+-- validates the three where it writes them: lagbid_task_trust_args and
+-- lagbid_collateral_ratio_arg, src/trust_terms.c and src/collateral.c.)
 COMMENT ON COLUMN lagbid.task.collateral_ratio IS
     'each bid locks collateral_ratio x ask x duration_hours of its provider''s balance as its bond (0: no collateral)';
 COMMENT ON COLUMN lagbid.task.min_reputation IS 'only providers whose score is at least this may bid';
@@ -46,14 +56,13 @@ COMMENT ON COLUMN lagbid.space.collateral_ratio IS 'the collateral_ratio of each
 
 ALTER TABLE lagbid.bid
     ADD COLUMN bond numeric NOT NULL DEFAULT 0,
-    ADD COLUMN bond_state text,
-    ADD COLUMN bond_account_id bigint,
-    ADD CONSTRAINT bid_bond CHECK (bond >= 0 AND (bond_state IS NULL) = (bond = 0)
-                                   AND (bond_account_id IS NULL) = (bond = 0)
-                                   AND bond_state IN ('locked', 'released', 'slashed'));
+    ADD COLUMN bond_state text;
+-- (no CHECK: C writes both columns, once, with the bid; the bid_bond
+-- invariant of check_invariants() checks them, and a CHECK here would be
+-- compiled again by every bid's INSERT)
 COMMENT ON COLUMN lagbid.bid.bond IS 'what the bid locked of its provider''s balance (collateral_ratio x ask x duration_hours)';
 COMMENT ON COLUMN lagbid.bid.bond_state IS
-    'locked (in account bond_account_id), released (back to the provider) or slashed (to the task''s owner); NULL without a bond';
+    'locked (held on its provider''s account, in account.bonded), released (the hold lifted) or slashed (moved to the task''s owner); NULL without a bond';
 
 ALTER TABLE lagbid.job
     ADD COLUMN outcome text,
@@ -72,8 +81,9 @@ ALTER TABLE lagbid.provider
     ADD COLUMN jobs_disagreed integer NOT NULL DEFAULT 0,
     ADD COLUMN jobs_no_show integer NOT NULL DEFAULT 0,
     ADD COLUMN jobs_failed integer NOT NULL DEFAULT 0,
-    ADD COLUMN slashed_total numeric NOT NULL DEFAULT 0,
-    ADD CONSTRAINT provider_reputation CHECK (score >= 0 AND slashed_total >= 0);
+    ADD COLUMN slashed_total numeric NOT NULL DEFAULT 0;
+-- (no CHECK: src/reputation.c writes them, and each bid updates its
+-- provider's row, which would compile a CHECK again every time)
 COMMENT ON COLUMN lagbid.provider.score IS
     'reputation: +1 per result agreeing with the elected one on a task of several replicas, x 2/3 per disagreement, no-show or failure';
 COMMENT ON COLUMN lagbid.provider.jobs_completed IS 'jobs completed with the elected result';

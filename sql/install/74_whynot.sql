@@ -116,7 +116,7 @@ BEGIN
     END IF;
     -- collateral (issue 20): the bond of an ask at price_min, from the available balance
     IF t.collateral_ratio > 0 THEN
-        available := coalesce((SELECT a.balance FROM lagbid.account a
+        available := coalesce((SELECT a.balance - a.bonded FROM lagbid.account a
                                 WHERE a.kind = 'provider' AND a.name = p.node_id), 0);
         IF available < t.collateral_ratio * t.price_min * t.duration_hours THEN
             rule := 'insufficient_collateral';

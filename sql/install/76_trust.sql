@@ -64,12 +64,12 @@ DECLARE
 BEGIN
     RETURN QUERY
     SELECT node, f.*, lagbid.balance(node, 'provider'),
-           coalesce((SELECT sum(b.bond) FROM lagbid.bid b WHERE b.provider_id = me AND b.bond_state = 'locked'), 0),
+           coalesce((SELECT a.bonded FROM lagbid.account a WHERE a.kind = 'provider' AND a.name = node), 0),
            (SELECT count(*)::integer FROM lagbid.bid b WHERE b.provider_id = me AND b.bond_state = 'locked')
       FROM lagbid.provider_profile(node) f;
 END $$;
 COMMENT ON FUNCTION lagbid_api.my_profile() IS
-    'The calling provider''s record (as provider_profile shows it to anybody) with its money: available (what balance() says, free to bid with) and bonded (locked by its live bids on collateral tasks, in bonds of them).';
+    'The calling provider''s record (as provider_profile shows it to anybody) with its money: available (what balance() says, free to bid with) and bonded (held on its account by its live bids on collateral tasks, in bonds of them).';
 
 REVOKE ALL ON FUNCTION lagbid.reliability(numeric), lagbid.provider_profile(text),
     lagbid_api.provider_profile(text), lagbid_api.my_profile() FROM PUBLIC;

@@ -295,8 +295,10 @@ tear_down(LagbidTask *t, LagbidLease *l, const char *why, TimestampTz now)
 	lagbid_exec(&lease_reason_plan, args, NULL, true, 1);
 	reason = str_col(1);
 	lagbid_finish();
-	completed = (l->state == LEASE_EXPIRED && reason &&
-				 (strcmp(reason, "reserved_until") == 0 || strcmp(reason, "cancelled") == 0));
+	/* a normal end: the reserved time ran out, or the owner cancelled */
+	completed = reason &&
+		((l->state == LEASE_EXPIRED && strcmp(reason, "reserved_until") == 0) ||
+		 strcmp(reason, "cancelled") == 0);
 
 	lagbid_lease_set_state(l, LEASE_TORN_DOWN, why, now);
 	lagbid_lease_return_rest(l, "lease ended: the rest returns");
@@ -454,6 +456,63 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 			break;
 	}
 	return true;
+}
+
+/* ---- cancellation by the owner ---- */
+
+static LagbidPlan lease_of_task_plan = {
+	"SELECT id FROM lagbid.lease WHERE task_id = $1 ORDER BY id DESC LIMIT 1",
+	1, {INT8OID}
+};
+
+static LagbidPlan cut_plan = {
+	"UPDATE lagbid.lease SET reserved_until = least(reserved_until, $2) WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}
+};
+
+void
+lagbid_lease_cancel(LagbidTask *t)
+{
+	Datum		arg = Int64GetDatum(t->id);
+	int64		lease_id = 0;
+	LagbidLease l;
+	TimestampTz now = lagbid_clock_now();
+
+	lagbid_connect();
+	lagbid_exec(&lease_of_task_plan, &arg, NULL, true, 1);
+	if (!lagbid_result_int64(1, &lease_id))
+		lease_id = 0;
+	lagbid_finish();
+	if (lease_id == 0)
+		lagbid_raise(LB_LEASE_NOT_FOUND, NULL, NULL, "task %lld has no lease", (long long) t->id);
+	lagbid_lock_lease(lease_id, false, &l);
+	switch (l.state)
+	{
+		case LEASE_STARTING:
+			lagbid_lease_set_state(&l, LEASE_FAILED, "cancelled", now);
+			lagbid_lease_return_rest(&l, psprintf("lease %s cancelled by its owner: the rest returns", l.name));
+			break;
+		case LEASE_READY:
+		case LEASE_DEGRADED:
+			/* the time ends now: the windows up to now are settled, the last pro rata */
+			set_ts(&cut_plan, l.id, now);
+			l.reserved_until = Min(l.reserved_until, now);
+			while ((l.state == LEASE_READY || l.state == LEASE_DEGRADED) &&
+				   l.settled_until < l.reserved_until)
+				lagbid_settle_next_window(&l, now, false);
+			/* FALLTHROUGH */
+		case LEASE_UNSTABLE:
+			if (l.state == LEASE_UNSTABLE || l.state == LEASE_READY || l.state == LEASE_DEGRADED)
+				lagbid_lease_set_state(&l, LEASE_EXPIRED, "cancelled", now);
+			lagbid_lease_return_rest(&l, psprintf("lease %s cancelled by its owner: the rest returns", l.name));
+			break;
+		default:
+			lagbid_raise(LB_LEASE_STATE, NULL, "It ends when its provider tears it down (or the grace passes).",
+						 "lease %s of task %lld is %s already", l.name, (long long) t->id,
+						 lagbid_state_name(MACHINE_LEASE, l.state));
+	}
+	lagbid_notify(HOLDER_PROVIDER, l.node_id, "lease_expired", l.task_id, 0, l.job_id,
+				  psprintf("{\"lease_id\": %lld, \"reason\": \"cancelled\"}", (long long) l.id));
 }
 
 /* ---- extension ---- */

@@ -140,6 +140,13 @@ typedef struct LeaseTickCounts
 
 extern bool lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c);
 
+/*
+ * cancel_task on a processing service task (task locked): the lease ends
+ * now -- its windows settled up to now, the last pro rata -- and expires
+ * (failed while it starts), reason cancelled; the teardown ends the task.
+ */
+extern void lagbid_lease_cancel(LagbidTask *t);
+
 /* fail_job on a service's job (task locked): LB607 unless starting; failed */
 extern void lagbid_lease_job_failed(int64 job_id, const char *reason);
 

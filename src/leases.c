@@ -331,16 +331,6 @@ tear_down(LagbidTask *t, LagbidLease *l, const char *why, TimestampTz now)
 
 /* ---- the tick ---- */
 
-static LagbidPlan due_plan = {
-	"UPDATE lagbid.lease SET due_at = $2 WHERE id = $1",
-	2, {INT8OID, TIMESTAMPTZOID}
-};
-
-static LagbidPlan probes_until_plan = {
-	"UPDATE lagbid.lease SET probes_until = $2 WHERE id = $1",
-	2, {INT8OID, TIMESTAMPTZOID}
-};
-
 static LagbidPlan near_expiry_plan = {
 	"UPDATE lagbid.lease SET near_expiry_told = true WHERE id = $1",
 	1, {INT8OID}
@@ -367,6 +357,18 @@ expire(LagbidLease *l, const char *reason, TimestampTz now)
 				  psprintf("{\"lease_id\": %lld, \"reason\": \"%s\"}", (long long) l->id, reason));
 }
 
+static LagbidPlan prelock_plan = {
+	"SELECT id FROM lagbid.account WHERE id = ANY (ARRAY[$1, $2, "
+	"    (SELECT a.id FROM lagbid.account a WHERE a.kind = 'provider' AND a.name = $3)]) "
+	"ORDER BY id FOR NO KEY UPDATE NOWAIT",
+	3, {INT8OID, INT8OID, TEXTOID}
+};
+
+static LagbidPlan next_window_plan = {
+	"UPDATE lagbid.lease SET probes_until = $2, due_at = $2 WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}
+};
+
 bool
 lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 {
@@ -376,7 +378,17 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 	if (!lagbid_lock_lease(lease_id, true, &l))
 		return false;
 	window_us = (int64) l.window_s * USECS_PER_SEC;
-	lagbid_prelock_accounts_nowait(l.escrow_account_id, l.funding_account_id);
+	/* every account a visit moves money between, without waiting */
+	{
+		Datum		args[3];
+
+		args[0] = Int64GetDatum(l.escrow_account_id);
+		args[1] = Int64GetDatum(l.funding_account_id);
+		args[2] = CStringGetTextDatum(l.node_id);
+		lagbid_connect();
+		lagbid_exec(&prelock_plan, args, NULL, false, 0);
+		lagbid_finish();
+	}
 
 	switch (l.state)
 	{
@@ -399,7 +411,7 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 
 				if (ws >= l.reserved_until || lagbid_window_end(&l, ws) > now)
 					break;
-				lagbid_settle_next_window(&l, now, true);
+				lagbid_settle_next_window(&l, now, false);	/* accounts locked above */
 				c->windows_settled++;
 			}
 			if (l.state == LEASE_UNSTABLE)
@@ -416,11 +428,8 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 			}
 			/* the current window's probers, once */
 			if (l.probes_until < lagbid_window_end(&l, l.settled_until))
-			{
 				c->probes_assigned += lagbid_assign_probers(&l, l.settled_until,
 															lagbid_window_end(&l, l.settled_until), true);
-				set_ts(&probes_until_plan, l.id, lagbid_window_end(&l, l.settled_until));
-			}
 			if (!l.near_expiry_told && l.reserved_until - now <= 2 * window_us)
 			{
 				Datum		arg = Int64GetDatum(l.id);
@@ -433,7 +442,8 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 									   (long long) l.id, (long long) l.space_id,
 									   timestamptz_to_str(l.reserved_until)));
 			}
-			set_ts(&due_plan, l.id, lagbid_window_end(&l, l.settled_until));
+			/* probers assigned up to, and the next visit at, the window's end */
+			set_ts(&next_window_plan, l.id, lagbid_window_end(&l, l.settled_until));
 			return true;
 		case LEASE_UNSTABLE:
 			expire(&l, "unstable", now);

@@ -541,11 +541,6 @@ static LagbidPlan extend_plan = {
 	3, {INT8OID, NUMERICOID, NUMERICOID}
 };
 
-static LagbidPlan task_hours_plan = {
-	"UPDATE lagbid.task SET duration_hours = duration_hours + $2 WHERE id = $1",
-	2, {INT8OID, NUMERICOID}
-};
-
 void
 lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 space_escrow)
 {
@@ -568,7 +563,10 @@ lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 sp
 	if (l.state != LEASE_STARTING && l.state != LEASE_READY && l.state != LEASE_DEGRADED)
 		return;					/* it ended meanwhile: the space keeps the money */
 
-	/* the lease's price_max for the hours, from the space's escrow into the task's */
+	/*
+	 * the lease's price_max for the hours, from the space's escrow into the
+	 * task's (the task's duration_hours stays: its bond was priced on it)
+	 */
 	amount = lagbid_num_mul(hours, l.price_max);
 	lagbid_transfer_job("transfer", space_escrow, l.escrow_account_id, amount, l.task_id,
 						space_id, l.job_id, psprintf("lease %s extended by %s hours",
@@ -579,8 +577,6 @@ lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 sp
 	lagbid_connect();
 	lagbid_exec(&extend_plan, args, NULL, false, 1);
 	until = DatumGetTimestampTz(lagbid_result_datum(0, 1, &isnull));
-	args[0] = Int64GetDatum(l.task_id);
-	lagbid_exec(&task_hours_plan, args, NULL, false, 0);
 	lagbid_finish();
 	lagbid_notify(HOLDER_PROVIDER, l.node_id, "lease_extended", l.task_id, 0, l.job_id,
 				  psprintf("{\"lease_id\": %lld, \"reserved_until\": \"%s\"}",

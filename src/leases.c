@@ -132,7 +132,7 @@ lagbid_lease_of_job(int64 job_id)
 	int64		id = 0;
 
 	lagbid_connect();
-	lagbid_exec(&of_job_plan, &arg, NULL, true, 1);
+	lagbid_exec(&of_job_plan, &arg, NULL, false, 1);
 	if (!lagbid_result_int64(1, &id))
 		id = 0;
 	lagbid_finish();
@@ -292,7 +292,7 @@ tear_down(LagbidTask *t, LagbidLease *l, const char *why, TimestampTz now)
 
 	lagbid_connect();
 	args[0] = Int64GetDatum(l->id);
-	lagbid_exec(&lease_reason_plan, args, NULL, true, 1);
+	lagbid_exec(&lease_reason_plan, args, NULL, false, 1);
 	reason = str_col(1);
 	lagbid_finish();
 	/* a normal end: the reserved time ran out, or the owner cancelled */
@@ -489,7 +489,7 @@ lagbid_lease_cancel(LagbidTask *t)
 	TimestampTz now = lagbid_clock_now();
 
 	lagbid_connect();
-	lagbid_exec(&lease_of_task_plan, &arg, NULL, true, 1);
+	lagbid_exec(&lease_of_task_plan, &arg, NULL, false, 1);
 	if (!lagbid_result_int64(1, &lease_id))
 		lease_id = 0;
 	lagbid_finish();
@@ -553,7 +553,7 @@ lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 sp
 
 	args[0] = Int64GetDatum(space_id);
 	lagbid_connect();
-	lagbid_exec(&live_lease_plan, args, NULL, true, 1);
+	lagbid_exec(&live_lease_plan, args, NULL, false, 1);
 	if (!lagbid_result_int64(1, &lease_id))
 		lease_id = 0;
 	lagbid_finish();
@@ -696,7 +696,7 @@ lagbid_report_teardown(PG_FUNCTION_ARGS)
 		int64		task_id = 0;
 
 		lagbid_connect();
-		lagbid_exec(&task_of_job_plan, &arg, NULL, true, 1);
+		lagbid_exec(&task_of_job_plan, &arg, NULL, false, 1);
 		if (!lagbid_result_int64(1, &task_id))
 			task_id = 0;
 		lagbid_finish();

@@ -108,6 +108,12 @@ market_detect_api(Agent *a)
 		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	log_debug("start", "the market %s lagbid_api.task_workload", a->api_04 ? "has" : "lacks");
+	res = market_query(&a->m, "SELECT to_regprocedure('lagbid_api.my_leases()') IS NOT NULL",
+					   0, NULL, NULL, NULL);
+	a->api_leases = res && market_ok(res) && PQntuples(res) == 1 && PQnfields(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	log_debug("start", "the market %s service leases", a->api_leases ? "has" : "lacks");
 }
 
 /* ---- the decision cache: a task is decided once (capacity aside) ---- */
@@ -550,6 +556,8 @@ market_on_notification(Agent *a)
 				log_warning("due", "job %s of task %s is due", nr.job, nr.task);
 			else if (strcmp(nr.kind, "job_paid") == 0)
 				log_info("paid", "job %s of task %s paid: %.200s", nr.job, nr.task, nr.payload);
+			else if (strcmp(nr.kind, "probe_assigned") == 0)
+				a->want_probes = true;	/* the assignment is read from my_probes() */
 			else
 				log_info("notification", "%s (task %s, bid %s, job %s): %.200s", nr.kind,
 						 nr.task, nr.bid, nr.job, nr.payload);
@@ -621,6 +629,8 @@ market_reconcile(Agent *a)
 	a->want_reconcile = false;
 	if (res == NULL)
 		return;
+	/* the leases first: a service's job is processing too, and is not a batch run */
+	lease_reconcile(a);
 	if (!market_ok(res))
 	{
 		char		msg[512];
@@ -677,7 +687,7 @@ market_reconcile(Agent *a)
 			log_warning("reconcile", "ignored a malformed my_jobs row (job %s): %s", id, why);
 			continue;
 		}
-		if (runner_find(a, jr.job_id) != NULL || a->stopping)
+		if (runner_find(a, jr.job_id) != NULL || a->stopping || lease_owns_job(a, jr.job_id))
 			continue;
 		if (!jr.workload_null)
 		{

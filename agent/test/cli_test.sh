@@ -140,7 +140,7 @@ ok $(grep -q "$dir/lagbid-agent.conf: line [0-9]*: invalid value \"lots\" for \"
 	"a bad number: the file, the line, the value and the accepted range"
 sed 's/^\[owners\]/[owner]/' "$tmp/good.conf" > "$dir/lagbid-agent.conf"
 "$agent" status --dir "$dir" > "$tmp/badsec" 2>&1
-ok $(grep -q 'unknown setting "owner.allow" (the sections are \[market\], \[resources\], \[price\], \[owners\], \[jobs\] and \[metrics\])' "$tmp/badsec"; echo $?) \
+ok $(grep -q 'unknown setting "owner.allow" (the sections are \[market\], \[resources\], \[price\], \[owners\], \[jobs\], \[metrics\] and \[service\])' "$tmp/badsec"; echo $?) \
 	"a misspelt section: the sections"
 
 # a conninfo libpq cannot parse is a permanent error: run stops at once

@@ -26,6 +26,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "leases.h"
 #include "states.h"
 #include "trust.h"
 
@@ -358,6 +359,14 @@ lagbid_allocate_locked(LagbidTask *t, int64 *bid_ids, int nbids, int64 **job_ids
 			lagbid_notify(HOLDER_PROVIDER, bids[i].node_id, "bid_lost", t->id, bids[i].id, 0,
 						  "{\"reason\": \"not_allocated\"}");
 	}
+
+	/* a service task's job runs as a lease (leases.c) */
+	if (t->service)
+		for (i = 0; i < n; i++)
+			for (j = 0; j < nwon; j++)
+				if (bids[i].won && job_bid[j] == bids[i].id)
+					lagbid_lease_create(t, jobs[j], bids[i].provider_id, bids[i].node_id,
+										bids[i].price);
 
 	/* job ids in bid order of allocation, copied out of SPI's memory */
 	*job_ids = SPI_palloc(sizeof(int64) * (nwon + 1));

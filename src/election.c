@@ -43,6 +43,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "leases.h"
 #include "states.h"
 #include "trust.h"
 
@@ -176,6 +177,10 @@ lagbid_submit_job(int64 job_id, const char *uri, const char *hash,
 	Datum		args[4];
 
 	lock_job(job_id, &t, &provider_id, false);
+	if (t.service)
+		lagbid_raise(LB_NOT_A_SERVICE, NULL,
+					 "A service's job reports its endpoint (report_endpoint); it is paid per probe window.",
+					 "job %lld runs a service: it takes no result", (long long) job_id);
 	if (content)
 		lagbid_store_result(job_id, content, sha256_hex);
 	args[0] = Int64GetDatum(job_id);
@@ -306,6 +311,9 @@ lagbid_fail_job(PG_FUNCTION_ARGS)
 
 	lagbid_connect();
 	state = lock_job(job_id, &t, &provider_id, true);
+	/* a service's job is given up only while its lease starts (leases.c) */
+	if (t.service)
+		lagbid_lease_job_failed(job_id, reason);
 	args[0] = Int64GetDatum(job_id);
 	args[1] = CStringGetTextDatum(reason);
 	args[2] = TimestampTzGetDatum(lagbid_clock_now());
@@ -964,6 +972,10 @@ lagbid_finalize(PG_FUNCTION_ARGS)
 	lagbid_lock_task(task_id, false, &t);
 	if (t.state == TASK_COMPLETED)
 		PG_RETURN_INT64(t.leader_job_id);
+	if (t.service && t.state == TASK_PROCESSING)
+		lagbid_raise(LB_NOT_A_SERVICE, NULL,
+					 "A service task ends with its lease (docs/0.4/spaces.md).",
+					 "task %lld runs a service: no election", (long long) task_id);
 	/* a failed task has no leader, however it failed (fail_job, no bids...) */
 	if (t.state == TASK_FAILED)
 		PG_RETURN_NULL();

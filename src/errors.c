@@ -75,6 +75,21 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_REPUTATION_TOO_LOW] = {"LB404", 422, "reputation_too_low", "the provider's score is below the task's min_reputation"},
 	[LB_INSUFFICIENT_FUNDS] = {"LB501", 402, "insufficient_funds", "the paying account's balance is too low"},
 	[LB_INSUFFICIENT_COLLATERAL] = {"LB502", 402, "insufficient_collateral", "the provider's available balance does not cover the bid's bond (collateral_ratio x ask x duration_hours)"},
+	[LB_INVALID_KIND] = {"LB601", 400, "invalid_kind", "kind is neither 'batch' nor 'service'"},
+	[LB_SERVICE_REPLICAS] = {"LB602", 400, "service_replicas", "a service space or task has replicas 1"},
+	[LB_INVALID_ENDPOINT] = {"LB603", 400, "invalid_endpoint", "the endpoint is not an http(s) URL without userinfo naming the lease by host (<lease>.<domain>) or path (/l/<lease>/)"},
+	[LB_ENDPOINT_NOT_SERVED] = {"LB604", 403, "endpoint_not_served", "the endpoint's host is not one of the provider's registered hosts nor below one"},
+	[LB_LEASE_NOT_FOUND] = {"LB605", 404, "lease_not_found", "no such lease (the job is not a service's, or the id is unknown)"},
+	[LB_NOT_LEASE_PROVIDER] = {"LB606", 403, "not_lease_provider", "only the lease's provider may do this"},
+	[LB_LEASE_STATE] = {"LB607", 409, "lease_state", "the lease's state does not allow this (report_endpoint while starting, ready or degraded; report_teardown once expired or failed)"},
+	[LB_PROBE_NOT_FOUND] = {"LB608", 404, "probe_not_found", "no such probe assignment"},
+	[LB_NOT_PROBER] = {"LB609", 403, "not_prober", "only the assigned prober may report this probe"},
+	[LB_PROBE_CLOSED] = {"LB610", 409, "probe_closed", "the probe's window has closed or been settled"},
+	[LB_PROBE_REPORTED] = {"LB611", 409, "probe_reported", "the probe was reported already (once per assignment)"},
+	[LB_PROBE_UNSIGNED] = {"LB612", 403, "probe_unsigned", "a successful probe needs the provider's proxy signature (Ed25519 over the probe message) and this one is missing or wrong"},
+	[LB_NO_LIVE_LEASE] = {"LB613", 409, "no_live_lease", "the space has no ready or degraded lease to probe"},
+	[LB_WINDOW_NOT_CLOSED] = {"LB614", 409, "window_not_closed", "the probe window has not closed yet: it is settled after its end"},
+	[LB_NOT_A_SERVICE] = {"LB615", 409, "not_a_service", "the call is for the other kind of job (a lease call on a batch job, or a result of a service job)"},
 };
 
 static int

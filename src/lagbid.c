@@ -22,6 +22,9 @@
  *	  lagbid.min_task_budget    SUSET   least budget of a task or space (LB008)
  *	  lagbid.default_collateral_ratio  SUSET  collateral of tasks published without one (issue 20)
  *	  lagbid.max_open_tasks_per_owner SUSET  live tasks per owner (LB316)
+ *	  lagbid.probe_window       SUSET   seconds of one probe window of a
+ *	                                    service lease (issue 21; leases.h)
+ *	  lagbid.probers_per_window SUSET   probers assigned per lease window
  *	  lagbid.max_spaces_per_owner SUSET active spaces per owner (LB316)
  *	  lagbid.max_workload_bytes_per_owner SUSET  live workload bytes per
  *	                                    owner (LB320)
@@ -50,6 +53,7 @@
 #include "lagbid.h"
 #include "push.h"
 #include "trust.h"
+#include "leases.h"
 
 PG_MODULE_MAGIC;
 
@@ -73,6 +77,8 @@ int			lagbid_api_transaction_timeout = 15000;
 int			lagbid_max_extra_replicas = 2;
 int			lagbid_push_idle_timeout = 300;
 int			lagbid_push_poll_interval = 1000;
+int			lagbid_probe_window = 300;
+int			lagbid_probers_per_window = 3;
 
 void		_PG_init(void);
 
@@ -274,6 +280,25 @@ _PG_init(void)
 							15000, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/* service leases (issue 21; docs/0.4/spaces.md) */
+	DefineCustomIntVariable("lagbid.probe_window",
+							"Length of one probe window of a service lease.",
+							"Copied into each lease when it is created; each window is settled up, down or unprobed.",
+							&lagbid_probe_window,
+							300, 10, 86400,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("lagbid.probers_per_window",
+							"Probers the tick assigns to each live lease per window.",
+							"Registered providers other than the lease's own, at random, distinct logins where possible.",
+							&lagbid_probers_per_window,
+							3, 1, 3,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	lagbid_api_guard_init();

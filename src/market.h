@@ -109,6 +109,9 @@ extern void lagbid_check_name(const char *name, const char *what);
  */
 extern void lagbid_check_workload(Jsonb *jb);
 
+/* whether a (validated) workload has the "service" object of a service */
+extern bool lagbid_workload_is_service(Jsonb *jb);
+
 /* argument n as a validated workload; NULL when absent (PG_NARGS) or NULL */
 extern Jsonb *lagbid_workload_arg(FunctionCallInfo fcinfo, int n);
 
@@ -277,6 +280,13 @@ extern int64 lagbid_registration_seq(const char *node_id);
 extern void lagbid_verify_registration(const char *node_id, char **addrs, int naddrs,
 									   int64 seq, bytea *signature);
 
+/* the market's name as registration challenges and lease names say it */
+extern char *lagbid_market_string(void);
+
+/* whether sig is node_id's Ed25519 signature of msg (registration.c) */
+extern bool lagbid_node_signed(const char *node_id, const unsigned char *msg, size_t len,
+							   const unsigned char *sig, size_t siglen);
+
 /* ---- task.c: the task row and its bidding window ---- */
 
 /* a task row as the market functions see it (read under the row lock) */
@@ -313,6 +323,7 @@ typedef struct LagbidTask
 	Datum		collateral_ratio;	/* numeric; bonds when > 0 */
 	Datum		min_reputation; /* numeric; checked when > 0 */
 	bool		reliability;	/* allocation => 'reliability' */
+	bool		service;		/* kind 'service': its job is a lease (leases.c) */
 } LagbidTask;
 
 /*
@@ -356,6 +367,7 @@ typedef struct LagbidTaskSpec
 	Datum		collateral_ratio;
 	Datum		min_reputation;
 	bool		reliability;
+	bool		service;		/* kind 'service' (leases.c) */
 } LagbidTaskSpec;
 
 /* validate price range, limits and hours of a spec (LB001, LB006) */
@@ -431,6 +443,7 @@ typedef struct LagbidSpace
 	char	   *workload_sha256;	/* lagbid.workload_body's key; NULL: none */
 	int32		workload_bytes;
 	bool		workload_in_row;	/* a 0.3 schema: the body is in the row */
+	bool		service;		/* kind 'service' */
 } LagbidSpace;
 
 /* lock the space row (before any task); skip_locked as for tasks */

@@ -120,18 +120,26 @@ challenge(const char *node_id, char **addrs, int naddrs, int64 window, int64 seq
 		appendStringInfo(&buf, "addr:%s\n", addrs[i]);
 	appendStringInfo(&buf, "window:" INT64_FORMAT "\nseq:" INT64_FORMAT "\nlogin:%s\n",
 					 window, seq, GetUserNameFromId(GetSessionUserId(), false));
-	if (lagbid_market_name && lagbid_market_name[0] != '\0')
-		appendStringInfo(&buf, "market:%s\n", lagbid_market_name);
-	else
-	{
-		char	   *db = get_database_name(MyDatabaseId);
-
-		appendStringInfo(&buf, "market:" UINT64_FORMAT "/%s\n",
-						 GetSystemIdentifier(), db ? db : "");
-	}
+	appendStringInfo(&buf, "market:%s\n", lagbid_market_string());
 	SET_VARSIZE(buf.data, buf.len);
 	return (bytea *) buf.data;
 }
+
+/*
+ * market.h: the market's name as its challenges say it: lagbid.market_name,
+ * or "<system identifier>/<database>".  Lease names hash it too (issue 21).
+ */
+char *
+lagbid_market_string(void)
+{
+	char	   *db;
+
+	if (lagbid_market_name && lagbid_market_name[0] != '\0')
+		return pstrdup(lagbid_market_name);
+	db = get_database_name(MyDatabaseId);
+	return psprintf(UINT64_FORMAT "/%s", GetSystemIdentifier(), db ? db : "");
+}
+
 
 /* the reason node_id's ed25519 key can prove nothing; NULL when it can or has none */
 static const char *
@@ -258,4 +266,18 @@ lagbid_node_key_problem(PG_FUNCTION_ARGS)
 	if (why == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(why));
+}
+
+/* market.h: whether sig is node_id's Ed25519 signature of msg (false: no key) */
+bool
+lagbid_node_signed(const char *node_id, const unsigned char *msg, size_t len,
+				   const unsigned char *sig, size_t siglen)
+{
+	unsigned char key[LB_ED25519_KEY_LEN];
+
+	if (siglen != LB_ED25519_SIG_LEN ||
+		lb_peerid_ed25519_key(node_id, strlen(node_id), key) != NULL ||
+		lb_ed25519_key_problem(key) != NULL)
+		return false;
+	return ed25519_verify(key, sig, msg, len);
 }

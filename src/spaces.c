@@ -34,6 +34,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "leases.h"
 #include "states.h"
 #include "trust.h"
 
@@ -45,7 +46,8 @@
 	"       s.state::text, s.version, s.current_task_id, s.escrow_account_id, " \
 	"       s.reserved_until, trim_scale(extract(epoch FROM s.reserved_until - $2) / 3600), " \
 	"       a.balance, j.row ->> 'workload_sha256', (j.row ->> 'workload_bytes')::int, " \
-	"       coalesce(j.row -> 'workload', 'null') <> 'null' " \
+	"       coalesce(j.row -> 'workload', 'null') <> 'null', " \
+	"       coalesce(j.row ->> 'kind', 'batch') = 'service' " \
 	"FROM lagbid.space s JOIN lagbid.account a ON a.id = s.escrow_account_id " \
 	"     CROSS JOIN LATERAL to_jsonb(s) AS j(row) " \
 	"WHERE s.id = $1 "
@@ -109,6 +111,7 @@ lagbid_lock_space(int64 space_id, bool skip_locked, LagbidSpace *s)
 	if (isnull)
 		s->workload_bytes = 0;
 	s->workload_in_row = DatumGetBool(lagbid_result_datum(0, 16, &isnull));
+	s->service = DatumGetBool(lagbid_result_datum(0, 17, &isnull));
 	lagbid_finish();
 	return true;
 }
@@ -223,6 +226,8 @@ lagbid_publish_space_locked(LagbidSpace *s, bool skip_locked, bool *superseded)
 	spec.workload_bytes = s->workload_bytes;
 	/* and under its collateral terms (issue 20) */
 	spec.collateral_ratio = lagbid_space_collateral_ratio(s->id);
+	/* and as the kind of work it is (issue 21) */
+	spec.service = s->service;
 	task_id = lagbid_publish(&spec);
 
 	args[1] = Int64GetDatum(task_id);
@@ -366,6 +371,7 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	char		nulls[11];
 	Datum		ratio;
 	bool		ratio_given;
+	bool		service;
 
 	if (PG_ARGISNULL(0))
 		lagbid_raise(LB_INVALID_ARGUMENT, NULL, NULL, "owner must not be NULL");
@@ -394,6 +400,8 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 					 "replicas must be between 1 and %d, not %d", MAX_REPLICAS, replicas);
 	workload = lagbid_workload_arg(fcinfo, 8);
 	ratio = lagbid_collateral_ratio_arg(fcinfo, true, &ratio_given);
+	service = lagbid_kind_arg(fcinfo);
+	lagbid_check_kind(service, workload, false, replicas, "space");
 
 	/* the reservation: hours x price_max x replicas, refused before any write */
 	cost = lagbid_num_mul(lagbid_num_mul(hours, price_max), lagbid_num_int(replicas));
@@ -432,6 +440,8 @@ lagbid_create_space(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(escrow);
 	lagbid_exec(&set_escrow_plan, values, NULL, false, 0);
 	lagbid_space_set_collateral_ratio(space_id, ratio, false);
+	if (service)
+		lagbid_store_kind(true, space_id);
 	lagbid_transfer("escrow", owner_account, escrow, cost, 0, space_id,
 					"space reservation: hours x price_max x replicas");
 	lagbid_finish();
@@ -510,6 +520,8 @@ lagbid_update_space(PG_FUNCTION_ARGS)
 		}
 		if (workload)
 			lagbid_check_workload(workload);
+		/* a service stays a service: its workload keeps "service" (issue 21) */
+		lagbid_check_kind(s.service, workload, false, s.replicas, "space");
 	}
 	/* a space that pays nothing per hour would publish free tasks */
 	if (lagbid_num_cmp(price_max, s.price_max) != 0 &&
@@ -604,6 +616,9 @@ lagbid_extend_space(PG_FUNCTION_ARGS)
 	lagbid_connect();
 	lagbid_exec(lapsed ? &extend_expired_plan : &extend_active_plan, args, NULL, false, 0);
 	lagbid_finish();
+	/* a service's live lease runs on: its time and money move, nothing is redeployed */
+	if (s.service && !lapsed)
+		lagbid_lease_extend_space(space_id, hours, s.price_max, s.escrow_account_id);
 	/* an expired space is live again: its workload counts */
 	if (s.expired)
 		lagbid_owner_workload_changed(s.owner, s.workload_bytes);

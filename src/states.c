@@ -33,6 +33,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "states.h"
+#include "leases.h"
 
 static const char *const task_state_names[] = {
 	"created", "accepting_bids", "bid_closed", "processing",
@@ -44,11 +45,15 @@ static const char *const bid_state_names[] = {
 static const char *const job_state_names[] = {
 	"processing", "submitted", "completed", "failed"
 };
+static const char *const lease_state_names[] = {
+	"starting", "ready", "degraded", "unstable", "expired", "failed", "torn_down"
+};
 
 const MachineInfo lagbid_machines[MACHINE__COUNT] = {
 	[MACHINE_TASK] = {"task", "task_state", task_state_names, lengthof(task_state_names), TASK_CREATED},
 	[MACHINE_BID] = {"bid", "bid_state", bid_state_names, lengthof(bid_state_names), BID_OPEN},
 	[MACHINE_JOB] = {"job", "job_state", job_state_names, lengthof(job_state_names), JOB_PROCESSING},
+	[MACHINE_LEASE] = {"lease", "lease_state", lease_state_names, lengthof(lease_state_names), LEASE_STARTING},
 };
 
 /* The transition table: the only place the machines are defined. */
@@ -71,6 +76,17 @@ const StateTransition lagbid_transitions[] = {
 	{MACHINE_JOB, JOB_PROCESSING, JOB_FAILED, "the bidder gives up (fail_job), the deadline passes, or the task is finalized without it"},
 	{MACHINE_JOB, JOB_SUBMITTED, JOB_COMPLETED, "its result agrees with the elected majority (finalize)"},
 	{MACHINE_JOB, JOB_SUBMITTED, JOB_FAILED, "its result disagrees with the elected majority, or no result held one (no_consensus) (finalize)"},
+	{MACHINE_JOB, JOB_PROCESSING, JOB_COMPLETED, "a service job: its lease expired and was torn down (report_teardown, or the tick after the grace)"},
+	{MACHINE_LEASE, LEASE_STARTING, LEASE_READY, "the provider reports the endpoint, after the health path answered (report_endpoint)"},
+	{MACHINE_LEASE, LEASE_STARTING, LEASE_FAILED, "the startup timeout passed without report_endpoint (tick), or the provider gives the job up (fail_job)"},
+	{MACHINE_LEASE, LEASE_READY, LEASE_DEGRADED, "a probe window settled down (settle_window, tick)"},
+	{MACHINE_LEASE, LEASE_DEGRADED, LEASE_READY, "a probe window settled up (settle_window, tick)"},
+	{MACHINE_LEASE, LEASE_DEGRADED, LEASE_UNSTABLE, "the third down window in a row (settle_window, tick): payment stops, the rest of the escrow goes back"},
+	{MACHINE_LEASE, LEASE_READY, LEASE_EXPIRED, "reserved_until reached (tick), or the owner cancels (cancel_task)"},
+	{MACHINE_LEASE, LEASE_DEGRADED, LEASE_EXPIRED, "reserved_until reached (tick), or the owner cancels (cancel_task)"},
+	{MACHINE_LEASE, LEASE_UNSTABLE, LEASE_EXPIRED, "the tick ends it (nothing pays for it any more), or the owner cancels (cancel_task)"},
+	{MACHINE_LEASE, LEASE_EXPIRED, LEASE_TORN_DOWN, "the provider tore the app down (report_teardown), or the tick after a grace of 10 minutes"},
+	{MACHINE_LEASE, LEASE_FAILED, LEASE_TORN_DOWN, "the provider tore the app down (report_teardown), or the tick after a grace of 10 minutes"},
 };
 const int	lagbid_ntransitions = lengthof(lagbid_transitions);
 
@@ -402,7 +418,7 @@ lagbid_state_diagram(PG_FUNCTION_ARGS)
 		if (strcmp(name, lagbid_machines[m].name) == 0)
 			break;
 	if (m == MACHINE__COUNT)
-		lagbid_raise(LB_INVALID_ARGUMENT, NULL, "Use \"task\", \"bid\" or \"job\".",
+		lagbid_raise(LB_INVALID_ARGUMENT, NULL, "Use \"task\", \"bid\", \"job\" or \"lease\".",
 					 "unknown state machine \"%s\"", name);
 
 	initStringInfo(&buf);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * states.h
- *	  The three state machines of lagbid (task, bid, job) as data, and the
+ *	  The state machines of lagbid (task, bid, job, lease) as data, and the
  *	  event context that the transition trigger records.
  *
  *-------------------------------------------------------------------------
@@ -14,6 +14,7 @@ typedef enum LagbidMachine
 	MACHINE_TASK = 0,
 	MACHINE_BID,
 	MACHINE_JOB,
+	MACHINE_LEASE,				/* a service job's lease (leases.h) */
 	MACHINE__COUNT
 } LagbidMachine;
 

@@ -22,6 +22,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "leases.h"
 #include "push.h"
 #include "states.h"
 #include "trust.h"
@@ -39,7 +40,7 @@
 
 /* 0.4's trust columns (trust.h), read only from a schema that has them */
 #define TASK_TRUST_COLUMNS \
-	", collateral_ratio, min_reputation, allocation = 'reliability' "
+	", collateral_ratio, min_reputation, allocation = 'reliability', kind = 'service' "
 
 static LagbidPlan lock_plan = {
 	"SELECT " TASK_COLUMNS "FROM lagbid.task WHERE id = $1 FOR NO KEY UPDATE",
@@ -168,6 +169,9 @@ read_task(LagbidPlan *plan, int64 task_id, bool may_skip, LagbidTask *t)
 		t->min_reputation = col_datum(25, &isnull);
 		t->reliability = DatumGetBool(lagbid_result_datum(0, 26, &isnull));
 	}
+	/* 0.4: a service task (leases.c) */
+	if (SPI_tuptable->tupdesc->natts >= 27)
+		t->service = DatumGetBool(lagbid_result_datum(0, 27, &isnull));
 	lagbid_finish();
 	return true;
 }
@@ -370,6 +374,8 @@ lagbid_publish(LagbidTaskSpec *spec)
 	if (!lagbid_result_int64(1, &task_id))
 		elog(ERROR, "lagbid: task not created");
 	lagbid_task_trust_store(task_id, spec);
+	if (spec->service)
+		lagbid_store_kind(false, task_id);
 
 	/* escrow: price_max x duration_hours x replicas */
 	escrow = lagbid_account_id(ACCOUNT_ESCROW, psprintf("task:%lld", (long long) task_id), true);
@@ -688,6 +694,8 @@ lagbid_publish_task(PG_FUNCTION_ARGS)
 	spec.open = PG_ARGISNULL(10) ? true : PG_GETARG_BOOL(10);
 	spec.workload = lagbid_workload_arg(fcinfo, 11);
 	lagbid_task_trust_args(fcinfo, &spec);
+	spec.service = lagbid_kind_arg(fcinfo);
+	lagbid_check_kind(spec.service, spec.workload, false, spec.replicas, "task");
 	lagbid_check_task_spec(&spec);
 	lagbid_check_budget(lagbid_num_mul(lagbid_num_mul(spec.price_max, spec.duration_hours),
 									   lagbid_num_int(spec.replicas)),

@@ -48,6 +48,7 @@
 #include "lagbid.h"
 #include "errors.h"
 #include "market.h"
+#include "leases.h"
 #include "push.h"
 #include "states.h"
 #include "trust.h"
@@ -71,6 +72,7 @@ typedef struct TickCounts
 	int			replicas_added;
 	int			deferred;
 	int			failed;
+	LeaseTickCounts lease;		/* service leases (leases.c) */
 } TickCounts;
 
 /* ---- locks taken without waiting ---- */
@@ -288,6 +290,11 @@ run_guarded(TickAction fn, const char *entity, const char *action, int64 id,
 	total->replicas_added += c.replicas_added;
 	total->deferred += c.deferred;
 	total->failed += c.failed;
+	total->lease.windows_settled += c.lease.windows_settled;
+	total->lease.probes_assigned += c.lease.probes_assigned;
+	total->lease.leases_expired += c.lease.leases_expired;
+	total->lease.leases_failed += c.lease.leases_failed;
+	total->lease.leases_torn_down += c.lease.leases_torn_down;
 }
 
 static bool
@@ -386,6 +393,12 @@ finalize_task(int64 id, TimestampTz now, TickCounts *c)
 	return true;
 }
 
+static bool
+visit_lease(int64 id, TimestampTz now, TickCounts *c)
+{
+	return lagbid_lease_tick(id, now, &c->lease);
+}
+
 /* ---- the work lists ---- */
 
 /*
@@ -441,6 +454,17 @@ static LagbidPlan due_plan = {
 			  "x.state = 'processing' AND (x.jobs_pending = 0 OR x.processing_deadline <= $1)",
 			  "processing_deadline"),
 	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
+};
+
+/* service leases due: a window closed, reserved_until, a startup timeout, a grace */
+static LagbidPlan lease_due_plan = {
+	FAIR_LIST("lagbid.lease", "lease", "x.due_at <= $1", "due_at"),
+	2, {TIMESTAMPTZOID, INT4OID}, NULL, true
+};
+
+static LagbidPlan lease_schema_plan = {
+	"SELECT to_regclass('lagbid.lease') IS NOT NULL",
+	0, {InvalidOid}
 };
 
 static void
@@ -601,6 +625,16 @@ lagbid_tick(PG_FUNCTION_ARGS)
 	run_list(&changed_plan, publish_space, "space", "publish", now, &c);
 	run_list(&deadline_plan, close_task, "task", "close", now, &c);
 	run_list(&due_plan, finalize_task, "task", "finalize", now, &c);
+	{
+		bool		has_leases;
+
+		lagbid_connect();
+		lagbid_exec(&lease_schema_plan, NULL, NULL, true, 1);
+		has_leases = DatumGetBool(lagbid_result_datum(0, 1, &isnull));
+		lagbid_finish();
+		if (has_leases)
+			run_list(&lease_due_plan, visit_lease, "lease", "lease", now, &c);
+	}
 	/* pushes left queued (no worker could start): start one */
 	lagbid_push_kick();
 
@@ -616,6 +650,14 @@ lagbid_tick(PG_FUNCTION_ARGS)
 	if (c.replicas_added > 0)
 		json = psprintf("%.*s, \"replicas_added\": %d}", (int) strlen(json) - 1, json,
 						c.replicas_added);
+	/* issue 21: said when it happened, as above */
+	if (c.lease.windows_settled + c.lease.probes_assigned + c.lease.leases_expired +
+		c.lease.leases_failed + c.lease.leases_torn_down > 0)
+		json = psprintf("%.*s, \"windows_settled\": %d, \"probes_assigned\": %d, "
+						"\"leases_expired\": %d, \"leases_failed\": %d, \"leases_torn_down\": %d}",
+						(int) strlen(json) - 1, json, c.lease.windows_settled,
+						c.lease.probes_assigned, c.lease.leases_expired,
+						c.lease.leases_failed, c.lease.leases_torn_down);
 	result = json_result(json);
 
 	args[0] = TimestampTzGetDatum(now);

@@ -331,6 +331,95 @@ check_output(JsonbValue *v)
 	check_path(".output", v);
 }
 
+/* a number of the service object, as a double (workload_rules.c) */
+static double
+service_number(const char *field, JsonbValue *v, const char *wanted)
+{
+	if (v->type != jbvNumeric)
+		refuse_type(field, wanted, v);
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(v->val.numeric)));
+}
+
+/*
+ * The "service" object of a service workload (issue 21): port (required),
+ * health_path, expected_status, startup_timeout_s; the rules are in
+ * workload_rules.c, shared with the agent.
+ */
+static void
+check_service(JsonbValue *v)
+{
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbValue	key;
+	JsonbIteratorToken tok;
+	bool		has_port = false;
+	const char *rule = NULL;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		refuse_type(".service", "an object such as {\"port\": 8000}", v);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = e;
+			if (!lagbid_wl_service_key_ok(key.val.string.val, key.val.string.len))
+				lagbid_raise(LB_INVALID_WORKLOAD, NULL,
+							 "The keys are port, health_path, expected_status and startup_timeout_s.",
+							 "workload.service has an unknown key \"%s\"", key_text(&key));
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		if (key_is(&key, "port"))
+		{
+			rule = lagbid_wl_port_rule(service_number(".service.port", &e, "a port number"));
+			if (rule)
+				refuse(".service.port", rule);
+			has_port = true;
+		}
+		else if (key_is(&key, "health_path"))
+		{
+			if (e.type != jbvString)
+				refuse_type(".service.health_path", "a string", &e);
+			rule = lagbid_wl_health_path_rule(e.val.string.val, e.val.string.len);
+			if (rule)
+				refuse(".service.health_path", rule);
+		}
+		else if (key_is(&key, "expected_status"))
+		{
+			rule = lagbid_wl_expected_status_rule(service_number(".service.expected_status", &e,
+																 "an HTTP status"));
+			if (rule)
+				refuse(".service.expected_status", rule);
+		}
+		else
+		{
+			rule = lagbid_wl_startup_timeout_rule(service_number(".service.startup_timeout_s", &e,
+																 "a whole number of seconds"));
+			if (rule)
+				refuse(".service.startup_timeout_s", rule);
+		}
+	}
+	if (!has_port)
+		refuse(".service.port", "is required");
+}
+
+/* market.h */
+bool
+lagbid_workload_is_service(Jsonb *jb)
+{
+	JsonbValue	k;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return false;
+	k.type = jbvString;
+	k.val.string.val = "service";
+	k.val.string.len = 7;
+	return findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k) != NULL;
+}
+
 /* market.h */
 void
 lagbid_check_workload(Jsonb *jb)
@@ -360,7 +449,7 @@ lagbid_check_workload(Jsonb *jb)
 			key = v;
 			if (!lagbid_wl_top_key_ok(key.val.string.val, key.val.string.len))
 				lagbid_raise(LB_INVALID_WORKLOAD, NULL,
-							 "The keys are command, env, inputs, timeout_s and output.",
+							 "The keys are command, env, inputs, timeout_s, output and (a service) service.",
 							 "workload has an unknown key \"%s\"", key_text(&key));
 			continue;
 		}
@@ -377,6 +466,8 @@ lagbid_check_workload(Jsonb *jb)
 			check_inputs(&v);
 		else if (key_is(&key, "timeout_s"))
 			check_timeout(&v);
+		else if (key_is(&key, "service"))
+			check_service(&v);
 		else
 			check_output(&v);
 	}

@@ -64,12 +64,13 @@ CREATE FUNCTION lagbid.publish_task(
     duration_hours numeric, region text DEFAULT NULL, bid_limit integer DEFAULT 10,
     replicas integer DEFAULT 1, bidding_window interval DEFAULT '10 minutes',
     auto_allocate boolean DEFAULT true, open boolean DEFAULT true, workload jsonb DEFAULT NULL,
-    collateral_ratio numeric DEFAULT NULL, min_reputation numeric DEFAULT NULL, allocation text DEFAULT NULL)
+    collateral_ratio numeric DEFAULT NULL, min_reputation numeric DEFAULT NULL, allocation text DEFAULT NULL,
+    kind text DEFAULT 'batch')
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_publish_task';
-COMMENT ON FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text) IS
-    'publishes a task (with the workload it runs, validated): escrows price_max x duration_hours x replicas from the owner''s balance and opens bidding (unless open => false), telling providers on channel lagbid_tasks; each bid locks collateral_ratio x ask x duration_hours as its bond (NULL: lagbid.default_collateral_ratio), only providers scoring min_reputation may bid, allocation is lowest_ask (default) or reliability; returns the task id';
+COMMENT ON FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text, text) IS
+    'publishes a task (with the workload it runs, validated): escrows price_max x duration_hours x replicas from the owner''s balance and opens bidding (unless open => false), telling providers on channel lagbid_tasks; each bid locks collateral_ratio x ask x duration_hours as its bond (NULL: lagbid.default_collateral_ratio), only providers scoring min_reputation may bid, allocation is lowest_ask (default) or reliability; kind service runs the workload''s app behind a lease paid per probe window (replicas 1); returns the task id';
 
 CREATE FUNCTION lagbid.open_bidding(task_id bigint) RETURNS void
     LANGUAGE c VOLATILE

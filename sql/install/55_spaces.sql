@@ -14,12 +14,12 @@ CREATE TRIGGER space_changed BEFORE UPDATE ON lagbid.space
 CREATE FUNCTION lagbid.create_space(
     owner text, name text, resources jsonb, price_min numeric, price_max numeric,
     hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1, workload jsonb DEFAULT NULL,
-    collateral_ratio numeric DEFAULT NULL)
+    collateral_ratio numeric DEFAULT NULL, kind text DEFAULT 'batch')
     RETURNS bigint
     LANGUAGE c VOLATILE
     AS 'MODULE_PATHNAME', 'lagbid_create_space';
-COMMENT ON FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric) IS
-    'creates a space (with the workload its tasks run) and pays hours x price_max x replicas into its escrow; its tasks take collateral_ratio (NULL: lagbid.default_collateral_ratio); the next tick publishes a task for it; returns the space id';
+COMMENT ON FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric, text) IS
+    'creates a space (with the workload its tasks run) and pays hours x price_max x replicas into its escrow; its tasks take collateral_ratio (NULL: lagbid.default_collateral_ratio); the next tick publishes a task for it; kind service (replicas 1, a workload with service) runs an app behind a lease; returns the space id';
 
 CREATE FUNCTION lagbid.update_space(
     space_id bigint, resources jsonb DEFAULT NULL, price_min numeric DEFAULT NULL,

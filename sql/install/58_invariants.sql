@@ -37,12 +37,45 @@ BEGIN ATOMIC
       FROM lagbid.account a HAVING sum(a.balance) <> 0
     UNION ALL
     -- money: a finished task's escrow is empty, a live task's holds its budget
+    -- (a service task's escrow pays its lease window by window: lease_money)
     SELECT 'task_escrow', format('task %s (%s) escrow holds %s, expected %s', t.id, t.state, a.balance,
                                  CASE WHEN t.state IN ('completed', 'failed', 'cancelled') THEN 0
                                       ELSE t.price_max * t.duration_hours * t.replicas END)
       FROM lagbid.task t JOIN lagbid.account a ON a.id = t.escrow_account_id
      WHERE a.balance <> CASE WHEN t.state IN ('completed', 'failed', 'cancelled') THEN 0
                              ELSE t.price_max * t.duration_hours * t.replicas END
+       AND NOT (t.kind = 'service' AND t.state = 'processing')
+    UNION ALL
+    -- money (issue 21): what a lease took from its task's escrow is paid, refunded,
+    -- returned or still there, to the unit; the lease's counters are its ledger's
+    SELECT 'lease_money', format('lease %s (%s) took %s: paid %s, refunded %s, returned %s, escrow holds %s; '
+                                 'its ledger pays %s and refunds %s', l.id, l.state, l.taken, l.paid,
+                                 l.refunded, l.returned, a.balance, coalesce(x.paid, 0), coalesce(x.refunded, 0))
+      FROM lagbid.lease l
+      JOIN lagbid.task t ON t.id = l.task_id
+      JOIN lagbid.account a ON a.id = t.escrow_account_id
+      LEFT JOIN LATERAL (SELECT sum(x.amount) FILTER (WHERE x.kind = 'payment') AS paid,
+                                sum(x.amount) FILTER (WHERE x.kind = 'refund') AS refunded
+                           FROM lagbid.ledger_tx x WHERE x.job_id = l.job_id) x ON true
+     WHERE l.paid + l.refunded + l.returned + a.balance <> l.taken
+        OR l.paid <> coalesce(x.paid, 0)
+        OR l.refunded + l.returned <> coalesce(x.refunded, 0)
+        OR (l.state = 'torn_down' AND a.balance <> 0)
+    UNION ALL
+    -- leases: each settled window once, in the lease's counters and money
+    SELECT 'lease_windows', format('lease %s counts %s up, %s down, %s unprobed, paid %s, refunded %s; '
+                                   'its windows say %s, %s, %s, %s, %s', l.id, l.windows_up, l.windows_down,
+                                   l.windows_unprobed, l.paid, l.refunded, coalesce(w.up, 0), coalesce(w.down, 0),
+                                   coalesce(w.unprobed, 0), coalesce(w.paid, 0), coalesce(w.refunded, 0))
+      FROM lagbid.lease l
+      LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE w.outcome = 'up') AS up,
+                                count(*) FILTER (WHERE w.outcome = 'down') AS down,
+                                count(*) FILTER (WHERE w.outcome = 'unprobed') AS unprobed,
+                                sum(w.paid) AS paid, sum(w.refunded) AS refunded
+                           FROM lagbid.lease_window w WHERE w.lease_id = l.id) w ON true
+     WHERE l.windows_up <> coalesce(w.up, 0) OR l.windows_down <> coalesce(w.down, 0)
+        OR l.windows_unprobed <> coalesce(w.unprobed, 0) OR l.paid <> coalesce(w.paid, 0)
+        OR l.refunded <> coalesce(w.refunded, 0)
     UNION ALL
     -- money: each completed job paid exactly once, ask x duration_hours
     SELECT 'job_paid_once', format('job %s (%s) paid %s in %s payments, expected %s', j.id, j.state,
@@ -50,6 +83,8 @@ BEGIN ATOMIC
                                    CASE WHEN j.state = 'completed' THEN j.price * t.duration_hours ELSE 0 END)
       FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
       LEFT JOIN lagbid.ledger_tx x ON x.job_id = j.id AND x.kind = 'payment'
+     -- (a service's job is paid per window: lease_money)
+     WHERE t.kind = 'batch'
      GROUP BY j.id, j.state, j.price, t.duration_hours
     HAVING count(x.id) <> CASE WHEN j.state = 'completed' AND j.price * t.duration_hours > 0 THEN 1 ELSE 0 END
         OR coalesce(sum(x.amount), 0) <> CASE WHEN j.state = 'completed' THEN j.price * t.duration_hours ELSE 0 END

@@ -350,15 +350,16 @@ CREATE FUNCTION lagbid_api.publish_task(
     region text DEFAULT NULL, bid_limit integer DEFAULT 10, replicas integer DEFAULT 1,
     bidding_window interval DEFAULT '10 minutes', auto_allocate boolean DEFAULT true,
     open boolean DEFAULT true, workload jsonb DEFAULT NULL, collateral_ratio numeric DEFAULT NULL,
-    min_reputation numeric DEFAULT NULL, allocation text DEFAULT NULL)
+    min_reputation numeric DEFAULT NULL, allocation text DEFAULT NULL, kind text DEFAULT 'batch')
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
     RETURN lagbid.publish_task(lagbid.api_identity('lagbid_owner'), resources, price_min, price_max,
                                duration_hours, region, bid_limit, replicas, bidding_window,
                                auto_allocate, open, workload, collateral_ratio => collateral_ratio,
-                               min_reputation => min_reputation, allocation => allocation);
-COMMENT ON FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text) IS
-    'Publishes a task of the caller, with the workload it runs: escrows price_max x duration_hours x replicas from its balance and opens bidding. Each bid locks collateral_ratio x ask x duration_hours of its provider''s balance as its bond; only providers scoring at least min_reputation may bid; allocation is lowest_ask (default) or reliability. Returns the task id.';
+                               min_reputation => min_reputation, allocation => allocation,
+                               kind => kind);
+COMMENT ON FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text, text) IS
+    'Publishes a task of the caller, with the workload it runs: escrows price_max x duration_hours x replicas from its balance and opens bidding. Each bid locks collateral_ratio x ask x duration_hours of its provider''s balance as its bond; only providers scoring at least min_reputation may bid; allocation is lowest_ask (default) or reliability; kind => ''service'' runs the workload''s app behind a lease. Returns the task id.';
 
 CREATE FUNCTION lagbid_api.open_bidding(task_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -442,14 +443,15 @@ COMMENT ON FUNCTION lagbid_api.task_bids(bigint) IS 'The bids on one of the call
 
 CREATE FUNCTION lagbid_api.create_space(name text, resources jsonb, price_min numeric, price_max numeric,
                                         hours numeric, region text DEFAULT NULL, replicas integer DEFAULT 1,
-                                        workload jsonb DEFAULT NULL, collateral_ratio numeric DEFAULT NULL)
+                                        workload jsonb DEFAULT NULL, collateral_ratio numeric DEFAULT NULL,
+                                        kind text DEFAULT 'batch')
     RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp SET lagbid.api_errors = on
     RETURN lagbid.create_space(lagbid.api_identity('lagbid_owner'), name, resources, price_min,
                                price_max, hours, region, replicas, workload,
-                               collateral_ratio => collateral_ratio);
-COMMENT ON FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric) IS
-    'Creates a space of the caller (with the workload its tasks run, and the collateral_ratio each of its bids stakes) and pays for its reserved hours; the next tick publishes it. Returns the space id.';
+                               collateral_ratio => collateral_ratio, kind => kind);
+COMMENT ON FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric, text) IS
+    'Creates a space of the caller (with the workload its tasks run, and the collateral_ratio each of its bids stakes) and pays for its reserved hours; the next tick publishes it; kind => ''service'' runs its app behind a lease. Returns the space id.';
 
 CREATE FUNCTION lagbid_api.update_space(space_id bigint, resources jsonb DEFAULT NULL,
                                         price_min numeric DEFAULT NULL, price_max numeric DEFAULT NULL,
@@ -572,7 +574,7 @@ ALTER FUNCTION lagbid.register_provider(text, text[], text, jsonb, integer, text
 ALTER FUNCTION lagbid.registration_challenge(text, text[]) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_bid_limit(bigint, integer) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.set_provider_state(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.open_bidding(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.close_bidding(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.cancel_task(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -582,7 +584,7 @@ ALTER FUNCTION lagbid.allocate(bigint, bigint[]) SECURITY DEFINER SET search_pat
 ALTER FUNCTION lagbid.submit_result(bigint, text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.fail_job(bigint, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.finalize(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION lagbid.create_space(text, text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.update_space(bigint, jsonb, numeric, numeric, text, jsonb, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.extend_space(bigint, numeric) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION lagbid.trigger_space(bigint) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -614,7 +616,7 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.my_jobs()
     TO lagbid_provider;
 GRANT EXECUTE ON FUNCTION
-    lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text),
+    lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text, text),
     lagbid_api.open_bidding(bigint),
     lagbid_api.close_bidding(bigint),
     lagbid_api.allocate(bigint, bigint[]),
@@ -622,7 +624,7 @@ GRANT EXECUTE ON FUNCTION
     lagbid_api.finalize(bigint),
     lagbid_api.my_tasks(),
     lagbid_api.task_bids(bigint),
-    lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric),
+    lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric, text),
     lagbid_api.update_space(bigint, jsonb, numeric, numeric, text, jsonb, numeric),
     lagbid_api.extend_space(bigint, numeric),
     lagbid_api.trigger_space(bigint),

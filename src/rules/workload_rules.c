@@ -31,9 +31,59 @@ key_in(const char *key, size_t len, const char *const *names)
 bool
 lagbid_wl_top_key_ok(const char *key, size_t len)
 {
-	static const char *const names[] = {"command", "env", "inputs", "timeout_s", "output", NULL};
+	static const char *const names[] = {"command", "env", "inputs", "timeout_s", "output",
+	"service", NULL};
 
 	return key_in(key, len, names);
+}
+
+bool
+lagbid_wl_service_key_ok(const char *key, size_t len)
+{
+	static const char *const names[] = {"port", "health_path", "expected_status",
+	"startup_timeout_s", NULL};
+
+	return key_in(key, len, names);
+}
+
+static bool
+whole_in(double v, double lo, double hi)
+{
+	return isfinite(v) && v == floor(v) && v >= lo && v <= hi;
+}
+
+const char *
+lagbid_wl_port_rule(double port)
+{
+	return whole_in(port, 1, 65535) ? NULL : "must be a whole number from 1 to 65535";
+}
+
+const char *
+lagbid_wl_health_path_rule(const char *s, size_t len)
+{
+	size_t		i;
+
+	if (len == 0 || s[0] != '/')
+		return "must start with \"/\"";
+	if (len > LAGBID_WL_MAX_HEALTH_PATH)
+		return "is longer than 256 bytes";
+	for (i = 0; i < len; i++)
+		if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
+			return "must be printable ASCII without spaces";
+	return NULL;
+}
+
+const char *
+lagbid_wl_expected_status_rule(double status)
+{
+	return whole_in(status, 100, 599) ? NULL : "must be a whole number from 100 to 599";
+}
+
+const char *
+lagbid_wl_startup_timeout_rule(double seconds)
+{
+	return whole_in(seconds, 1, LAGBID_WL_MAX_TIMEOUT) ? NULL :
+		"must be a whole number from 1 to 86400";
 }
 
 bool

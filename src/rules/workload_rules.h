@@ -36,6 +36,32 @@
 extern bool lagbid_wl_top_key_ok(const char *key, size_t len);
 extern bool lagbid_wl_input_key_ok(const char *key, size_t len);
 
+/*
+ * A service workload (issue 21) adds the object "service": port (required,
+ * 1..65535), health_path (printable ASCII starting with "/", at most 256
+ * bytes; default "/"), expected_status (100..599; default 200),
+ * startup_timeout_s (1..86400; default 1800).
+ */
+#define LAGBID_WL_MAX_HEALTH_PATH			256
+#define LAGBID_WL_DEFAULT_HEALTH_PATH		"/"
+#define LAGBID_WL_DEFAULT_EXPECTED_STATUS	200
+#define LAGBID_WL_DEFAULT_STARTUP_TIMEOUT	1800
+
+/* the keys of the "service" object */
+extern bool lagbid_wl_service_key_ok(const char *key, size_t len);
+
+/* a whole number from 1 to 65535 */
+extern const char *lagbid_wl_port_rule(double port);
+
+/* "/" then printable ASCII (0x21..0x7e), at most 256 bytes */
+extern const char *lagbid_wl_health_path_rule(const char *s, size_t len);
+
+/* a whole number from 100 to 599 */
+extern const char *lagbid_wl_expected_status_rule(double status);
+
+/* a whole number of seconds from 1 to 86400 */
+extern const char *lagbid_wl_startup_timeout_rule(double seconds);
+
 /* a string of at most max bytes, no NUL; empty only when allow_empty */
 extern const char *lagbid_wl_string_rule(const char *s, size_t len, size_t max,
 										 bool allow_empty);

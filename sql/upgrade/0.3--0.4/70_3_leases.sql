@@ -1,0 +1,1 @@
+../../install/88_leases.sql

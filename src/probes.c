@@ -6,7 +6,7 @@
  *
  *	  For each window of a ready or degraded lease the tick assigns up to
  *	  lagbid.probers_per_window probers: active registered providers other
- *	  than the lease's own, at random, distinct logins first; each gets
+ *	  than the lease's own, at random, distinct hosts first; each gets
  *	  its own nonce (16 bytes of pg_strong_random, as 32 hex digits) and a
  *	  probe_assigned notification.  The owner may add a probe of its own
  *	  (probe_my_lease).  A prober GETs the endpoint with X-Lagbid-Probe:
@@ -56,15 +56,16 @@ make_nonce(void)
 }
 
 /*
- * Providers other than the lease's own, active, one per login first (a
- * login bound to several nodes counts once before any counts twice), at
- * random; each with its nonce.
+ * Providers other than the lease's own, active, at random, one per operator
+ * first: providers whose first registered address has the same host count
+ * as one operator (a login is bound to one node only, so logins cannot tell
+ * operators apart; a host can), so that no operator holds two of a window's
+ * probes while another operator has none.  Each gets its own nonce.
  */
 static LagbidPlan assign_plan = {
 	"WITH c AS (SELECT p.id, p.node_id FROM lagbid.provider p "
-	"             LEFT JOIN lagbid.login_binding b ON b.kind = 'provider' AND b.subject = p.node_id "
 	"            WHERE p.state = 'active' AND p.id <> $2 "
-	"            ORDER BY row_number() OVER (PARTITION BY coalesce(b.login::text, p.node_id) "
+	"            ORDER BY row_number() OVER (PARTITION BY substring(p.multiaddrs[1] FROM '^/[^/]+/([^/]+)') "
 	"                                        ORDER BY random()), random() "
 	"            LIMIT $5), "
 	"n AS (SELECT c.id, c.node_id, row_number() OVER () AS k FROM c) "

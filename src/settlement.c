@@ -42,6 +42,13 @@
 #include "states.h"
 #include "trust.h"
 
+/* a timestamp as text, copied (timestamptz_to_str's buffer is static) */
+static char *
+ts_text(TimestampTz t)
+{
+	return pstrdup(timestamptz_to_str(t));
+}
+
 TimestampTz
 lagbid_window_end(LagbidLease *l, TimestampTz ws)
 {
@@ -63,8 +70,8 @@ static LagbidPlan verdict_plan = {
 	"v AS (SELECT count(*) AS probers, count(*) FILTER (WHERE n > 0) AS reported, "
 	"             count(*) FILTER (WHERE n > 0 AND up * 5 >= n * 4) AS says_up FROM p), "
 	"m AS (SELECT a.balance AS bal, "
-	"             trunc($3 * (extract(epoch FROM $6 - $2) / 3600), 6) AS pay, "
-	"             trunc($4 * (extract(epoch FROM $6 - $2) / 3600), 6) AS full "
+	"             trunc($3 * extract(epoch FROM $6 - $2) / 3600, 6) AS pay, "
+	"             trunc($4 * extract(epoch FROM $6 - $2) / 3600, 6) AS full "
 	"        FROM lagbid.account a WHERE a.id = $5) "
 	"SELECT v.probers, v.reported, v.says_up, "
 	"       least(m.pay, m.bal), least(m.full, m.bal) FROM v, m",
@@ -128,7 +135,7 @@ slash_bond(LagbidLease *l, TimestampTz ws, TimestampTz we, int says_up, int repo
 	t.replicas = 1;
 	t.state = TASK_PROCESSING;
 	evidence = psprintf("lease %s window %s .. %s: %d of %d probers reported it up",
-						l->name, timestamptz_to_str(ws), timestamptz_to_str(we), says_up, reported);
+						l->name, ts_text(ws), ts_text(we), says_up, reported);
 	slashed = lagbid_bond_settle(&t, l->bid_id, l->job_id, l->node_id, true,
 								 "service_down_window", evidence);
 	if (lagbid_num_positive(slashed))
@@ -167,7 +174,7 @@ lagbid_settle_next_window(LagbidLease *l, TimestampTz now, bool nowait)
 
 	if (we > now)
 		elog(ERROR, "lagbid: window %s of lease %lld has not closed",
-			 timestamptz_to_str(ws), (long long) l->id);
+			 ts_text(ws), (long long) l->id);
 
 	args[0] = Int64GetDatum(l->id);
 	args[1] = TimestampTzGetDatum(ws);
@@ -250,7 +257,7 @@ lagbid_settle_next_window(LagbidLease *l, TimestampTz now, bool nowait)
 	{
 		char	   *payload = psprintf("{\"lease_id\": %lld, \"space_id\": %lld, \"window_start\": \"%s\"}",
 									   (long long) l->id, (long long) l->space_id,
-									   timestamptz_to_str(ws));
+									   ts_text(ws));
 
 		l->down_streak++;
 		slash_bond(l, ws, we, says_up, reported);
@@ -297,21 +304,21 @@ lagbid_settle_window(PG_FUNCTION_ARGS)
 		ws >= l.reserved_until)
 		lagbid_raise(LB_INVALID_ARGUMENT,
 					 l.ready_at ? psprintf("Its windows start at %s, every %d s, until %s.",
-										   timestamptz_to_str(l.ready_at), l.window_s,
-										   timestamptz_to_str(l.reserved_until)) : NULL,
+										   ts_text(l.ready_at), l.window_s,
+										   ts_text(l.reserved_until)) : NULL,
 					 NULL, "%s is not the start of a probe window of lease %lld",
-					 timestamptz_to_str(ws), (long long) lease_id);
+					 ts_text(ws), (long long) lease_id);
 	if (ws < l.settled_until)
 		PG_RETURN_TEXT_P(cstring_to_text("already"));
-	if (lagbid_window_end(&l, ws) > now)
-		lagbid_raise(LB_WINDOW_NOT_CLOSED, NULL, "Settle it after its end (the tick does).",
-					 "window %s of lease %lld closes at %s", timestamptz_to_str(ws),
-					 (long long) lease_id, timestamptz_to_str(lagbid_window_end(&l, ws)));
 	if (l.state != LEASE_READY && l.state != LEASE_DEGRADED)
 		lagbid_raise(LB_LEASE_STATE, NULL, NULL,
 					 "lease %lld is %s: its windows from %s on are not settled",
 					 (long long) lease_id, lagbid_state_name(MACHINE_LEASE, l.state),
-					 timestamptz_to_str(l.settled_until));
+					 ts_text(l.settled_until));
+	if (lagbid_window_end(&l, ws) > now)
+		lagbid_raise(LB_WINDOW_NOT_CLOSED, NULL, "Settle it after its end (the tick does).",
+					 "window %s of lease %lld closes at %s", ts_text(ws),
+					 (long long) lease_id, ts_text(lagbid_window_end(&l, ws)));
 	while (l.settled_until <= ws && (l.state == LEASE_READY || l.state == LEASE_DEGRADED))
 		outcome = lagbid_settle_next_window(&l, now, false);
 	PG_RETURN_TEXT_P(cstring_to_text(outcome_names[outcome]));

@@ -135,9 +135,9 @@ DECLARE
 BEGIN
     SELECT * INTO p FROM lagbid.probe WHERE id = report_probe.probe_id;
     IF p.id IS NULL THEN
-        PERFORM lagbid.raise('LB608', format('probe %s does not exist', probe_id));
+        PERFORM lagbid.raise('LB607', format('probe %s does not exist', probe_id));
     ELSIF p.prober_kind <> me.kind OR p.prober <> me.name THEN
-        PERFORM lagbid.raise('LB609', format('probe %s is assigned to another prober', probe_id));
+        PERFORM lagbid.raise('LB608', format('probe %s is assigned to another prober', probe_id));
     END IF;
     PERFORM lagbid.report_probe(probe_id, ok, http_status, latency_ms, signature);
 END $$;
@@ -157,7 +157,7 @@ COMMENT ON FUNCTION lagbid_api.probe_my_lease(bigint) IS
     'A probe of the live lease of one of the caller''s spaces, by the caller, in the current window: GET the endpoint with X-Lagbid-Probe: <nonce>, then report_probe.';
 
 CREATE FUNCTION lagbid_api.space_status(space_id bigint)
-    RETURNS TABLE (space_id bigint, lease_id bigint, task_id bigint, job_id bigint, lease_name text,
+    RETURNS TABLE (lease_id bigint, task_id bigint, job_id bigint, lease_name text,
                    provider_node_id text, state text, endpoint text, reserved_until timestamptz,
                    windows_up integer, windows_down integer, windows_unprobed integer,
                    down_streak integer, paid numeric, refunded numeric)
@@ -167,7 +167,7 @@ AS $$
 BEGIN
     PERFORM lagbid.api_own_space(space_id);
     RETURN QUERY
-    SELECT l.space_id, l.id, l.task_id, l.job_id, l.name, p.node_id, l.state::text, l.endpoint,
+    SELECT l.id, l.task_id, l.job_id, l.name, p.node_id, l.state::text, l.endpoint,
            l.reserved_until, l.windows_up, l.windows_down, l.windows_unprobed, l.down_streak,
            l.paid, l.refunded
       FROM lagbid.lease l JOIN lagbid.provider p ON p.id = l.provider_id
@@ -175,7 +175,7 @@ BEGIN
      ORDER BY l.id DESC LIMIT 100;
 END $$;
 COMMENT ON FUNCTION lagbid_api.space_status(bigint) IS
-    'The leases of one of the caller''s spaces, newest first: endpoint, state, windows up, down and unprobed, paid and refunded.';
+    'The leases of one of the caller''s spaces, newest first: endpoint, state, windows up, down and unprobed, paid and refunded (the space is the argument: PostgreSQL forbids a result column of the same name).';
 
 REVOKE ALL ON FUNCTION lagbid.lease_name(bigint), lagbid.report_endpoint(bigint, text),
     lagbid.report_teardown(bigint), lagbid.probe_message(text, text, integer),

@@ -30,7 +30,9 @@ sign() { # NAME NONCE STATUS: base64 signature
 }
 n1=$(lease_name regress-market 1)
 echo "lease of job 1: $n1"
-for nonce in 0123456789abcdef0123456789abcdef 00000000000000000000000000000001 00000000000000000000000000000002 00000000000000000000000000000003; do
+# the nonces the test sets: 000...01 to 000...10, status 200; 000...01 with 503
+for i in $(seq 1 10); do
+	nonce=$(printf '%032x' "$i")
 	echo "sig $nonce 200 $(sign "$n1" "$nonce" 200)"
 done
-echo "sig 0123456789abcdef0123456789abcdef 503 $(sign "$n1" 0123456789abcdef0123456789abcdef 503)"
+echo "sig $(printf '%032x' 1) 503 $(sign "$n1" "$(printf '%032x' 1)" 503)"

@@ -681,6 +681,29 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"%stextfile = %s\n",
 		c->metrics_textfile ? "" : "# ",
 		c->metrics_textfile ? c->metrics_textfile : "/var/lib/prometheus/node-exporter/lagbid_agent.prom");
+	OUT("\n[service]\n"
+		"# service leases (spaces that run): the front proxy listens here; put TLS\n"
+		"# (nginx, caddy) in front of it (agent/README.md)\n"
+		"proxy_listen = %s\n"
+		"# the endpoints' host part: NAME.DOMAIN; empty: the host of the first\n"
+		"# registered multiaddr (an address: paths /l/NAME/ on it instead)\n"
+		"proxy_domain = %s\n"
+		"# when TLS sits in front: scheme://host[:port]; URLs are then BASE/l/NAME/\n"
+		"proxy_public_url = %s\n"
+		"# apps running here at most; 0: no proxy, no services\n"
+		"max_services = %d\n"
+		"# probes of loopback or private addresses (tests only)\n"
+		"probe_allow_private = %s\n"
+		"probe_timeout_ms = %d\n"
+		"proxy_max_body_bytes = %ld\n"
+		"proxy_max_response_bytes = %ld\n"
+		"proxy_timeout_s = %d\n"
+		"# at teardown: SIGTERM, this long, then SIGKILL of the whole sandbox\n"
+		"grace_s = %d\n",
+		c->proxy_listen, c->proxy_domain ? c->proxy_domain : "",
+		c->proxy_public_url ? c->proxy_public_url : "", c->max_services,
+		c->probe_allow_private ? "on" : "off", c->probe_timeout_ms, c->proxy_max_body_bytes,
+		c->proxy_max_response_bytes, c->proxy_timeout_s, c->service_grace_s);
 #undef OUT
 	return buf;
 }

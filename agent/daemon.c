@@ -627,6 +627,8 @@ agent_run(Agent *a)
 	agent_write_state(a);
 	metrics_write(a);
 	idset_free(&a->pushed);
+	idset_free(&a->lease_jobs);
+	idset_free(&a->probes_started);
 	wlcache_clear();
 	if (a->m.conn)
 		PQfinish(a->m.conn);

@@ -177,6 +177,7 @@ typedef struct Agent
 	bool		want_probes;
 	double		next_probes;
 	IdSet		probes_started; /* probe ids submitted and not reported yet */
+	IdSet		lease_jobs;		/* the jobs of the leases my_leases() listed last */
 } Agent;
 
 extern int	agent_run(Agent *a);

@@ -167,6 +167,8 @@ find_lease(Agent *a, long long lease_id)
 bool
 lease_owns_job(Agent *a, long long job_id)
 {
+	if (idset_has(&a->lease_jobs, job_id))
+		return true;
 	for (int i = 0; i < a->nsvcs; i++)
 		if (a->svcs[i]->job_id == job_id)
 			return true;
@@ -318,6 +320,15 @@ lease_reconcile(Agent *a)
 	r = pg_rows(res);
 	for (int i = 0; i < a->nsvcs; i++)
 		a->svcs[i]->listed = false;
+	/* every job of a lease, malformed rows too: none of them is a batch run */
+	idset_free(&a->lease_jobs);
+	for (int i = 0; i < n; i++)
+	{
+		long long	jid;
+
+		if (rows_id(&r, i, 1, &jid))
+			idset_add(&a->lease_jobs, jid, LEASE_MAX_ROWS);
+	}
 	for (int i = 0; i < n && a->m.conn; i++)
 	{
 		LeaseRow	l;

@@ -44,8 +44,9 @@ usage(void)
 		   "  %s try    --workload FILE [--dir DIR] [--memory-gb N] [--max-processes N]\n"
 		   "               [--storage-gb N]\n"
 		   "  %s serve  --workload FILE --dir DIR --port N [--name NAME] [--listen ADDR:PORT]\n"
-		   "               [--domain DOMAIN] [--health PATH]\n\n",
-		   progname, progname, progname, progname, progname);
+		   "               [--domain DOMAIN] [--health PATH]\n"
+		   "  %s probe  --url URL --nonce HEX32 [--allow-private]\n\n",
+		   progname, progname, progname, progname, progname, progname);
 	printf("Commands:\n"
 		   "  init      create DIR, the node key DIR/node.key (Ed25519, mode 0600, kept\n"
 		   "            when it exists), derive the libp2p peer id, detect the cores,\n"
@@ -65,7 +66,9 @@ usage(void)
 		   "            and print the outcome: what a job would do on this machine.\n"
 		   "  serve     run one workload as a service (a lease's app) in the sandbox\n"
 		   "            behind the front proxy, without a market, until SIGTERM; then\n"
-		   "            tear it down.  For trying an app, the tests and bench/proxy.sh.\n\n");
+		   "            tear it down.  For trying an app, the tests and bench/proxy.sh.\n"
+		   "  probe     one probe as the prober makes it (GET URL with X-Lagbid-Probe)\n"
+		   "            and its outcome, as report_probe() would be told.\n\n");
 	printf("Options:\n"
 		   "  -D, --dir=DIR            the agent's directory (key, config, state, jobs)\n"
 		   "  -d, --conninfo=CONNINFO  libpq connection string of the market (init)\n"
@@ -158,7 +161,8 @@ static bool
 known_command(const char *cmd)
 {
 	return strcmp(cmd, "init") == 0 || strcmp(cmd, "run") == 0 ||
-		strcmp(cmd, "status") == 0 || strcmp(cmd, "try") == 0 || strcmp(cmd, "serve") == 0;
+		strcmp(cmd, "status") == 0 || strcmp(cmd, "try") == 0 || strcmp(cmd, "serve") == 0 ||
+		strcmp(cmd, "probe") == 0;
 }
 
 /* a whole number option in [lo, hi], or a message that says what is wrong */
@@ -942,6 +946,55 @@ cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_proce
 	return 0;
 }
 
+/*
+ * probe: one probe through the prober's client (proxy.c), with the checks
+ * lease.c applies to a my_probes() row.  Prints "up" or "down", the
+ * status, the latency, the signature received and why; exit 0 when up.
+ */
+static int
+cmd_probe(const char *url, const char *nonce, bool allow_private)
+{
+	Config		cfg;
+	char		err[512];
+	ProbeResult pr;
+	double		until;
+
+	log_init(false, LOG_LEVEL_WARNING);
+	if (!probe_nonce_ok(nonce, strlen(nonce)))
+	{
+		fprintf(stderr, "%s: --nonce must be 32 lower-case hex characters\n", progname);
+		return 1;
+	}
+	if (!probe_url_ok(url, err, sizeof(err)))
+	{
+		printf("down status 0 refused: %s\n", err);
+		return 1;
+	}
+	config_defaults(&cfg, "/tmp");
+	free(cfg.proxy_listen);
+	cfg.proxy_listen = xstrdup("127.0.0.1:0");
+	cfg.probe_allow_private = allow_private;
+	if (proxy_start(&cfg, NULL, "", err, sizeof(err)) != 0 || !proxy_probe_submit(1, url, nonce))
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return 1;
+	}
+	until = now_seconds() + cfg.probe_timeout_ms / 1000.0 + 5;
+	while (proxy_probe_results(&pr, 1) == 0)
+	{
+		if (now_seconds() > until)
+		{
+			fprintf(stderr, "%s: the probe did not finish\n", progname);
+			return 1;
+		}
+		usleep(10000);
+	}
+	printf("%s status %d latency_ms %.1f signature %s%s%s\n", pr.ok ? "up" : "down", pr.http_status,
+		   pr.latency_ms, pr.signature[0] ? pr.signature : "-", pr.why[0] ? " why: " : "", pr.why);
+	config_free(&cfg);
+	return pr.ok ? 0 : 1;
+}
+
 static volatile sig_atomic_t serve_stop = 0;
 
 static void
@@ -1080,6 +1133,9 @@ main(int argc, char **argv)
 		{"listen", required_argument, NULL, 1003},
 		{"domain", required_argument, NULL, 1004},
 		{"health", required_argument, NULL, 1005},
+		{"url", required_argument, NULL, 1006},
+		{"nonce", required_argument, NULL, 1007},
+		{"allow-private", no_argument, NULL, 1008},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -1099,7 +1155,10 @@ main(int argc, char **argv)
 	const char *svc_name = "testservice22222",
 			   *svc_listen = "127.0.0.1:0",
 			   *svc_domain = "localhost",
-			   *svc_health = "/";
+			   *svc_health = "/",
+			   *probe_url = NULL,
+			   *probe_nonce = NULL;
+	bool		probe_private = false;
 	bool		json = false,
 				verbose = false,
 				no_bid = false;
@@ -1131,7 +1190,7 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (!known_command(cmd))
 	{
-		fprintf(stderr, "%s: unknown command \"%s\" (the commands are init, run, status, try and serve)\n"
+		fprintf(stderr, "%s: unknown command \"%s\" (the commands are init, run, status, try, serve and probe)\n"
 				"Try \"%s --help\" for more information.\n", progname, cmd, progname);
 		return 1;
 	}
@@ -1213,6 +1272,15 @@ main(int argc, char **argv)
 			case 1005:
 				svc_health = optarg;
 				break;
+			case 1006:
+				probe_url = optarg;
+				break;
+			case 1007:
+				probe_nonce = optarg;
+				break;
+			case 1008:
+				probe_private = true;
+				break;
 			default:
 				fprintf(stderr, "Try \"%s %s --help\" for more information.\n", progname, cmd);
 				return 1;
@@ -1231,6 +1299,15 @@ main(int argc, char **argv)
 			return 1;
 		}
 		return cmd_try(dir, workload, memory_gb, max_processes, storage_gb);
+	}
+	if (strcmp(cmd, "probe") == 0)
+	{
+		if (probe_url == NULL || probe_nonce == NULL)
+		{
+			fprintf(stderr, "%s: probe needs --url and --nonce\n", progname);
+			return 1;
+		}
+		return cmd_probe(probe_url, probe_nonce, probe_private);
 	}
 	if (strcmp(cmd, "serve") == 0)
 	{

@@ -29,7 +29,7 @@ ok $([ $? -ne 0 ]; echo $?) "no command is an error"
 "$agent" run > "$tmp/nodir" 2>&1
 ok $([ $? -ne 0 ] && grep -q 'run needs --dir' "$tmp/nodir"; echo $?) "run without --dir is an error"
 "$agent" frobnicate --dir "$tmp/x" > "$tmp/unknown" 2>&1
-ok $([ $? -ne 0 ] && grep -q 'unknown command "frobnicate" (the commands are init, run, status, try and serve)' "$tmp/unknown" &&
+ok $([ $? -ne 0 ] && grep -q 'unknown command "frobnicate" (the commands are init, run, status, try, serve and probe)' "$tmp/unknown" &&
 	! grep -q 'needs --dir' "$tmp/unknown"; echo $?) "an unknown command is named as one"
 for c in init run status try; do
 	"$agent" $c --help > "$tmp/help.$c" 2>&1

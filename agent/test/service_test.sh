@@ -145,6 +145,34 @@ ok $? "control: the same signature does not verify another status"
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Lagbid-Probe: not-a-nonce" "http://127.0.0.1:$port/l/aaaaaaaaaaaaaaaa/")
 ok $([ "$code" = 400 ]; echo $?) "a malformed probe nonce is refused: 400 ($code)"
 
+# the prober's client ("lagbid-agent probe", the code run for my_probes())
+"$agent" probe --url "http://127.0.0.1:$port/l/aaaaaaaaaaaaaaaa/" --nonce "$nonce" --allow-private > "$tmp/probe1" 2>&1
+ok $(grep -q '^up status 200 ' "$tmp/probe1"; echo $?) "the prober GETs the endpoint with the nonce: $(cut -c1-60 "$tmp/probe1")"
+sig=$(sed -n 's/.* signature \([^ ]*\).*/\1/p' "$tmp/probe1")
+printf '%s' "$sig" | base64 -d > "$tmp/psig2"
+openssl pkeyutl -verify -pubin -inkey "$tmp/a.pub" -rawin -in "$tmp/pmsg" -sigfile "$tmp/psig2" >/dev/null 2>&1
+ok $? "the signature the prober received verifies against the provider's key"
+"$agent" probe --url "http://aaaaaaaaaaaaaaaa.localhost:$port/" --nonce "$nonce" > "$tmp/probe2" 2>&1
+ok $(grep -q '^down status 0 .*non-public address' "$tmp/probe2"; echo $?) \
+	"without probe_allow_private a probe to loopback is refused after resolution: $(sed 's/.*why: //' "$tmp/probe2")"
+"$agent" probe --url "http://[::ffff:127.0.0.1]:$port/l/aaaaaaaaaaaaaaaa/" --nonce "$nonce" > "$tmp/probe3" 2>&1
+ok $(grep -q '^down status 0 .*non-public address' "$tmp/probe3"; echo $?) "... also as an IPv4-mapped IPv6 address"
+"$agent" probe --url "file:///etc/passwd" --nonce "$nonce" > "$tmp/probe4" 2>&1
+ok $(grep -q '^down status 0 refused: not an http' "$tmp/probe4"; echo $?) "a probe URL that is not http(s) is refused without a request"
+# a target that redirects to the market's stand-in: not followed
+rport=$((20000 + RANDOM % 20000))
+python3 -c "
+import http.server, socketserver
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(302); self.send_header('Location', 'http://127.0.0.1:$mport/'); self.send_header('Content-Length', '0'); self.end_headers()
+socketserver.TCPServer(('127.0.0.1', $rport), H).serve_forever()" &
+pids+=($!)
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
+"$agent" probe --url "http://127.0.0.1:$rport/" --nonce "$nonce" --allow-private > "$tmp/probe5" 2>&1
+ok $(grep -q "^down status 302 " "$tmp/probe5"; echo $?) "a redirect is not followed: $(cat "$tmp/probe5")"
+
 # the attacks, as the app saw them
 curl -s -m 10 "http://127.0.0.1:$port/l/aaaaaaaaaaaaaaaa/attack.txt" > "$tmp/attack"
 python3 -c "import socket; socket.create_connection(('127.0.0.1', $mport), 2)" 2>/dev/null

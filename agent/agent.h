@@ -122,6 +122,7 @@ extern int	workload_parse(const char *json, size_t len, Workload *wl, char *err,
 extern int	workload_from_value(const json_t *v, Workload *wl, char *err, size_t errlen);
 extern void workload_free(Workload *wl);
 extern bool workload_path_ok(const char *path, size_t len, char *why, size_t whylen);
+extern bool workload_is_service(const char *json, size_t len);
 
 /* ---- peer_id.c (pure), with the extension's base58 (src/identity/) ---- */
 extern int	peer_id_from_pubkey(const unsigned char pub[32], char *out, size_t outcap);

@@ -141,11 +141,7 @@ lease_init(Agent *a)
 		snprintf(a->proxy_domain, sizeof(a->proxy_domain), "%s", a->cfg.proxy_domain);
 	else if (lease_default_domain(&a->cfg, a->proxy_domain, sizeof(a->proxy_domain), &is_ip) != 0)
 		a->proxy_domain[0] = '\0';
-	if (a->cfg.max_services == 0)
-	{
-		log_info("proxy", "service.max_services = 0: no front proxy, no services here (probes are still answered by the market's other agents)");
-		return;
-	}
+	/* max_services = 0: no service runs here, but the prober uses the proxy's client */
 	if (proxy_start(&a->cfg, a->dir, looks_like_ip(a->proxy_domain) ? "" : a->proxy_domain,
 					err, sizeof(err)) != 0)
 	{

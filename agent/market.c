@@ -275,6 +275,15 @@ consider(Agent *a, TaskTerms *t, const char *source)
 	}
 	t->workload_json = body;
 	d = policy_decide(&a->cfg, t, a->slots_used, price, sizeof(price), &cost, why, sizeof(why));
+	/* a service runs here as long as its lease: only up to max_services of them */
+	if (d == DECIDE_BID && workload_is_service(body, t->workload_len) &&
+		(!a->proxy_up || a->nsvcs >= a->cfg.max_services))
+	{
+		d = DECLINE_CAPACITY;
+		snprintf(why, sizeof(why), a->proxy_up ? "a service, and %d of service.max_services = %d run here" :
+				 "a service, and the front proxy is not running (service.max_services = %d)",
+				 a->proxy_up ? a->nsvcs : a->cfg.max_services, a->cfg.max_services);
+	}
 	t->workload_json = NULL;
 	free(body);
 	if (d != DECIDE_BID)

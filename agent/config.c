@@ -189,6 +189,9 @@ public_url_ok(const char *v)
 	}
 	else
 		snprintf(host, sizeof(host), "%s", h);
+	/* a wildcard host ("https://" then "*.domain"): Host routing behind the front */
+	if (strncmp(host, "*.", 2) == 0)
+		return domain_ok(host + 2);
 	return domain_ok(host);
 }
 
@@ -429,7 +432,7 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 		{
 			if (*val && !public_url_ok(val))
 			{
-				snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": http:// or https:// then a host and an optional port, no path",
+				snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": http:// or https:// then a host (or *.domain) and an optional port, no path",
 						 lineno, val, full);
 				goto bad;
 			}
@@ -688,7 +691,8 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"# the endpoints' host part: NAME.DOMAIN; empty: the host of the first\n"
 		"# registered multiaddr (an address: paths /l/NAME/ on it instead)\n"
 		"proxy_domain = %s\n"
-		"# when TLS sits in front: scheme://host[:port]; URLs are then BASE/l/NAME/\n"
+		"# when TLS sits in front: scheme://host[:port] (URLs BASE/l/NAME/) or\n"
+		"# scheme://*.domain[:port] (URLs scheme://NAME.domain[:port]/)\n"
 		"proxy_public_url = %s\n"
 		"# apps running here at most; 0: no proxy, no services\n"
 		"max_services = %d\n"

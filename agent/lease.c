@@ -21,7 +21,8 @@
  * A new reserved_until (extend_space) only moves the view here.
  *
  * The URL reported: service.proxy_public_url + "/l/NAME/" when set (TLS
- * in front, one certificate); else http://NAME.DOMAIN:PORT/ when DOMAIN
+ * in front, one certificate), or scheme://NAME.domain[:port]/ when it is
+ * scheme:// then *.domain[:port] (a wildcard certificate); else http://NAME.DOMAIN:PORT/ when DOMAIN
  * (service.proxy_domain, default the host of the first registered
  * multiaddr) is a DNS name, and http://DOMAIN:PORT/l/NAME/ when it is an
  * address.  PORT is the front proxy's.
@@ -121,7 +122,16 @@ lease_url(const Agent *a, const char *name, char *out, size_t cap)
 	const char *d = a->proxy_domain;
 
 	if (a->cfg.proxy_public_url)
-		return snprintf(out, cap, "%s/l/%s/", a->cfg.proxy_public_url, name) < (int) cap ? 0 : -1;
+	{
+		const char *base = a->cfg.proxy_public_url;
+		const char *star = strstr(base, "://*.");
+
+		/* a wildcard host ("scheme://" then "*.domain"): the name is the first label */
+		if (star)
+			return snprintf(out, cap, "%.*s://%s.%s/", (int) (star - base), base, name,
+							star + 5) < (int) cap ? 0 : -1;
+		return snprintf(out, cap, "%s/l/%s/", base, name) < (int) cap ? 0 : -1;
+	}
 	if (d[0] == '\0')
 		return -1;
 	if (looks_like_ip(d))

@@ -571,6 +571,36 @@ test_config(void)
 	config_defaults(&c, "/x");
 	ok(config_parse(&c, "[price]\ncpu_core_hour = 1\n", err, sizeof(err)) != 0, "config: conninfo and region are required");
 	config_free(&c);
+
+	/* [service] */
+	config_defaults(&c, "/x");
+	ok(strcmp(c.proxy_listen, "127.0.0.1:8480") == 0 && c.max_services == 4 && !c.probe_allow_private,
+	   "config: [service] defaults (proxy on 127.0.0.1:8480, 4 services, no private probes)");
+	ok(config_parse(&c, "[market]\nconninfo = x\nregion = eu\n[service]\nproxy_listen = 127.0.0.1:9000\n"
+					"proxy_domain = spaces.example.org\nproxy_public_url = https://*.spaces.example.org\n"
+					"probe_allow_private = on\nmax_services = 0\n", err, sizeof(err)) == 0 &&
+	   strcmp(c.proxy_listen, "127.0.0.1:9000") == 0 && c.probe_allow_private && c.max_services == 0 &&
+	   strcmp(c.proxy_public_url, "https://*.spaces.example.org") == 0, "config: [service] reads (%s)", err);
+	config_free(&c);
+	{
+		const char *bad[] = {
+			"proxy_listen = localhost:80", "proxy_listen = 127.0.0.1", "proxy_listen = 127.0.0.1:0",
+			"proxy_listen = 1.2.3.4:99999", "proxy_domain = a b", "proxy_domain = .example.org",
+			"proxy_domain = x/y", "proxy_public_url = ftp://x", "proxy_public_url = https://x/path",
+			"proxy_public_url = https://user@x", "proxy_public_url = https://x:0",
+			"probe_allow_private = maybe", "max_services = -1", "probe_timeout_ms = 5",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		{
+			char		conf[256];
+
+			config_defaults(&c, "/x");
+			snprintf(conf, sizeof(conf), "[market]\nconninfo = x\nregion = eu\n[service]\n%s\n", bad[i]);
+			ok(config_parse(&c, conf, err, sizeof(err)) != 0, "config: \"%s\" is refused (%s)", bad[i], err);
+			config_free(&c);
+		}
+	}
 }
 
 /* ---- rows: a result set made of C strings ("\N" = NULL) ---- */

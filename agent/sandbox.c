@@ -536,8 +536,10 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 			for (int i = 0; i < nfds; i++)
 				if (dup2(fds[i], i) < 0)
 					_exit(126);
-			for (int fd = nfds; fd < 1024; fd++)
-				close(fd);
+			/* every other descriptor, however high (the proxy's sockets may pass 1024) */
+			if (close_range((unsigned) nfds, ~0U, 0) != 0)
+				for (int fd = nfds; fd < 65536; fd++)
+					close(fd);
 			/* bwrap starts with nothing of the agent's or the workload's environment */
 			execve(spec->bwrap, argv, envp);
 			dprintf(2, "could not execute \"%s\": %s\n", spec->bwrap, strerror(errno));

@@ -530,6 +530,17 @@ lease_stop_all(Agent *a)
 			sandbox_kill(&a->svcs[i]->rs);
 }
 
+static void
+idset_remove(IdSet *set, long long id)
+{
+	for (int i = 0; i < set->n; i++)
+		if (set->ids[i] == id)
+		{
+			set->ids[i] = set->ids[--set->n];
+			return;
+		}
+}
+
 /* my_probes(): start what is not under way */
 void
 lease_probes(Agent *a)
@@ -537,6 +548,7 @@ lease_probes(Agent *a)
 	PGresult   *res;
 	Rows		r;
 	int			n;
+	IdSet		listed = {0};
 
 	a->want_probes = false;
 	if (!a->api_leases || a->m.conn == NULL || !a->proxy_up)
@@ -557,6 +569,13 @@ lease_probes(Agent *a)
 	if (n > PROBE_MAX_ROWS)
 		n = PROBE_MAX_ROWS;
 	r = pg_rows(res);
+	for (int i = 0; i < n; i++)
+	{
+		long long	id;
+
+		if (rows_id(&r, i, 0, &id))
+			idset_add(&listed, id, PROBE_MAX_ROWS);
+	}
 	for (int i = 0; i < n; i++)
 	{
 		ProbeRow	p;
@@ -600,6 +619,15 @@ lease_probes(Agent *a)
 		log_debug("probe", "probe %lld of lease %s: GET %s", p.probe_id, p.lease_name, p.endpoint);
 	}
 	PQclear(res);
+	/* forget what the market no longer lists and the proxy no longer holds: the set stays small */
+	for (int i = a->probes_started.n - 1; i >= 0; i--)
+	{
+		long long	id = a->probes_started.ids[i];
+
+		if (!idset_has(&listed, id) && !proxy_probe_busy(id))
+			idset_remove(&a->probes_started, id);
+	}
+	idset_free(&listed);
 }
 
 /* the probes that finished: report_probe() each */
@@ -629,7 +657,12 @@ lease_report_probes(Agent *a)
 			res = market_query(&a->m, "SELECT lagbid_api.report_probe($1::bigint, $2::boolean, $3::integer, $4::numeric, $5)",
 							   5, vals, NULL, NULL);
 			if (res == NULL)
-				return;			/* lost: my_probes() lists it again after the reconnect */
+			{
+				/* lost with the connection: made again if my_probes() still lists them */
+				for (int k = i; k < n; k++)
+					idset_remove(&a->probes_started, done[k].probe_id);
+				return;
+			}
 			if (market_ok(res))
 				log_info("probe", "probe %lld: %s (status %d, %.0f ms)%s%s", p->probe_id,
 						 p->ok ? "up" : "down", p->http_status, p->latency_ms,

@@ -10,6 +10,8 @@
 -- status) for the nonces 1..10 (status 200) and 1 (status 503) are below;
 -- the test pins each probe's nonce to one of them.
 SELECT fresh_market();
+-- the windows below are written in UTC
+SET timezone = 'UTC';
 SET lagbid.clock = '2030-01-01 12:00:00+00';
 SET lagbid.market_name = 'regress-market';
 SET lagbid.probe_window = 60;
@@ -215,7 +217,7 @@ SELECT lagbid.tick() ->> 'probes_assigned' AS assigned_again;
 SELECT kind, count(*) FROM lagbid.notification WHERE kind = 'probe_assigned' GROUP BY kind;
 SET SESSION AUTHORIZATION ls_cp2;
 SELECT lease_name, endpoint, window_start, window_end FROM lagbid_api.my_probes();
--- only the assigned prober may report (LB609), a missing probe is LB608
+-- only the assigned prober may report (LB608), a missing probe is LB607
 SELECT tryp(format('SELECT lagbid_api.report_probe(%s, false)', probe_of('2030-01-01 12:00', 3))) AS not_mine,
        tryp('SELECT lagbid_api.report_probe(999, false)') AS no_such_probe;
 RESET SESSION AUTHORIZATION;
@@ -405,6 +407,35 @@ SELECT l.id, l.state AS lease, j.state AS job, j.outcome, t.state AS task FROM l
   JOIN lagbid.job j ON j.id = l.job_id JOIN lagbid.task t ON t.id = l.task_id WHERE l.id IN (4, 5) ORDER BY l.id;
 SELECT * FROM lagbid.check_invariants();
 
+-- the owner cancels: a starting lease fails (no fault of the provider's), a
+-- ready one expires now with its last window settled pro rata; teardown
+-- completes the job and the task
+SELECT lagbid.publish_task('bob', '{}', 1, 2, 1, workload => '{"command": ["app"], "service": {"port": 80}}',
+                           kind => 'service') AS task \gset
+SELECT lagbid.place_bid(:task, 3, 1.2);
+SELECT lagbid.close_bidding(:task);
+SELECT lagbid.cancel_task(:task);
+SELECT l.state, l.reason, l.returned = l.taken AS all_returned FROM lagbid.lease l WHERE l.task_id = :task;
+SELECT lagbid.report_teardown(l.job_id) FROM lagbid.lease l WHERE l.task_id = :task;
+SELECT j.state AS job, j.outcome, t.state AS task FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+ WHERE t.id = :task;
+SELECT lagbid.publish_task('bob', '{}', 1, 2, 1, workload => '{"command": ["app"], "service": {"port": 80}}',
+                           kind => 'service') AS task \gset
+SELECT lagbid.place_bid(:task, 3, 1.2);
+SELECT lagbid.close_bidding(:task);
+SELECT lagbid.report_endpoint(l.job_id, 'http://10.0.0.3/l/' || l.name || '/') FROM lagbid.lease l WHERE l.task_id = :task;
+SET lagbid.clock = '2030-01-01 15:12:40+00';
+SELECT lagbid.cancel_task(:task);
+SELECT try(format('SELECT lagbid.cancel_task(%s)', :task)) AS twice;
+SELECT w.window_start, w.window_end, w.outcome, w.paid, w.refunded FROM lagbid.lease_window w
+  JOIN lagbid.lease l ON l.id = w.lease_id WHERE l.task_id = :task ORDER BY w.window_start;
+SELECT l.state, l.reason, l.reserved_until, l.paid + l.refunded + l.returned = l.taken AS money_closes
+  FROM lagbid.lease l WHERE l.task_id = :task;
+SELECT lagbid.report_teardown(l.job_id) FROM lagbid.lease l WHERE l.task_id = :task;
+SELECT j.state AS job, j.outcome, t.state AS task FROM lagbid.job j JOIN lagbid.task t ON t.id = j.task_id
+ WHERE t.id = :task;
+SELECT * FROM lagbid.check_invariants();
+
 -- ---------------------------------------------------------------------------
 -- 9. probers: never the lease's provider; one per host before any host twice
 -- ---------------------------------------------------------------------------
@@ -439,6 +470,7 @@ SELECT * FROM lagbid.check_invariants();
 
 -- the refusals of this file, as PostgREST answers them
 SELECT sqlstate, http_status, name FROM lagbid.error_codes() WHERE sqlstate LIKE 'LB6%' ORDER BY 1;
+RESET timezone;
 RESET lagbid.probers_per_window;
 RESET lagbid.probe_window;
 DROP VIEW lease_money;

@@ -13,6 +13,11 @@ INSERT INTO lagbid.bid (task_id, provider_id, price)
     VALUES (:task, :provider, 1) RETURNING id AS bid \gset
 INSERT INTO lagbid.job (task_id, bid_id, provider_id, price)
     VALUES (:task, :bid, :provider, 1) RETURNING id AS job \gset
+-- a service job's lease (issue 21)
+INSERT INTO lagbid.lease (job_id, task_id, provider_id, owner, name, reserved_until, started_at,
+                          startup_deadline, window_s, price, price_max, taken)
+    VALUES (:job, :task, :provider, 'states-owner', 'statesleaseaaaaa', now(), now(), now(), 60, 1, 2, 2)
+    RETURNING id AS lease \gset
 
 CREATE TEMP TABLE tried (machine text, from_state text, to_state text, accepted boolean, outcome text);
 
@@ -41,6 +46,9 @@ SELECT pg_temp.try_pair('bid', 'bid', :bid, f::text, t::text)
 SELECT pg_temp.try_pair('job', 'job', :job, f::text, t::text)
   FROM unnest(enum_range(NULL::lagbid.job_state)) f, unnest(enum_range(NULL::lagbid.job_state)) t
  WHERE f <> t \g /dev/null
+SELECT pg_temp.try_pair('lease', 'lease', :lease, f::text, t::text)
+  FROM unnest(enum_range(NULL::lagbid.lease_state)) f, unnest(enum_range(NULL::lagbid.lease_state)) t
+ WHERE f <> t \g /dev/null
 
 -- accepted and refused pairs per machine
 SELECT machine, count(*) AS pairs,
@@ -56,7 +64,7 @@ SELECT t.machine, t.from_state, t.to_state, t.outcome
 SELECT count(*) AS logged FROM lagbid.event e
   JOIN tried t ON t.accepted AND e.entity = t.machine AND e.from_state = t.from_state
               AND e.to_state = t.to_state
- WHERE e.entity_id IN (:task, :bid, :job);
+ WHERE e.entity_id IN (:task, :bid, :job, :lease);
 ROLLBACK;
 
 -- what a refusal says (ids are deterministic: fresh_market() restarted them)
@@ -78,5 +86,6 @@ SELECT entity, from_state, to_state, actor = current_user AS actor_is_user
 ROLLBACK;
 -- the diagrams are generated from the same table
 SELECT lagbid.state_diagram('bid');
+SELECT lagbid.state_diagram('lease');
 SELECT try($$SELECT lagbid.state_diagram('auction')$$);
 SELECT machine, count(*) FROM lagbid.transitions() GROUP BY machine ORDER BY machine;

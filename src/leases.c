@@ -295,8 +295,10 @@ tear_down(LagbidTask *t, LagbidLease *l, const char *why, TimestampTz now)
 	lagbid_exec(&lease_reason_plan, args, NULL, true, 1);
 	reason = str_col(1);
 	lagbid_finish();
-	completed = (l->state == LEASE_EXPIRED && reason &&
-				 (strcmp(reason, "reserved_until") == 0 || strcmp(reason, "cancelled") == 0));
+	/* a normal end: the reserved time ran out, or the owner cancelled */
+	completed = reason &&
+		((l->state == LEASE_EXPIRED && strcmp(reason, "reserved_until") == 0) ||
+		 strcmp(reason, "cancelled") == 0);
 
 	lagbid_lease_set_state(l, LEASE_TORN_DOWN, why, now);
 	lagbid_lease_return_rest(l, "lease ended: the rest returns");
@@ -329,16 +331,6 @@ tear_down(LagbidTask *t, LagbidLease *l, const char *why, TimestampTz now)
 
 /* ---- the tick ---- */
 
-static LagbidPlan due_plan = {
-	"UPDATE lagbid.lease SET due_at = $2 WHERE id = $1",
-	2, {INT8OID, TIMESTAMPTZOID}
-};
-
-static LagbidPlan probes_until_plan = {
-	"UPDATE lagbid.lease SET probes_until = $2 WHERE id = $1",
-	2, {INT8OID, TIMESTAMPTZOID}
-};
-
 static LagbidPlan near_expiry_plan = {
 	"UPDATE lagbid.lease SET near_expiry_told = true WHERE id = $1",
 	1, {INT8OID}
@@ -365,6 +357,18 @@ expire(LagbidLease *l, const char *reason, TimestampTz now)
 				  psprintf("{\"lease_id\": %lld, \"reason\": \"%s\"}", (long long) l->id, reason));
 }
 
+static LagbidPlan prelock_plan = {
+	"SELECT id FROM lagbid.account WHERE id = ANY (ARRAY[$1, $2, "
+	"    (SELECT a.id FROM lagbid.account a WHERE a.kind = 'provider' AND a.name = $3)]) "
+	"ORDER BY id FOR NO KEY UPDATE NOWAIT",
+	3, {INT8OID, INT8OID, TEXTOID}
+};
+
+static LagbidPlan next_window_plan = {
+	"UPDATE lagbid.lease SET probes_until = $2, due_at = $2 WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}
+};
+
 bool
 lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 {
@@ -374,7 +378,17 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 	if (!lagbid_lock_lease(lease_id, true, &l))
 		return false;
 	window_us = (int64) l.window_s * USECS_PER_SEC;
-	lagbid_prelock_accounts_nowait(l.escrow_account_id, l.funding_account_id);
+	/* every account a visit moves money between, without waiting */
+	{
+		Datum		args[3];
+
+		args[0] = Int64GetDatum(l.escrow_account_id);
+		args[1] = Int64GetDatum(l.funding_account_id);
+		args[2] = CStringGetTextDatum(l.node_id);
+		lagbid_connect();
+		lagbid_exec(&prelock_plan, args, NULL, false, 0);
+		lagbid_finish();
+	}
 
 	switch (l.state)
 	{
@@ -397,7 +411,7 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 
 				if (ws >= l.reserved_until || lagbid_window_end(&l, ws) > now)
 					break;
-				lagbid_settle_next_window(&l, now, true);
+				lagbid_settle_next_window(&l, now, false);	/* accounts locked above */
 				c->windows_settled++;
 			}
 			if (l.state == LEASE_UNSTABLE)
@@ -414,11 +428,8 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 			}
 			/* the current window's probers, once */
 			if (l.probes_until < lagbid_window_end(&l, l.settled_until))
-			{
 				c->probes_assigned += lagbid_assign_probers(&l, l.settled_until,
 															lagbid_window_end(&l, l.settled_until), true);
-				set_ts(&probes_until_plan, l.id, lagbid_window_end(&l, l.settled_until));
-			}
 			if (!l.near_expiry_told && l.reserved_until - now <= 2 * window_us)
 			{
 				Datum		arg = Int64GetDatum(l.id);
@@ -431,7 +442,8 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 									   (long long) l.id, (long long) l.space_id,
 									   timestamptz_to_str(l.reserved_until)));
 			}
-			set_ts(&due_plan, l.id, lagbid_window_end(&l, l.settled_until));
+			/* probers assigned up to, and the next visit at, the window's end */
+			set_ts(&next_window_plan, l.id, lagbid_window_end(&l, l.settled_until));
 			return true;
 		case LEASE_UNSTABLE:
 			expire(&l, "unstable", now);
@@ -454,6 +466,63 @@ lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c)
 			break;
 	}
 	return true;
+}
+
+/* ---- cancellation by the owner ---- */
+
+static LagbidPlan lease_of_task_plan = {
+	"SELECT id FROM lagbid.lease WHERE task_id = $1 ORDER BY id DESC LIMIT 1",
+	1, {INT8OID}
+};
+
+static LagbidPlan cut_plan = {
+	"UPDATE lagbid.lease SET reserved_until = least(reserved_until, $2) WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}
+};
+
+void
+lagbid_lease_cancel(LagbidTask *t)
+{
+	Datum		arg = Int64GetDatum(t->id);
+	int64		lease_id = 0;
+	LagbidLease l;
+	TimestampTz now = lagbid_clock_now();
+
+	lagbid_connect();
+	lagbid_exec(&lease_of_task_plan, &arg, NULL, true, 1);
+	if (!lagbid_result_int64(1, &lease_id))
+		lease_id = 0;
+	lagbid_finish();
+	if (lease_id == 0)
+		lagbid_raise(LB_LEASE_NOT_FOUND, NULL, NULL, "task %lld has no lease", (long long) t->id);
+	lagbid_lock_lease(lease_id, false, &l);
+	switch (l.state)
+	{
+		case LEASE_STARTING:
+			lagbid_lease_set_state(&l, LEASE_FAILED, "cancelled", now);
+			lagbid_lease_return_rest(&l, psprintf("lease %s cancelled by its owner: the rest returns", l.name));
+			break;
+		case LEASE_READY:
+		case LEASE_DEGRADED:
+			/* the time ends now: the windows up to now are settled, the last pro rata */
+			set_ts(&cut_plan, l.id, now);
+			l.reserved_until = Min(l.reserved_until, now);
+			while ((l.state == LEASE_READY || l.state == LEASE_DEGRADED) &&
+				   l.settled_until < l.reserved_until)
+				lagbid_settle_next_window(&l, now, false);
+			/* FALLTHROUGH */
+		case LEASE_UNSTABLE:
+			if (l.state == LEASE_UNSTABLE || l.state == LEASE_READY || l.state == LEASE_DEGRADED)
+				lagbid_lease_set_state(&l, LEASE_EXPIRED, "cancelled", now);
+			lagbid_lease_return_rest(&l, psprintf("lease %s cancelled by its owner: the rest returns", l.name));
+			break;
+		default:
+			lagbid_raise(LB_LEASE_STATE, NULL, "It ends when its provider tears it down (or the grace passes).",
+						 "lease %s of task %lld is %s already", l.name, (long long) t->id,
+						 lagbid_state_name(MACHINE_LEASE, l.state));
+	}
+	lagbid_notify(HOLDER_PROVIDER, l.node_id, "lease_expired", l.task_id, 0, l.job_id,
+				  psprintf("{\"lease_id\": %lld, \"reason\": \"cancelled\"}", (long long) l.id));
 }
 
 /* ---- extension ---- */

@@ -140,6 +140,13 @@ typedef struct LeaseTickCounts
 
 extern bool lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c);
 
+/*
+ * cancel_task on a processing service task (task locked): the lease ends
+ * now -- its windows settled up to now, the last pro rata -- and expires
+ * (failed while it starts), reason cancelled; the teardown ends the task.
+ */
+extern void lagbid_lease_cancel(LagbidTask *t);
+
 /* fail_job on a service's job (task locked): LB607 unless starting; failed */
 extern void lagbid_lease_job_failed(int64 job_id, const char *reason);
 
@@ -166,6 +173,14 @@ extern void lagbid_check_endpoint(const char *url, const char *lease_name,
 extern int	lagbid_assign_probers(LagbidLease *l, TimestampTz window_start,
 								  TimestampTz window_end, bool nowait);
 
+/*
+ * The tick's probe round: lagbid_probers_begin() before its leases (the
+ * candidate probers are read once per tick), lagbid_probers_end() after
+ * them (one probe_assigned notification per prober, naming its probes).
+ */
+extern void lagbid_probers_begin(void);
+extern void lagbid_probers_end(void);
+
 /* ---- settlement.c ---- */
 
 typedef enum LeaseOutcome
@@ -182,6 +197,12 @@ typedef enum LeaseOutcome
  * (the tick).  Returns the outcome.
  */
 extern LeaseOutcome lagbid_settle_next_window(LagbidLease *l, TimestampTz now, bool nowait);
+
+/*
+ * Count the silent probers of every window settled since the last count
+ * in lagbid.provider.probes_missed (nowait: the tick's NOWAIT locks).
+ */
+extern void lagbid_count_missed_probes(bool nowait);
 
 /* the end of the window starting at ws: ws + window_s, cut at reserved_until */
 extern TimestampTz lagbid_window_end(LagbidLease *l, TimestampTz ws);

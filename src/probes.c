@@ -24,11 +24,13 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "utils/memutils.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -56,61 +58,207 @@ make_nonce(void)
 }
 
 /*
- * Providers other than the lease's own, active, at random, one per operator
- * first: providers whose first registered address has the same host count
- * as one operator (a login is bound to one node only, so logins cannot tell
- * operators apart; a host can), so that no operator holds two of a window's
- * probes while another operator has none.  Each gets its own nonce.
+ * The candidate probers: active providers, each with the host of its first
+ * registered address.  Providers whose first address has the same host
+ * count as one operator (a login is bound to one node only, so logins
+ * cannot tell operators apart; a host can), so that no operator holds two
+ * of a window's probes while another operator has none.  Read once per
+ * tick (lagbid_probers_begin) and kept in the tick's memory; outside a
+ * tick, once per call.
  */
+typedef struct Candidate
+{
+	int64		id;
+	char	   *node_id;
+	char	   *host;
+} Candidate;
+
+static Candidate *candidates = NULL;
+static int	ncandidates = 0;
+static bool in_round = false;
+static int64 round_first_probe = 0;
+
+static LagbidPlan candidates_plan = {
+	"SELECT p.id, p.node_id, coalesce(substring(p.multiaddrs[1] FROM '^/[^/]+/([^/]+)'), p.node_id) "
+	"FROM lagbid.provider p WHERE p.state = 'active' ORDER BY p.id",
+	0, {InvalidOid}
+};
+
+static void
+load_candidates(void)
+{
+	int			i;
+	MemoryContext caller = CurrentMemoryContext;
+
+	lagbid_connect();
+	lagbid_exec(&candidates_plan, NULL, NULL, true, 0);
+	ncandidates = SPI_processed;
+	candidates = MemoryContextAlloc(caller, sizeof(Candidate) * (ncandidates + 1));
+	for (i = 0; i < ncandidates; i++)
+	{
+		bool		isnull;
+
+		candidates[i].id = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
+		candidates[i].node_id = MemoryContextStrdup(caller,
+													SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		candidates[i].host = MemoryContextStrdup(caller,
+												 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+	}
+	lagbid_finish();
+}
+
+static LagbidPlan max_probe_plan = {
+	"SELECT coalesce(max(id), 0) FROM lagbid.probe",
+	0, {InvalidOid}
+};
+
+void
+lagbid_probers_begin(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	load_candidates();
+	MemoryContextSwitchTo(old);
+	lagbid_connect();
+	lagbid_exec(&max_probe_plan, NULL, NULL, true, 1);
+	if (!lagbid_result_int64(1, &round_first_probe))
+		round_first_probe = 0;
+	lagbid_finish();
+	in_round = true;
+}
+
+/* the round's probes, grouped by prober: one notification each */
+static LagbidPlan round_probes_plan = {
+	"SELECT prober, jsonb_build_object('probe_ids', jsonb_agg(id ORDER BY id))::text "
+	"FROM lagbid.probe WHERE id > $1 AND prober_kind = 'provider' GROUP BY prober ORDER BY prober",
+	1, {INT8OID}
+};
+
+void
+lagbid_probers_end(void)
+{
+	Datum		arg = Int64GetDatum(round_first_probe);
+	int			i,
+				n;
+	char	  **probers;
+	char	  **payloads;
+
+	in_round = false;
+	candidates = NULL;
+	ncandidates = 0;
+	lagbid_connect();
+	lagbid_exec(&round_probes_plan, &arg, NULL, true, 0);
+	n = SPI_processed;
+	probers = palloc(sizeof(char *) * (n + 1));
+	payloads = palloc(sizeof(char *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		probers[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		payloads[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	for (i = 0; i < n; i++)
+		lagbid_notify(HOLDER_PROVIDER, probers[i], "probe_assigned", 0, 0, 0, payloads[i]);
+	lagbid_finish();
+}
+
 static LagbidPlan assign_plan = {
-	"WITH c AS (SELECT p.id, p.node_id FROM lagbid.provider p "
-	"            WHERE p.state = 'active' AND p.id <> $2 "
-	"            ORDER BY row_number() OVER (PARTITION BY substring(p.multiaddrs[1] FROM '^/[^/]+/([^/]+)') "
-	"                                        ORDER BY random()), random() "
-	"            LIMIT $5), "
-	"n AS (SELECT c.id, c.node_id, row_number() OVER () AS k FROM c) "
 	"INSERT INTO lagbid.probe (lease_id, window_start, window_end, prober_kind, prober, "
 	"    provider_id, nonce, assigned_at) "
-	"SELECT $1, $3, $4, 'provider', n.node_id, n.id, ($6::text[])[n.k], $7 FROM n "
+	"SELECT $1, $2, $3, 'provider', x.node, x.id, x.nonce, $4 "
+	"FROM unnest($5::bigint[], $6::text[], $7::text[]) AS x(id, node, nonce) "
 	"RETURNING id, prober",
-	7, {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTARRAYOID, TIMESTAMPTZOID}
+	7, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID}
 };
+
+/*
+ * Up to lagbid.probers_per_window candidates other than the lease's
+ * provider, at random, a host not yet chosen first.
+ */
+static int
+choose(int64 exclude, int want, int *chosen)
+{
+	int		   *order = palloc(sizeof(int) * (ncandidates + 1));
+	int			n = 0,
+				k = 0,
+				i,
+				j,
+				pass;
+
+	for (i = 0; i < ncandidates; i++)
+		if (candidates[i].id != exclude)
+			order[n++] = i;
+	/* Fisher-Yates: a uniform random order */
+	for (i = n - 1; i > 0; i--)
+	{
+		int			r = (int) pg_prng_uint64_range(&pg_global_prng_state, 0, i);
+		int			t = order[i];
+
+		order[i] = order[r];
+		order[r] = t;
+	}
+	/* first pass: new hosts only; second: anybody left */
+	for (pass = 0; pass < 2 && k < want; pass++)
+		for (i = 0; i < n && k < want; i++)
+		{
+			bool		taken = false;
+
+			if (order[i] < 0)
+				continue;
+			for (j = 0; j < k && pass == 0; j++)
+				if (strcmp(candidates[chosen[j]].host, candidates[order[i]].host) == 0)
+					taken = true;
+			if (taken)
+				continue;
+			chosen[k++] = order[i];
+			order[i] = -1;
+		}
+	pfree(order);
+	return k;
+}
 
 int
 lagbid_assign_probers(LagbidLease *l, TimestampTz ws, TimestampTz we, bool nowait)
 {
 	Datum		args[7];
-	Datum		nonces[3];
+	Datum		ids[3],
+				nodes[3],
+				nonces[3];
+	int			chosen[3];
 	int			i,
 				n;
-	int64	   *ids;
-	char	  **probers;
+	bool		own_round = !in_round;
 
-	for (i = 0; i < 3; i++)
-		nonces[i] = CStringGetTextDatum(make_nonce());
-	args[0] = Int64GetDatum(l->id);
-	args[1] = Int64GetDatum(l->provider_id);
-	args[2] = TimestampTzGetDatum(ws);
-	args[3] = TimestampTzGetDatum(we);
-	args[4] = Int32GetDatum(lagbid_probers_per_window);
-	args[5] = PointerGetDatum(construct_array(nonces, 3, TEXTOID, -1, false, TYPALIGN_INT));
-	args[6] = TimestampTzGetDatum(lagbid_clock_now());
-	lagbid_connect();
-	lagbid_exec(&assign_plan, args, NULL, false, 0);
-	n = SPI_processed;
-	ids = palloc(sizeof(int64) * (n + 1));
-	probers = palloc(sizeof(char *) * (n + 1));
+	if (own_round)
+		load_candidates();
+	n = choose(l->provider_id, Min(lagbid_probers_per_window, 3), chosen);
+	if (n == 0)
+		return 0;				/* nobody to probe: the window will be unprobed */
 	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
-		probers[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		ids[i] = Int64GetDatum(candidates[chosen[i]].id);
+		nodes[i] = CStringGetTextDatum(candidates[chosen[i]].node_id);
+		nonces[i] = CStringGetTextDatum(make_nonce());
 	}
-	for (i = 0; i < n; i++)
-		lagbid_notify(HOLDER_PROVIDER, probers[i], "probe_assigned", 0, 0, 0,
-					  psprintf("{\"probe_id\": %lld, \"lease_id\": %lld}",
-							   (long long) ids[i], (long long) l->id));
+	args[0] = Int64GetDatum(l->id);
+	args[1] = TimestampTzGetDatum(ws);
+	args[2] = TimestampTzGetDatum(we);
+	args[3] = TimestampTzGetDatum(lagbid_clock_now());
+	args[4] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[5] = PointerGetDatum(construct_array(nodes, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_array(nonces, n, TEXTOID, -1, false, TYPALIGN_INT));
+	lagbid_connect();
+	lagbid_exec(&assign_plan, args, NULL, false, 0);
+	/* outside a tick's round, each prober is told at once */
+	if (own_round)
+		for (i = 0; i < (int) SPI_processed; i++)
+		{
+			bool		isnull;
+			int64		probe_id = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
+
+			lagbid_notify(HOLDER_PROVIDER, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+						  "probe_assigned", 0, 0, 0,
+						  psprintf("{\"probe_ids\": [%lld]}", (long long) probe_id));
+		}
 	lagbid_finish();
 	return n;
 }

@@ -78,20 +78,47 @@ static LagbidPlan verdict_plan = {
 	6, {INT8OID, TIMESTAMPTZOID, NUMERICOID, NUMERICOID, INT8OID, TIMESTAMPTZOID}
 };
 
+/*
+ * The silent probers of the windows settled since the last count, counted
+ * once (lagbid.provider.probes_missed): one update per provider, not one
+ * per window (the tick settles thousands of windows in one transaction,
+ * and a provider row updated once per window would grow a version chain
+ * that every later read walks).  The provider rows are taken first, with
+ * NOWAIT from the tick: busy, they are counted at the next tick.
+ */
+#define MISSED_WINDOWS \
+	"SELECT pr.provider_id, count(*) AS n FROM lagbid.lease_window w " \
+	"  JOIN lagbid.probe pr ON pr.lease_id = w.lease_id AND pr.window_start = w.window_start " \
+	" WHERE NOT w.misses_counted AND pr.reported_at IS NULL AND pr.provider_id IS NOT NULL " \
+	" GROUP BY pr.provider_id"
+
 static LagbidPlan missed_lock_plan = {
-	"SELECT p.id FROM lagbid.provider p WHERE p.id IN "
-	"   (SELECT provider_id FROM lagbid.probe WHERE lease_id = $1 AND window_start = $2 "
-	"       AND reported_at IS NULL AND provider_id IS NOT NULL) "
+	"SELECT p.id FROM lagbid.provider p WHERE p.id IN (SELECT m.provider_id FROM (" MISSED_WINDOWS ") m) "
+	"ORDER BY p.id FOR NO KEY UPDATE",
+	0, {InvalidOid}
+};
+
+static LagbidPlan missed_lock_nowait_plan = {
+	"SELECT p.id FROM lagbid.provider p WHERE p.id IN (SELECT m.provider_id FROM (" MISSED_WINDOWS ") m) "
 	"ORDER BY p.id FOR NO KEY UPDATE NOWAIT",
-	2, {INT8OID, TIMESTAMPTZOID}
+	0, {InvalidOid}
 };
 
 static LagbidPlan missed_plan = {
-	"UPDATE lagbid.provider p SET probes_missed = probes_missed + 1 WHERE p.id IN "
-	"   (SELECT provider_id FROM lagbid.probe WHERE lease_id = $1 AND window_start = $2 "
-	"       AND reported_at IS NULL AND provider_id IS NOT NULL)",
-	2, {INT8OID, TIMESTAMPTZOID}
+	"WITH m AS (" MISSED_WINDOWS "), "
+	"counted AS (UPDATE lagbid.lease_window SET misses_counted = true WHERE NOT misses_counted) "
+	"UPDATE lagbid.provider p SET probes_missed = p.probes_missed + m.n FROM m WHERE p.id = m.provider_id",
+	0, {InvalidOid}
 };
+
+void
+lagbid_count_missed_probes(bool nowait)
+{
+	lagbid_connect();
+	lagbid_exec(nowait ? &missed_lock_nowait_plan : &missed_lock_plan, NULL, NULL, false, 0);
+	lagbid_exec(&missed_plan, NULL, NULL, false, 0);
+	lagbid_finish();
+}
 
 static LagbidPlan window_plan = {
 	"INSERT INTO lagbid.lease_window (lease_id, window_start, window_end, outcome, paid, "
@@ -197,13 +224,7 @@ lagbid_settle_next_window(LagbidLease *l, TimestampTz now, bool nowait)
 	else
 		outcome = OUTCOME_DOWN;
 
-	/* probers that were assigned and did not report: against themselves */
-	if (probers > reported)
-	{
-		if (nowait)
-			lagbid_exec(&missed_lock_plan, args, NULL, false, 0);
-		lagbid_exec(&missed_plan, args, NULL, false, 0);
-	}
+	/* probers that were assigned and did not report: lagbid_count_missed_probes */
 	lagbid_finish();
 
 	provider_account = lagbid_account_id(ACCOUNT_PROVIDER, l->node_id, true);
@@ -321,5 +342,7 @@ lagbid_settle_window(PG_FUNCTION_ARGS)
 					 (long long) lease_id, ts_text(lagbid_window_end(&l, ws)));
 	while (l.settled_until <= ws && (l.state == LEASE_READY || l.state == LEASE_DEGRADED))
 		outcome = lagbid_settle_next_window(&l, now, false);
+	/* its silent probers count against them now (the tick counts once per tick) */
+	lagbid_count_missed_probes(false);
 	PG_RETURN_TEXT_P(cstring_to_text(outcome_names[outcome]));
 }

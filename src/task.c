@@ -795,6 +795,12 @@ lagbid_cancel_task(PG_FUNCTION_ARGS)
 		lagbid_check_name(reason, "reason");
 	}
 	lagbid_lock_task(task_id, false, &t);
+	/* a running service: its lease ends now, the teardown ends the task (leases.c) */
+	if (t.service && t.state == TASK_PROCESSING)
+	{
+		lagbid_lease_cancel(&t);
+		PG_RETURN_VOID();
+	}
 	if (t.state != TASK_CREATED && t.state != TASK_ACCEPTING_BIDS &&
 		t.state != TASK_BID_CLOSED)
 		refuse_state(&t, "cancelled");

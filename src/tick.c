@@ -467,6 +467,42 @@ static LagbidPlan lease_schema_plan = {
 	0, {InvalidOid}
 };
 
+/*
+ * Count the silent probers (settlement.c) without waiting: a provider row
+ * another transaction holds leaves them for the next tick.
+ */
+static void
+count_misses_nowait(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		lagbid_count_missed_probes(true);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
 static void
 run_list(LagbidPlan *list, TickAction fn, const char *entity, const char *action,
 		 TimestampTz now, TickCounts *c)
@@ -633,7 +669,14 @@ lagbid_tick(PG_FUNCTION_ARGS)
 		has_leases = DatumGetBool(lagbid_result_datum(0, 1, &isnull));
 		lagbid_finish();
 		if (has_leases)
+		{
+			/* the candidate probers once, one notification per prober */
+			lagbid_probers_begin();
 			run_list(&lease_due_plan, visit_lease, "lease", "lease", now, &c);
+			lagbid_probers_end();
+			/* the silent probers of the windows settled, once per provider */
+			count_misses_nowait();
+		}
 	}
 	/* pushes left queued (no worker could start): start one */
 	lagbid_push_kick();

@@ -111,7 +111,11 @@ CREATE TABLE lagbid.lease_window (
     probers         integer NOT NULL,
     reported        integer NOT NULL,
     settled_at      timestamptz NOT NULL,
+    misses_counted  boolean NOT NULL DEFAULT false,
     PRIMARY KEY (lease_id, window_start)
 );
 COMMENT ON TABLE lagbid.lease_window IS 'each settled window of a lease, once: its outcome and money';
+COMMENT ON COLUMN lagbid.lease_window.misses_counted IS
+    'its silent probers were counted in lagbid.provider.probes_missed (the tick counts them once per tick, for every window it settled)';
+CREATE INDEX lease_window_misses ON lagbid.lease_window (lease_id) WHERE NOT misses_counted;
 

@@ -122,6 +122,8 @@ my %sample = (
 	market_stats => [qw(anon -), '{}'],
 	my_bids => [qw(provider n1), '{}'],
 	my_jobs => [qw(provider n1), '{}'],
+	my_leases => [qw(provider n1), '{}'],
+	my_probes => [qw(provider n1), '{}'],
 	my_profile => [qw(provider n1), '{}'],
 	my_spaces => [qw(owner alice), '{}'],
 	my_tasks => [qw(owner alice), '{}'],
@@ -129,11 +131,16 @@ my %sample = (
 	open_bidding => [qw(owner alice), '{"task_id": 4}'],
 	open_tasks => [qw(provider n1), '{"max_rows": 10}'],
 	place_bid => [qw(provider n1), '{"task_id": 2, "price": 5}'],
+	probe_my_lease => [qw(owner alice), '{"space_id": 2}'],
 	provider_profile => [qw(anon -), '{"node_id": "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"}'],
 	publish_task => [qw(owner alice), '{"resources": {"cpu": 2}, "price_min": 1, "price_max": 2, "duration_hours": 1, "region": "eu", "bidding_window": "5 minutes"}'],
 	registration_challenge => [qw(provider n1), '{"multiaddrs": ["/ip4/10.0.0.1/tcp/4001"]}'],
+	report_endpoint => [qw(provider n1), '{"job_id": 4, "url": "http://10.0.0.1:8480/l/xe5ibwtw4cpssr77/"}'],
+	report_probe => [qw(owner alice), '{"probe_id": 1, "ok": false, "http_status": 503, "latency_ms": 12}'],
+	report_teardown => [qw(provider n1), '{"job_id": 5}'],
 	register_provider => [qw(provider n3), '{"multiaddrs": ["/ip4/10.0.0.3/tcp/4001"], "region": "eu", "resources": {"cpu": 4}, "max_concurrent": 2}'],
 	set_bid_limit => [qw(provider n1), '{"max_concurrent": 3}'],
+	space_status => [qw(owner alice), '{"space_id": 2}'],
 	submit_result => [qw(provider n1), '{"job_id": 1, "result_uri": "s3://bucket/r1", "result_hash": "sha256:ab"}'],
 	task_bids => [qw(owner alice), '{"task_id": 1}'],
 	task_jobs => [qw(owner alice), '{"task_id": 5}'],
@@ -176,6 +183,15 @@ my @refusal = (
 	[qw(place_bid provider n2 POST), '{"task_id": 6, "price": 5}', '422 LB402'],
 	[qw(place_bid provider n1 POST), '{"task_id": 9, "price": 5}', '422 LB404'],
 	[qw(place_bid provider n2 POST), '{"task_id": 8, "price": 5}', '402 LB502'],
+	# service spaces (issue 21): a URL elsewhere, another's probe, no live lease, a result of a service
+	[qw(report_endpoint provider n1 POST), '{"job_id": 4, "url": "http://10.0.0.9/l/xe5ibwtw4cpssr77/"}', '403 LB604'],
+	[qw(report_endpoint provider n1 POST), '{"job_id": 4, "url": "ftp://10.0.0.1/"}', '400 LB603'],
+	[qw(report_endpoint provider n2 POST), '{"job_id": 4, "url": "http://10.0.0.1/l/xe5ibwtw4cpssr77/"}', '403 LB103'],
+	[qw(report_probe owner bob POST), '{"probe_id": 1, "ok": false}', '403 LB608'],
+	[qw(report_probe owner alice POST), '{"probe_id": 1, "ok": true, "http_status": 200, "signature": "AAAA"}', '403 LB611'],
+	[qw(report_teardown provider n1 POST), '{"job_id": 4}', '409 LB606'],
+	[qw(probe_my_lease owner alice POST), '{"space_id": 1}', '409 LB612'],
+	[qw(submit_result provider n1 POST), '{"job_id": 4, "result_uri": "s3://b/r", "result_hash": "sha256:ab"}', '409 LB614'],
 	[qw(provider_profile anon - GET), '{"node_id": "12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE"}', '404 LB204'],
 	[qw(publish_task owner carol POST), '{"resources": {}, "price_min": 1, "price_max": 2, "duration_hours": 1}', '402 LB501'],
 	# PostgreSQL's own refusals: no privilege (anonymous: 401), a write in a GET (405)
@@ -208,6 +224,8 @@ $node->safe_psql('postgres', 'CREATE EXTENSION lagbid');
 }
 # one owner's live workload bytes: small, for the LB320 refusal below
 $node->safe_psql('postgres', 'ALTER DATABASE postgres SET lagbid.max_workload_bytes_per_owner = 64');
+# lease names hash the market's name: fixed, so that the samples can name one
+$node->safe_psql('postgres', "ALTER DATABASE postgres SET lagbid.market_name = 'replay'");
 
 # the market every sample call runs against (each call is rolled back)
 # (tasks 8 and 9, at the end, are issue 20's: collateral and min_reputation)
@@ -242,6 +260,19 @@ SELECT lagbid.finalize(7);
 SELECT lagbid.deposit('$who{n1}', 20, 'replay-n1', holder_kind => 'provider');
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 5, collateral_ratio => 1);
 SELECT lagbid.publish_task('alice', '{}', 1, 10, 1, bid_limit => 5, min_reputation => 5);
+-- space 2: alice's service, task 10, n1's lease of job 4 (xe5ibwtw4cpssr77) ready, probe 1 alice's
+-- 11: bob's service, n1 gave its job 5 up while it started: lease failed
+SELECT lagbid.create_space('alice', 'svc', '{}', 1, 2, 3, kind => 'service',
+                           workload => '{"command": ["app"], "service": {"port": 80}}');
+SELECT lagbid.trigger_space(2);
+SELECT lagbid.place_bid(10, 1, 1);
+SELECT lagbid.close_bidding(10);
+SELECT lagbid.report_endpoint(4, 'http://10.0.0.1/l/' || lagbid.lease_name(4) || '/');
+SELECT lagbid.probe_my_lease(2);
+SELECT lagbid.publish_task('bob', '{}', 1, 2, 1, kind => 'service', workload => '{"command": ["app"], "service": {"port": 80}}');
+SELECT lagbid.place_bid(11, 1, 1);
+SELECT lagbid.close_bidding(11);
+SELECT lagbid.fail_job(5, 'image missing');
 });
 
 # ---------------------------------------------------------------------------

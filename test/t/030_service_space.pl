@@ -254,7 +254,12 @@ sub fetch
 	IPC::Run::run([ 'curl', '-s', '-m', '5', $url ], '>', \$out, '2>', \$err, IPC::Run::timeout(10));
 	return $out;
 }
-like(fetch($ep1), qr/hello-lagbid-space/, 'the owner fetches the page through the provider\'s proxy');
+# the owner's view: lagbid_api.space_status as the owner's login
+$node->safe_psql('postgres', 'CREATE ROLE alice LOGIN; GRANT lagbid_owner TO alice;');
+my $status_ep = $node->safe_psql('postgres', "SELECT endpoint FROM lagbid_api.space_status($s1) LIMIT 1",
+	extra_params => [ '-U', 'alice' ]);
+is($status_ep, $ep1, 'space_status shows the owner the endpoint');
+like(fetch($status_ep), qr/hello-lagbid-space/, 'the owner fetches the page through the provider\'s proxy');
 like(fetch("http://127.0.0.1:$proxy{1}/l/$name2/"), qr/the-other-lease/, 'the other app answers by path /l/NAME/');
 invariants_ok('two leases ready');
 
@@ -286,6 +291,25 @@ is(sql(qq{SELECT count(*) FROM lagbid.probe WHERE lease_id = $lease1 AND ok AND 
 	'the successful probes came from the other agents, with the proxy\'s signature');
 ok(sql("SELECT paid > 0 FROM lagbid.lease WHERE id = $lease1") eq 't', 'the provider is paid for the up windows');
 like(slurp("$tmp/agent2.log"), qr/probe \d+: up \(status 200/, 'agent B logged its probes');
+# the owner probes its own lease: the proxy signs for it too, and the market verifies
+{
+	my ($op, $oep, $once) = split /\|/, $node->safe_psql('postgres',
+		"SELECT probe_id, endpoint, nonce FROM lagbid_api.probe_my_lease($s1)", extra_params => [ '-U', 'alice' ]);
+	my ($hdr, $err) = ('', '');
+	IPC::Run::run([ 'curl', '-s', '-m', '5', '-D', '-', '-o', '/dev/null', '-H', "X-Lagbid-Probe: $once", $oep ],
+		'>', \$hdr, '2>', \$err, IPC::Run::timeout(10));
+	my ($code) = $hdr =~ m{^HTTP/1\.1 (\d+)}m;
+	my ($sig) = $hdr =~ /^X-Lagbid-Probe-Signature: (\S+)\r?$/mi;
+	is($code, '200', 'the owner\'s probe is answered 200');
+	my ($ret, $out, $perr) = $node->psql('postgres',
+		"SELECT lagbid_api.report_probe($op, true, 200, 3.5, '" . ($sig // '') . "')", extra_params => [ '-U', 'alice' ]);
+	is($ret, 0, 'the market accepts the owner\'s success: the proxy\'s signature verifies') or diag($perr);
+	my ($op2, $oep2, $once2) = split /\|/, $node->safe_psql('postgres',
+		"SELECT probe_id, endpoint, nonce FROM lagbid_api.probe_my_lease($s2)", extra_params => [ '-U', 'alice' ]);
+	($ret, $out, $perr) = $node->psql('postgres',
+		"SELECT lagbid_api.report_probe($op2, true, 200, 3.5, '" . ($sig // '') . "')", extra_params => [ '-U', 'alice' ]);
+	isnt($ret, 0, 'control: the same signature does not prove a probe of another lease (another nonce)');
+}
 
 # ---- 3. the app against the host's loopback and the other lease ----
 my $attack = fetch("http://127.0.0.1:$proxy{1}/l/$name1/attack");

@@ -255,7 +255,7 @@ sub fetch
 	return $out;
 }
 # the owner's view: lagbid_api.space_status as the owner's login
-$node->safe_psql('postgres', 'CREATE ROLE alice LOGIN; GRANT lagbid_owner TO alice;');
+$node->safe_psql('postgres', "CREATE ROLE alice LOGIN; GRANT lagbid_owner TO alice; SELECT lagbid.bind_owner_login('alice', 'alice');");
 my $status_ep = $node->safe_psql('postgres', "SELECT endpoint FROM lagbid_api.space_status($s1) LIMIT 1",
 	extra_params => [ '-U', 'alice' ]);
 is($status_ep, $ep1, 'space_status shows the owner the endpoint');

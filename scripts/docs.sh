@@ -4,7 +4,7 @@
 # The transition table lives once, in C (src/states.c); lagbid.state_diagram()
 # prints it as a Graphviz digraph.  This script builds and installs lagbid,
 # starts a throwaway cluster (port 55433, under /tmp), writes
-# docs/states/{task,bid,job}.dot from it and renders each to SVG with
+# docs/states/{task,bid,job,lease}.dot from it and renders each to SVG with
 # Graphviz's dot (installed with apt-get when missing and we are root).
 # Run it after changing a transition; commit the .dot and .svg files.
 set -euo pipefail
@@ -22,7 +22,7 @@ fi
 
 stage=${LAGBID_DOCS_DIR:-/tmp/lagbid-docs.$(id -u)}
 port=${LAGBID_DOCS_PORT:-55433}
-machines="task bid job"
+machines="task bid job lease"
 
 # the diagrams come from the library we build here: keep the shared
 # installation ours (the install lock) until they are written

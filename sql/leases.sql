@@ -214,7 +214,10 @@ SELECT prober_kind, prober = ANY (ARRAY[node(2), node(3), node(4)]) AS another_p
 SELECT count(DISTINCT nonce) AS distinct_nonces FROM lagbid.probe;
 -- a second tick in the same window assigns nobody twice
 SELECT lagbid.tick() ->> 'probes_assigned' AS assigned_again;
-SELECT kind, count(*) FROM lagbid.notification WHERE kind = 'probe_assigned' GROUP BY kind;
+-- one probe_assigned per prober per tick, naming its probes
+SELECT kind, count(*), sum(jsonb_array_length(payload -> 'probe_ids')) AS probes_named,
+       bool_and(payload -> 'probe_ids' = (SELECT jsonb_agg(p.id) FROM lagbid.probe p WHERE p.prober = n.recipient)) AS its_own
+  FROM lagbid.notification n WHERE kind = 'probe_assigned' GROUP BY kind;
 SET SESSION AUTHORIZATION ls_cp2;
 SELECT lease_name, endpoint, window_start, window_end FROM lagbid_api.my_probes();
 -- only the assigned prober may report (LB608), a missing probe is LB607

@@ -86,7 +86,7 @@ provider_hosts(int64 provider_id, char ***hosts, bool **dns)
 	MemoryContext caller = CurrentMemoryContext;
 
 	lagbid_connect();
-	lagbid_exec(&addrs_plan, &arg, NULL, true, 1);
+	lagbid_exec(&addrs_plan, &arg, NULL, false, 1);
 	if (SPI_processed != 1)
 	{
 		lagbid_finish();

@@ -132,7 +132,7 @@ lagbid_lease_of_job(int64 job_id)
 	int64		id = 0;
 
 	lagbid_connect();
-	lagbid_exec(&of_job_plan, &arg, NULL, true, 1);
+	lagbid_exec(&of_job_plan, &arg, NULL, false, 1);
 	if (!lagbid_result_int64(1, &id))
 		id = 0;
 	lagbid_finish();
@@ -292,7 +292,7 @@ tear_down(LagbidTask *t, LagbidLease *l, const char *why, TimestampTz now)
 
 	lagbid_connect();
 	args[0] = Int64GetDatum(l->id);
-	lagbid_exec(&lease_reason_plan, args, NULL, true, 1);
+	lagbid_exec(&lease_reason_plan, args, NULL, false, 1);
 	reason = str_col(1);
 	lagbid_finish();
 	/* a normal end: the reserved time ran out, or the owner cancelled */
@@ -489,7 +489,7 @@ lagbid_lease_cancel(LagbidTask *t)
 	TimestampTz now = lagbid_clock_now();
 
 	lagbid_connect();
-	lagbid_exec(&lease_of_task_plan, &arg, NULL, true, 1);
+	lagbid_exec(&lease_of_task_plan, &arg, NULL, false, 1);
 	if (!lagbid_result_int64(1, &lease_id))
 		lease_id = 0;
 	lagbid_finish();
@@ -541,11 +541,6 @@ static LagbidPlan extend_plan = {
 	3, {INT8OID, NUMERICOID, NUMERICOID}
 };
 
-static LagbidPlan task_hours_plan = {
-	"UPDATE lagbid.task SET duration_hours = duration_hours + $2 WHERE id = $1",
-	2, {INT8OID, NUMERICOID}
-};
-
 void
 lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 space_escrow)
 {
@@ -558,7 +553,7 @@ lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 sp
 
 	args[0] = Int64GetDatum(space_id);
 	lagbid_connect();
-	lagbid_exec(&live_lease_plan, args, NULL, true, 1);
+	lagbid_exec(&live_lease_plan, args, NULL, false, 1);
 	if (!lagbid_result_int64(1, &lease_id))
 		lease_id = 0;
 	lagbid_finish();
@@ -568,7 +563,10 @@ lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 sp
 	if (l.state != LEASE_STARTING && l.state != LEASE_READY && l.state != LEASE_DEGRADED)
 		return;					/* it ended meanwhile: the space keeps the money */
 
-	/* the lease's price_max for the hours, from the space's escrow into the task's */
+	/*
+	 * the lease's price_max for the hours, from the space's escrow into the
+	 * task's (the task's duration_hours stays: its bond was priced on it)
+	 */
 	amount = lagbid_num_mul(hours, l.price_max);
 	lagbid_transfer_job("transfer", space_escrow, l.escrow_account_id, amount, l.task_id,
 						space_id, l.job_id, psprintf("lease %s extended by %s hours",
@@ -579,8 +577,6 @@ lagbid_lease_extend_space(int64 space_id, Datum hours, Datum price_max, int64 sp
 	lagbid_connect();
 	lagbid_exec(&extend_plan, args, NULL, false, 1);
 	until = DatumGetTimestampTz(lagbid_result_datum(0, 1, &isnull));
-	args[0] = Int64GetDatum(l.task_id);
-	lagbid_exec(&task_hours_plan, args, NULL, false, 0);
 	lagbid_finish();
 	lagbid_notify(HOLDER_PROVIDER, l.node_id, "lease_extended", l.task_id, 0, l.job_id,
 				  psprintf("{\"lease_id\": %lld, \"reserved_until\": \"%s\"}",
@@ -700,7 +696,7 @@ lagbid_report_teardown(PG_FUNCTION_ARGS)
 		int64		task_id = 0;
 
 		lagbid_connect();
-		lagbid_exec(&task_of_job_plan, &arg, NULL, true, 1);
+		lagbid_exec(&task_of_job_plan, &arg, NULL, false, 1);
 		if (!lagbid_result_int64(1, &task_id))
 			task_id = 0;
 		lagbid_finish();

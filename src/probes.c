@@ -91,7 +91,7 @@ load_candidates(void)
 	MemoryContext caller = CurrentMemoryContext;
 
 	lagbid_connect();
-	lagbid_exec(&candidates_plan, NULL, NULL, true, 0);
+	lagbid_exec(&candidates_plan, NULL, NULL, false, 0);
 	ncandidates = SPI_processed;
 	candidates = MemoryContextAlloc(caller, sizeof(Candidate) * (ncandidates + 1));
 	for (i = 0; i < ncandidates; i++)
@@ -120,7 +120,7 @@ lagbid_probers_begin(void)
 	load_candidates();
 	MemoryContextSwitchTo(old);
 	lagbid_connect();
-	lagbid_exec(&max_probe_plan, NULL, NULL, true, 1);
+	lagbid_exec(&max_probe_plan, NULL, NULL, false, 1);
 	if (!lagbid_result_int64(1, &round_first_probe))
 		round_first_probe = 0;
 	lagbid_finish();
@@ -147,7 +147,7 @@ lagbid_probers_end(void)
 	candidates = NULL;
 	ncandidates = 0;
 	lagbid_connect();
-	lagbid_exec(&round_probes_plan, &arg, NULL, true, 0);
+	lagbid_exec(&round_probes_plan, &arg, NULL, false, 0);
 	n = SPI_processed;
 	probers = palloc(sizeof(char *) * (n + 1));
 	payloads = palloc(sizeof(char *) * (n + 1));
@@ -455,7 +455,7 @@ lagbid_probe_my_lease(PG_FUNCTION_ARGS)
 
 	args[0] = Int64GetDatum(space_id);
 	lagbid_connect();
-	lagbid_exec(&space_lease_plan, args, NULL, true, 1);
+	lagbid_exec(&space_lease_plan, args, NULL, false, 1);
 	if (!lagbid_result_int64(1, &lease_id))
 		lease_id = 0;
 	lagbid_finish();

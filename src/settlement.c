@@ -210,7 +210,7 @@ lagbid_settle_next_window(LagbidLease *l, TimestampTz now, bool nowait)
 	args[4] = Int64GetDatum(l->escrow_account_id);
 	args[5] = TimestampTzGetDatum(we);
 	lagbid_connect();
-	lagbid_exec(&verdict_plan, args, NULL, true, 1);
+	lagbid_exec(&verdict_plan, args, NULL, false, 1);	/* a fresh snapshot: reports that committed while we waited for the lease count */
 	probers = (int) DatumGetInt64(lagbid_result_datum(0, 1, &isnull));
 	reported = (int) DatumGetInt64(lagbid_result_datum(0, 2, &isnull));
 	says_up = (int) DatumGetInt64(lagbid_result_datum(0, 3, &isnull));

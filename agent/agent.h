@@ -123,6 +123,7 @@ extern int	workload_parse(const char *json, size_t len, Workload *wl, char *err,
 extern int	workload_from_value(const json_t *v, Workload *wl, char *err, size_t errlen);
 extern void workload_free(Workload *wl);
 extern bool workload_path_ok(const char *path, size_t len, char *why, size_t whylen);
+extern bool workload_is_service(const char *json, size_t len);
 
 /* ---- peer_id.c (pure), with the extension's base58 (src/identity/) ---- */
 extern int	peer_id_from_pubkey(const unsigned char pub[32], char *out, size_t outcap);
@@ -179,6 +180,18 @@ typedef struct Config
 	/* metrics (metrics.c): the Prometheus textfile, NULL = DIR/metrics.prom */
 	char	   *metrics_textfile;
 	long		max_workload_bytes; /* tasks with bigger workloads are declined unread */
+
+	/* [service]: leases run here (service.c), the front proxy and the prober (proxy.c) */
+	char	   *proxy_listen;	/* host:port of the front proxy */
+	char	   *proxy_domain;	/* NULL: the host of the first registered multiaddr */
+	char	   *proxy_public_url;	/* NULL: URLs on proxy_listen's port */
+	int			max_services;
+	bool		probe_allow_private;	/* probes of loopback/private addresses */
+	int			probe_timeout_ms;
+	long		proxy_max_body_bytes;	/* a request's body */
+	long		proxy_max_response_bytes;	/* an app's answer */
+	int			proxy_timeout_s;
+	int			service_grace_s;	/* SIGTERM to SIGKILL at teardown */
 } Config;
 
 extern void config_defaults(Config *c, const char *dir);
@@ -310,6 +323,40 @@ extern void rows_printable(const Rows *r, int row, int col, char *dst, size_t ca
 extern bool terms_from_row(const Rows *r, int row, TaskTerms *t, char *why, size_t whylen);
 extern bool job_from_row(const Rows *r, int row, JobRow *j, char *why, size_t whylen);
 extern bool notice_from_row(const Rows *r, int row, NoticeRow *n);
+/* my_leases(): lease_id, job_id, task_id, name, state, endpoint,
+ * reserved_until (epoch), port, health_path, expected_status,
+ * startup_timeout_s, workload_sha256 */
+#define LEASE_NCOLS 12
+/* my_probes(): probe_id, lease_name, endpoint, nonce */
+#define PROBE_NCOLS 4
+
+typedef struct LeaseRow
+{
+	long long	lease_id;
+	long long	job_id;
+	long long	task_id;
+	char		name[17];
+	char		state[16];
+	char		endpoint[2049]; /* "" when NULL */
+	double		reserved_until;
+	int			port;
+	char		health_path[257];
+	int			expected_status;
+	int			startup_timeout_s;
+	char		workload_sha256[65];
+} LeaseRow;
+
+typedef struct ProbeRow
+{
+	long long	probe_id;
+	char		lease_name[17];
+	char		endpoint[2049];
+	char		nonce[33];
+} ProbeRow;
+
+extern bool lease_from_row(const Rows *r, int row, LeaseRow *l, char *why, size_t whylen);
+extern bool probe_from_row(const Rows *r, int row, ProbeRow *p, char *why, size_t whylen);
+extern bool probe_url_ok(const char *url, char *why, size_t whylen);
 extern bool idset_add(IdSet *s, long long id, int limit);
 extern bool idset_has(const IdSet *s, long long id);
 extern void idset_free(IdSet *s);
@@ -327,6 +374,10 @@ extern int	keys_load_or_create(const char *dir, unsigned char pub[32], bool *cre
 extern int	keys_sign(const char *dir, const unsigned char *msg, size_t len,
 					  unsigned char sig[64], char *err, size_t errlen);
 extern int	sha256_hex(const unsigned char *data, size_t len, char out[65]);
+extern void *keys_signer_load(const char *dir, char *err, size_t errlen);
+extern int	keys_signer_sign(void *signer, const unsigned char *msg, size_t len,
+							 unsigned char sig[64]);
+extern void keys_signer_free(void *signer);
 extern int	sha256_file_hex(const char *path, char out[65], size_t *size_out);
 
 /* ---- sandbox.c / runner.c ---- */
@@ -351,6 +402,8 @@ typedef struct RunSpec
 	const char *self_exe;		/* this program, the in-sandbox shim */
 	SandboxLimits limits;
 	int			timeout_s;
+	int			svc_port;		/* > 0: a service (svcbox.c) listening there */
+	int			svc_fd;			/* then: its helper's socket, fd 4 inside */
 } RunSpec;
 
 typedef struct RunState
@@ -370,6 +423,47 @@ extern int	sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t er
 extern void sandbox_kill(RunState *rs);
 extern int	sandbox_shim_main(int argc, char **argv);
 extern const char *sandbox_env_refused(const Workload *wl);
+
+/* ---- svcbox.c: a service in the sandbox, reached through its helper ---- */
+#define SVC_MSG_MAX 64
+
+extern int	svcbox_shim_main(int argc, char **argv);
+extern int	svcbox_socketpair(int fds[2]);
+extern int	svcbox_request_connect(int sock);
+extern int	svcbox_read_reply(int sock, int *fd_out, unsigned long *ns_ino, int *err_out);
+extern int	svcbox_terminate(int sock);
+extern int	svcbox_sweep_pidns(unsigned long ns_ino, bool kill_them);
+extern int	svcbox_wait_empty(unsigned long ns_ino, int timeout_ms);
+
+/* ---- proxy.c: the front proxy of the services, and the prober's client ---- */
+#define LEASE_NAME_LEN 16
+#define LEASE_HEALTH_PATH_MAX 256
+
+typedef struct ProbeResult
+{
+	long long	probe_id;
+	bool		ok;
+	int			http_status;	/* 0: no answer */
+	double		latency_ms;
+	char		signature[100]; /* the X-Lagbid-Probe-Signature received, or "" */
+	char		why[160];
+} ProbeResult;
+
+extern bool lease_name_ok(const char *s, size_t len);
+extern bool probe_nonce_ok(const char *s, size_t len);
+extern int	probe_message(const char *name, const char *nonce, int status, char *out, size_t cap);
+extern int	proxy_start(const Config *c, const char *key_dir, const char *domain,
+						char *err, size_t errlen);
+extern int	proxy_port(void);
+extern void proxy_set_domain(const char *domain);
+extern void proxy_route_set(const char *name, int port, const char *health_path,
+							int expected_status, int fd);
+extern void proxy_route_remove(const char *name);
+extern bool proxy_route_status(const char *name, int *health_status, double *health_at,
+							   unsigned long *ns_ino);
+extern bool proxy_probe_submit(long long probe_id, const char *url, const char *nonce);
+extern int	proxy_probe_results(ProbeResult *out, int max);
+extern bool proxy_probe_busy(long long probe_id);
 
 /* ---- limits.c: the watcher between the agent and bubblewrap ---- */
 extern int	limits_watch(const RunSpec *spec, pid_t bwrap);

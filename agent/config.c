@@ -49,6 +49,13 @@ config_defaults(Config *c, const char *dir)
 	c->default_storage_gb = 10;
 	c->max_files = 100000;
 	c->max_workload_bytes = 1048576;
+	c->proxy_listen = xstrdup("127.0.0.1:8480");
+	c->max_services = 4;
+	c->probe_timeout_ms = 10000;
+	c->proxy_max_body_bytes = 8L * 1024 * 1024;
+	c->proxy_max_response_bytes = 64L * 1024 * 1024;
+	c->proxy_timeout_s = 30;
+	c->service_grace_s = 10;
 }
 
 void
@@ -71,6 +78,9 @@ config_free(Config *c)
 	free(c->result_dir);
 	free(c->work_dir);
 	free(c->metrics_textfile);
+	free(c->proxy_listen);
+	free(c->proxy_domain);
+	free(c->proxy_public_url);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -124,6 +134,67 @@ split_list(const char *v, char **arr, int max, int *n)
 	return 0;
 }
 
+/* IPv4:port (the front proxy listens on one address) */
+static bool
+listen_ok(const char *v)
+{
+	unsigned	a,
+				b,
+				c,
+				d,
+				port;
+	char		tail;
+
+	return sscanf(v, "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &port, &tail) == 5 &&
+		a < 256 && b < 256 && c < 256 && d < 256 && port >= 1 && port <= 65535;
+}
+
+static bool
+domain_ok(const char *v)
+{
+	size_t		n = strlen(v);
+
+	if (n == 0 || n > 200 || v[0] == '.' || v[0] == '-' || v[n - 1] == '.')
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!(isalnum((unsigned char) *p) || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+/* scheme://host[:port], nothing after */
+static bool
+public_url_ok(const char *v)
+{
+	const char *h;
+	char		host[256];
+	const char *colon;
+
+	if (strncmp(v, "http://", 7) == 0)
+		h = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		h = v + 8;
+	else
+		return false;
+	colon = strchr(h, ':');
+	if (colon)
+	{
+		char	   *end;
+		long		port = strtol(colon + 1, &end, 10);
+
+		if ((size_t) (colon - h) >= sizeof(host) || *end != '\0' || port < 1 || port > 65535)
+			return false;
+		memcpy(host, h, colon - h);
+		host[colon - h] = '\0';
+	}
+	else
+		snprintf(host, sizeof(host), "%s", h);
+	/* a wildcard host ("https://" then "*.domain"): Host routing behind the front */
+	if (strncmp(host, "*.", 2) == 0)
+		return domain_ok(host + 2);
+	return domain_ok(host);
+}
+
 /* every setting, by section: what an unknown one is told it could have been */
 static const char *const known_settings[] = {
 	"market.conninfo", "market.node_id", "market.provider_id", "market.region", "market.multiaddr",
@@ -137,6 +208,10 @@ static const char *const known_settings[] = {
 	"jobs.max_output_bytes", "jobs.max_result_bytes", "jobs.max_processes",
 	"jobs.default_memory_gb", "jobs.default_storage_gb", "jobs.max_files", "jobs.max_workload_bytes",
 	"metrics.textfile",
+	"service.proxy_listen", "service.proxy_domain", "service.proxy_public_url",
+	"service.max_services", "service.probe_allow_private", "service.probe_timeout_ms",
+	"service.proxy_max_body_bytes", "service.proxy_max_response_bytes", "service.proxy_timeout_s",
+	"service.grace_s",
 	NULL
 };
 
@@ -155,7 +230,7 @@ unknown_setting(char *err, size_t errlen, int lineno, const char *section, const
 			n += snprintf(err + n, errlen - n, "%s %s", found++ ? "," : "", known_settings[i] + slen + 1);
 	if (found == 0)
 		snprintf(err, errlen, "line %d: unknown setting \"%s\" (the sections are [market], [resources], "
-				 "[price], [owners], [jobs] and [metrics])", lineno, full);
+				 "[price], [owners], [jobs], [metrics] and [service])", lineno, full);
 	else if (n < errlen)
 		snprintf(err + n, errlen - n, ")");
 }
@@ -332,6 +407,62 @@ config_parse(Config *c, const char *text, char *err, size_t errlen)
 			SETSTR(metrics_textfile);
 		else if (strcmp(full, "jobs.max_workload_bytes") == 0)
 			SETNUM(max_workload_bytes, 2, LAGBID_WL_MAX_BYTES);
+		else if (strcmp(full, "service.proxy_listen") == 0)
+		{
+			if (!listen_ok(val))
+			{
+				snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": HOST:PORT with an IPv4 address",
+						 lineno, val, full);
+				goto bad;
+			}
+			SETSTR(proxy_listen);
+		}
+		else if (strcmp(full, "service.proxy_domain") == 0)
+		{
+			if (*val && !domain_ok(val))
+			{
+				snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": a DNS name or address (letters, digits, '-', '.')",
+						 lineno, val, full);
+				goto bad;
+			}
+			free(c->proxy_domain);
+			c->proxy_domain = *val ? xstrdup(val) : NULL;
+		}
+		else if (strcmp(full, "service.proxy_public_url") == 0)
+		{
+			if (*val && !public_url_ok(val))
+			{
+				snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": http:// or https:// then a host (or *.domain) and an optional port, no path",
+						 lineno, val, full);
+				goto bad;
+			}
+			free(c->proxy_public_url);
+			c->proxy_public_url = *val ? xstrdup(val) : NULL;
+		}
+		else if (strcmp(full, "service.max_services") == 0)
+			SETNUM(max_services, 0, 1024);
+		else if (strcmp(full, "service.probe_allow_private") == 0)
+		{
+			if (strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
+				c->probe_allow_private = true;
+			else if (strcmp(val, "off") == 0 || strcmp(val, "false") == 0)
+				c->probe_allow_private = false;
+			else
+			{
+				snprintf(err, errlen, "line %d: invalid value \"%s\" for \"%s\": on or off", lineno, val, full);
+				goto bad;
+			}
+		}
+		else if (strcmp(full, "service.probe_timeout_ms") == 0)
+			SETNUM(probe_timeout_ms, 100, 60000);
+		else if (strcmp(full, "service.proxy_max_body_bytes") == 0)
+			SETNUM(proxy_max_body_bytes, 0, 1073741824);
+		else if (strcmp(full, "service.proxy_max_response_bytes") == 0)
+			SETNUM(proxy_max_response_bytes, 1024, 1073741824);
+		else if (strcmp(full, "service.proxy_timeout_s") == 0)
+			SETNUM(proxy_timeout_s, 1, 3600);
+		else if (strcmp(full, "service.grace_s") == 0)
+			SETNUM(service_grace_s, 0, 3600);
 		else
 		{
 			unknown_setting(err, errlen, lineno, section, full);
@@ -438,6 +569,12 @@ config_log_changes(const Config *o, const Config *n)
 	NUMCHG(max_files, "jobs.max_files");
 	STRCHG(metrics_textfile, "metrics.textfile");
 	NUMCHG(max_workload_bytes, "jobs.max_workload_bytes");
+	STRCHG(proxy_listen, "service.proxy_listen (applies at the next start)");
+	STRCHG(proxy_domain, "service.proxy_domain");
+	STRCHG(proxy_public_url, "service.proxy_public_url");
+	NUMCHG(max_services, "service.max_services");
+	NUMCHG(probe_allow_private, "service.probe_allow_private (applies at the next start)");
+	NUMCHG(probe_timeout_ms, "service.probe_timeout_ms (applies at the next start)");
 #undef NUMCHG
 #undef STRCHG
 }
@@ -554,6 +691,30 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"%stextfile = %s\n",
 		c->metrics_textfile ? "" : "# ",
 		c->metrics_textfile ? c->metrics_textfile : "/var/lib/prometheus/node-exporter/lagbid_agent.prom");
+	OUT("\n[service]\n"
+		"# service leases (spaces that run): the front proxy listens here; put TLS\n"
+		"# (nginx, caddy) in front of it (agent/README.md)\n"
+		"proxy_listen = %s\n"
+		"# the endpoints' host part: NAME.DOMAIN; empty: the host of the first\n"
+		"# registered multiaddr (an address: paths /l/NAME/ on it instead)\n"
+		"proxy_domain = %s\n"
+		"# when TLS sits in front: scheme://host[:port] (URLs BASE/l/NAME/) or\n"
+		"# scheme://*.domain[:port] (URLs scheme://NAME.domain[:port]/)\n"
+		"proxy_public_url = %s\n"
+		"# apps running here at most; 0: no proxy, no services\n"
+		"max_services = %d\n"
+		"# probes of loopback or private addresses (tests only)\n"
+		"probe_allow_private = %s\n"
+		"probe_timeout_ms = %d\n"
+		"proxy_max_body_bytes = %ld\n"
+		"proxy_max_response_bytes = %ld\n"
+		"proxy_timeout_s = %d\n"
+		"# at teardown: SIGTERM, this long, then SIGKILL of the whole sandbox\n"
+		"grace_s = %d\n",
+		c->proxy_listen, c->proxy_domain ? c->proxy_domain : "",
+		c->proxy_public_url ? c->proxy_public_url : "", c->max_services,
+		c->probe_allow_private ? "on" : "off", c->probe_timeout_ms, c->proxy_max_body_bytes,
+		c->proxy_max_response_bytes, c->proxy_timeout_s, c->service_grace_s);
 #undef OUT
 	return buf;
 }

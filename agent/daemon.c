@@ -188,6 +188,11 @@ agent_write_state(Agent *a)
 		n += snprintf(buf + n, sizeof(buf) - n, "job %lld task %lld %s %.0f\n",
 					  a->jobs[i]->job_id, a->jobs[i]->task_id,
 					  a->jobs[i]->done ? "reporting" : "running", a->jobs[i]->rs.started);
+	for (int i = 0; i < a->nsvcs && n < sizeof(buf) - 200; i++)
+		n += snprintf(buf + n, sizeof(buf) - n, "service %s lease %lld job %lld %s %s starts %d\n",
+					  a->svcs[i]->name, a->svcs[i]->lease_id, a->svcs[i]->job_id,
+					  a->svcs[i]->state[0] ? a->svcs[i]->state : "-",
+					  a->svcs[i]->running ? "running" : "stopped", a->svcs[i]->starts);
 	snprintf(path, sizeof(path), "%s/agent.state", a->dir);
 	if (write_file_atomic(path, buf, n, 0644, false) != 0)
 		log_warning("state", "could not write \"%s\": %s", path, strerror(errno));
@@ -398,6 +403,7 @@ agent_run(Agent *a)
 	mkdir_p(a->cfg.work_dir, 0700);
 	runner_sweep(a->cfg.work_dir);
 	load_declines(a);
+	lease_init(a);
 	log_info("start", "lagbid-agent %s starting as node %s (region %s, %d slot%s, %g cpu, %g GB memory, %g GB storage)",
 			 AGENT_VERSION, a->node_id, a->cfg.region, a->cfg.max_concurrent,
 			 a->cfg.max_concurrent == 1 ? "" : "s",
@@ -567,6 +573,14 @@ agent_run(Agent *a)
 					a->next_scan = now + a->cfg.scan_interval_s * (0.8 + 0.4 * uniform());
 			}
 		}
+		/* services: restarts, teardowns, endpoints; probes */
+		lease_tick(a);
+		if (a->m.conn && (a->want_probes || now >= a->next_probes))
+		{
+			lease_probes(a);
+			a->next_probes = now + a->cfg.scan_interval_s;
+		}
+		lease_report_probes(a);
 		if (a->declines_dirty && now - a->declines_written >= 2)
 			write_declines(a);
 		if (now - last_state >= 2)
@@ -608,10 +622,13 @@ agent_run(Agent *a)
 				;
 		}
 	}
+	lease_stop_all(a);
 	write_declines(a);
 	agent_write_state(a);
 	metrics_write(a);
 	idset_free(&a->pushed);
+	idset_free(&a->lease_jobs);
+	idset_free(&a->probes_started);
 	wlcache_clear();
 	if (a->m.conn)
 		PQfinish(a->m.conn);

@@ -67,6 +67,57 @@ typedef struct Job
 	char		reason[512];
 } Job;
 
+/* ---- service.c: a service's processes; lease.c: its lease ---- */
+#define MAX_SERVICES_HERE 1024
+#define LEASE_URL_MAX 2048
+
+typedef struct Service
+{
+	char		name[LEASE_NAME_LEN + 1];
+	int			port;
+	char		health_path[LEASE_HEALTH_PATH_MAX + 1];
+	int			expected_status;
+	int			grace_s;		/* SIGTERM to SIGKILL */
+	Workload	wl;
+	bool		have_wl;
+	RunSpec		spec;
+	RunState	rs;
+	char		jobdir[PATH_MAX];
+	int			ctl;			/* the main loop's end of the helper's socket */
+	bool		running;		/* a sandbox is up (its watcher not reaped) */
+	double		started_at;
+	int			starts;
+	double		restart_at;		/* > 0: start again then */
+	double		backoff;
+	unsigned long ns_ino;		/* the sandbox's pid namespace (its helper's hello) */
+	bool		tearing_down;
+	double		term_at;
+	bool		killed;
+	bool		torn_down;		/* the sandbox is gone, none of its processes left */
+	int			left_after_teardown;
+	/* the lease, as the market said it last (lease.c) */
+	long long	lease_id;
+	long long	job_id;
+	long long	task_id;
+	char		state[16];
+	char		endpoint[LEASE_URL_MAX + 1];
+	double		reserved_until;
+	char		workload_sha256[65];
+	bool		listed;
+	bool		teardown_reported;
+	double		next_report;
+} Service;
+
+extern Service *service_new(const char *name, int port, const char *health_path,
+							int expected_status);
+extern int	service_start(Service *s, const Config *c, const char *self_exe, char *err,
+						  size_t errlen);
+extern void service_ended(Service *s, int status);
+extern void service_teardown(Service *s);
+extern void service_tick(Service *s, const Config *c, const char *self_exe);
+extern bool service_healthy(Service *s);
+extern void service_free(Service *s);
+
 /* ---- the agent ---- */
 #define DECIDED_SLOTS 8192
 #define DECLINE_RING 20000
@@ -116,6 +167,17 @@ typedef struct Agent
 	double		declines_written;
 	long		bids_placed;
 	long		jobs_run;
+
+	/* services (lease.c) */
+	Service    *svcs[MAX_SERVICES_HERE];
+	int			nsvcs;
+	bool		api_leases;		/* the market has lagbid_api.my_leases */
+	bool		proxy_up;
+	char		proxy_domain[256];	/* the configured one, or the first registered host */
+	bool		want_probes;
+	double		next_probes;
+	IdSet		probes_started; /* probe ids submitted and not reported yet */
+	IdSet		lease_jobs;		/* the jobs of the leases my_leases() listed last */
 } Agent;
 
 extern int	agent_run(Agent *a);
@@ -139,6 +201,18 @@ extern void market_flush_pushes(Agent *a);
 extern void market_on_notification(Agent *a);
 extern void market_reconcile(Agent *a);
 extern void market_refresh_slots(Agent *a);
+
+/* lease.c */
+extern void lease_init(Agent *a);
+extern void lease_reconcile(Agent *a);
+extern bool lease_owns_job(Agent *a, long long job_id);
+extern bool lease_reaped(Agent *a, pid_t pid, int status);
+extern void lease_tick(Agent *a);
+extern void lease_probes(Agent *a);
+extern void lease_report_probes(Agent *a);
+extern void lease_stop_all(Agent *a);
+extern int	lease_url(const Agent *a, const char *name, char *out, size_t cap);
+extern int	lease_default_domain(const Config *c, char *out, size_t cap, bool *is_ip);
 
 /* runner.c */
 extern Job *runner_find(Agent *a, long long job_id);

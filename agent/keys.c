@@ -240,3 +240,34 @@ detect_resources(const char *dir, double *cpu, double *memory_gb, double *storag
 	if (statvfs(dir, &vfs) == 0)
 		*storage_gb = (double) ((unsigned long long) vfs.f_bavail * vfs.f_frsize / (1024ULL * 1024 * 1024));
 }
+
+/*
+ * The node key, loaded once for a signer that signs often (the front
+ * proxy's probe answers, proxy.c): an EVP_PKEY as an opaque pointer, so
+ * that agent.h needs no OpenSSL header.  NULL with err.
+ */
+void *
+keys_signer_load(const char *dir, char *err, size_t errlen)
+{
+	return load_key(dir, err, errlen);
+}
+
+int
+keys_signer_sign(void *signer, const unsigned char *msg, size_t len, unsigned char sig[64])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t		siglen = 64;
+	int			rc = -1;
+
+	if (md && signer && EVP_DigestSignInit(md, NULL, NULL, NULL, (EVP_PKEY *) signer) > 0 &&
+		EVP_DigestSign(md, sig, &siglen, msg, len) > 0 && siglen == 64)
+		rc = 0;
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+void
+keys_signer_free(void *signer)
+{
+	EVP_PKEY_free((EVP_PKEY *) signer);
+}

@@ -42,8 +42,11 @@ usage(void)
 		   "  %s run    --dir DIR [--json] [--verbose] [--no-bid]\n"
 		   "  %s status --dir DIR\n"
 		   "  %s try    --workload FILE [--dir DIR] [--memory-gb N] [--max-processes N]\n"
-		   "               [--storage-gb N]\n\n",
-		   progname, progname, progname, progname);
+		   "               [--storage-gb N]\n"
+		   "  %s serve  --workload FILE --dir DIR --port N [--name NAME] [--listen ADDR:PORT]\n"
+		   "               [--domain DOMAIN] [--health PATH]\n"
+		   "  %s probe  --url URL --nonce HEX32 [--allow-private]\n\n",
+		   progname, progname, progname, progname, progname, progname);
 	printf("Commands:\n"
 		   "  init      create DIR, the node key DIR/node.key (Ed25519, mode 0600, kept\n"
 		   "            when it exists), derive the libp2p peer id, detect the cores,\n"
@@ -60,7 +63,12 @@ usage(void)
 		   "  status    the node's identity, slots used, open bids, running jobs,\n"
 		   "            earnings and paid-vs-expected, declines by reason (last hour).\n"
 		   "  try       run one workload (JSON file) in the sandbox without a market\n"
-		   "            and print the outcome: what a job would do on this machine.\n\n");
+		   "            and print the outcome: what a job would do on this machine.\n"
+		   "  serve     run one workload as a service (a lease's app) in the sandbox\n"
+		   "            behind the front proxy, without a market, until SIGTERM; then\n"
+		   "            tear it down.  For trying an app, the tests and bench/proxy.sh.\n"
+		   "  probe     one probe as the prober makes it (GET URL with X-Lagbid-Probe)\n"
+		   "            and its outcome, as report_probe() would be told.\n\n");
 	printf("Options:\n"
 		   "  -D, --dir=DIR            the agent's directory (key, config, state, jobs)\n"
 		   "  -d, --conninfo=CONNINFO  libpq connection string of the market (init)\n"
@@ -153,7 +161,8 @@ static bool
 known_command(const char *cmd)
 {
 	return strcmp(cmd, "init") == 0 || strcmp(cmd, "run") == 0 ||
-		strcmp(cmd, "status") == 0 || strcmp(cmd, "try") == 0;
+		strcmp(cmd, "status") == 0 || strcmp(cmd, "try") == 0 || strcmp(cmd, "serve") == 0 ||
+		strcmp(cmd, "probe") == 0;
 }
 
 /* a whole number option in [lo, hi], or a message that says what is wrong */
@@ -940,6 +949,172 @@ cmd_try(const char *dir, const char *workload_path, int memory_gb, int max_proce
 	return 0;
 }
 
+/*
+ * probe: one probe through the prober's client (proxy.c), with the checks
+ * lease.c applies to a my_probes() row.  Prints "up" or "down", the
+ * status, the latency, the signature received and why; exit 0 when up.
+ */
+static int
+cmd_probe(const char *url, const char *nonce, bool allow_private)
+{
+	Config		cfg;
+	char		err[512];
+	ProbeResult pr;
+	double		until;
+
+	log_init(false, LOG_LEVEL_WARNING);
+	if (!probe_nonce_ok(nonce, strlen(nonce)))
+	{
+		fprintf(stderr, "%s: --nonce must be 32 lower-case hex characters\n", progname);
+		return 1;
+	}
+	if (!probe_url_ok(url, err, sizeof(err)))
+	{
+		printf("down status 0 refused: %s\n", err);
+		return 1;
+	}
+	config_defaults(&cfg, "/tmp");
+	free(cfg.proxy_listen);
+	cfg.proxy_listen = xstrdup("127.0.0.1:0");
+	cfg.probe_allow_private = allow_private;
+	if (proxy_start(&cfg, NULL, "", err, sizeof(err)) != 0 || !proxy_probe_submit(1, url, nonce))
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return 1;
+	}
+	until = now_seconds() + cfg.probe_timeout_ms / 1000.0 + 5;
+	while (proxy_probe_results(&pr, 1) == 0)
+	{
+		if (now_seconds() > until)
+		{
+			fprintf(stderr, "%s: the probe did not finish\n", progname);
+			return 1;
+		}
+		usleep(10000);
+	}
+	printf("%s status %d latency_ms %.1f signature %s%s%s\n", pr.ok ? "up" : "down", pr.http_status,
+		   pr.latency_ms, pr.signature[0] ? pr.signature : "-", pr.why[0] ? " why: " : "", pr.why);
+	config_free(&cfg);
+	return pr.ok ? 0 : 1;
+}
+
+static volatile sig_atomic_t serve_stop = 0;
+
+static void
+serve_on_term(int signo)
+{
+	serve_stop = 1;
+}
+
+/*
+ * serve: one service in the sandbox behind the front proxy, without a
+ * market (service.c and proxy.c as the daemon runs them).  Prints
+ * "proxy 127.0.0.1:PORT" when it listens, "ready" when the health path
+ * answers 200, and at SIGTERM tears the service down and prints
+ * "torn down: N process(es) left".
+ */
+static int
+cmd_serve(const char *dir, const char *workload_path, int port, const char *name,
+		  const char *listen, const char *domain, const char *health)
+{
+	Config		cfg;
+	char		err[512],
+				exe[PATH_MAX],
+				path[PATH_MAX];
+	unsigned char pub[32];
+	bool		created;
+	char	   *json;
+	size_t		len;
+	Service    *s;
+	bool		said_ready = false;
+	struct sigaction sa;
+
+	log_init(false, LOG_LEVEL_LOG);
+	if (!lease_name_ok(name, strlen(name)))
+	{
+		fprintf(stderr, "%s: --name must be 16 characters of a-z and 2-7\n", progname);
+		return 1;
+	}
+	if (health[0] != '/')
+	{
+		fprintf(stderr, "%s: --health must start with \"/\"\n", progname);
+		return 1;
+	}
+	config_defaults(&cfg, dir);
+	snprintf(path, sizeof(path), "%s/lagbid-agent.conf", dir);
+	if (access(path, F_OK) == 0 && load_config(dir, &cfg, path, sizeof(path)) != 0)
+		return 1;
+	free(cfg.proxy_listen);
+	cfg.proxy_listen = xstrdup(listen);
+	if (mkdir_p(dir, 0700) != 0 ||
+		keys_load_or_create(dir, pub, &created, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err[0] ? err : strerror(errno));
+		return 1;
+	}
+	sandbox_protect_dir(dir);
+	json = read_file(workload_path, JSON_MAX_INPUT, &len);
+	if (json == NULL)
+	{
+		fprintf(stderr, "%s: could not read \"%s\": %s\n", progname, workload_path, strerror(errno));
+		return 1;
+	}
+	s = service_new(name, port, health, 200);
+	s->grace_s = cfg.service_grace_s;
+	if (workload_parse(json, len, &s->wl, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: invalid workload: %s\n", progname, err);
+		free(json);
+		return 1;
+	}
+	free(json);
+	s->have_wl = true;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = serve_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (proxy_start(&cfg, dir, domain, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return 1;
+	}
+	printf("proxy %s:%d\n", "127.0.0.1", proxy_port());
+	fflush(stdout);
+	self_exe(exe, sizeof(exe));
+	if (service_start(s, &cfg, exe, err, sizeof(err)) != 0)
+	{
+		fprintf(stderr, "%s: %s\n", progname, err);
+		return 1;
+	}
+	for (;;)
+	{
+		int			status;
+		pid_t		p;
+
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+			if (s->running && p == s->rs.pid)
+				service_ended(s, status);
+		service_tick(s, &cfg, exe);
+		if (!said_ready && service_healthy(s))
+		{
+			said_ready = true;
+			printf("ready\n");
+			fflush(stdout);
+		}
+		if (serve_stop && !s->tearing_down)
+			service_teardown(s);
+		if (s->torn_down)
+			break;
+		usleep(20000);
+	}
+	printf("torn down: %d process(es) left\n", s->left_after_teardown);
+	fflush(stdout);
+	service_free(s);
+	config_free(&cfg);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -956,6 +1131,14 @@ main(int argc, char **argv)
 		{"memory-gb", required_argument, NULL, 'm'},
 		{"max-processes", required_argument, NULL, 'p'},
 		{"storage-gb", required_argument, NULL, 's'},
+		{"port", required_argument, NULL, 1001},
+		{"name", required_argument, NULL, 1002},
+		{"listen", required_argument, NULL, 1003},
+		{"domain", required_argument, NULL, 1004},
+		{"health", required_argument, NULL, 1005},
+		{"url", required_argument, NULL, 1006},
+		{"nonce", required_argument, NULL, 1007},
+		{"allow-private", no_argument, NULL, 1008},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}
@@ -971,6 +1154,14 @@ main(int argc, char **argv)
 				memory_gb = 0,
 				max_processes = 0;
 	double		storage_gb = 0;
+	int			svc_port = 0;
+	const char *svc_name = "testservice22222",
+			   *svc_listen = "127.0.0.1:0",
+			   *svc_domain = "localhost",
+			   *svc_health = "/",
+			   *probe_url = NULL,
+			   *probe_nonce = NULL;
+	bool		probe_private = false;
 	bool		json = false,
 				verbose = false,
 				no_bid = false;
@@ -979,6 +1170,9 @@ main(int argc, char **argv)
 	/* inside the sandbox: set the limits and become the workload */
 	if (argc >= 2 && strcmp(argv[1], "__shim") == 0)
 		return sandbox_shim_main(argc, argv);
+	/* inside a service's sandbox: the same, plus the helper (svcbox.c) */
+	if (argc >= 2 && strcmp(argv[1], "__svcshim") == 0)
+		return svcbox_shim_main(argc, argv);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0 ||
 					  strcmp(argv[1], "help") == 0))
 	{
@@ -999,7 +1193,7 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (!known_command(cmd))
 	{
-		fprintf(stderr, "%s: unknown command \"%s\" (the commands are init, run, status and try)\n"
+		fprintf(stderr, "%s: unknown command \"%s\" (the commands are init, run, status, try, serve and probe)\n"
 				"Try \"%s --help\" for more information.\n", progname, cmd, progname);
 		return 1;
 	}
@@ -1065,6 +1259,31 @@ main(int argc, char **argv)
 			case 'V':
 				printf("lagbid-agent %s\n", AGENT_VERSION);
 				return 0;
+			case 1001:
+				if (!int_option("port", optarg, 1, 65535, &svc_port))
+					return 1;
+				break;
+			case 1002:
+				svc_name = optarg;
+				break;
+			case 1003:
+				svc_listen = optarg;
+				break;
+			case 1004:
+				svc_domain = optarg;
+				break;
+			case 1005:
+				svc_health = optarg;
+				break;
+			case 1006:
+				probe_url = optarg;
+				break;
+			case 1007:
+				probe_nonce = optarg;
+				break;
+			case 1008:
+				probe_private = true;
+				break;
 			default:
 				fprintf(stderr, "Try \"%s %s --help\" for more information.\n", progname, cmd);
 				return 1;
@@ -1083,6 +1302,24 @@ main(int argc, char **argv)
 			return 1;
 		}
 		return cmd_try(dir, workload, memory_gb, max_processes, storage_gb);
+	}
+	if (strcmp(cmd, "probe") == 0)
+	{
+		if (probe_url == NULL || probe_nonce == NULL)
+		{
+			fprintf(stderr, "%s: probe needs --url and --nonce\n", progname);
+			return 1;
+		}
+		return cmd_probe(probe_url, probe_nonce, probe_private);
+	}
+	if (strcmp(cmd, "serve") == 0)
+	{
+		if (workload == NULL || dir == NULL || svc_port == 0)
+		{
+			fprintf(stderr, "%s: serve needs --workload, --dir and --port\n", progname);
+			return 1;
+		}
+		return cmd_serve(dir, workload, svc_port, svc_name, svc_listen, svc_domain, svc_health);
 	}
 	if (dir == NULL)
 	{

@@ -108,6 +108,12 @@ market_detect_api(Agent *a)
 		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	log_debug("start", "the market %s lagbid_api.task_workload", a->api_04 ? "has" : "lacks");
+	res = market_query(&a->m, "SELECT to_regprocedure('lagbid_api.my_leases()') IS NOT NULL",
+					   0, NULL, NULL, NULL);
+	a->api_leases = res && market_ok(res) && PQntuples(res) == 1 && PQnfields(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	log_debug("start", "the market %s service leases", a->api_leases ? "has" : "lacks");
 }
 
 /* ---- the decision cache: a task is decided once (capacity aside) ---- */
@@ -269,6 +275,15 @@ consider(Agent *a, TaskTerms *t, const char *source)
 	}
 	t->workload_json = body;
 	d = policy_decide(&a->cfg, t, a->slots_used, price, sizeof(price), &cost, why, sizeof(why));
+	/* a service runs here as long as its lease: only up to max_services of them */
+	if (d == DECIDE_BID && workload_is_service(body, t->workload_len) &&
+		(!a->proxy_up || a->nsvcs >= a->cfg.max_services))
+	{
+		d = DECLINE_CAPACITY;
+		snprintf(why, sizeof(why), a->proxy_up ? "a service, and %d of service.max_services = %d run here" :
+				 "a service, and the front proxy is not running (service.max_services = %d)",
+				 a->proxy_up ? a->nsvcs : a->cfg.max_services, a->cfg.max_services);
+	}
 	t->workload_json = NULL;
 	free(body);
 	if (d != DECIDE_BID)
@@ -550,6 +565,8 @@ market_on_notification(Agent *a)
 				log_warning("due", "job %s of task %s is due", nr.job, nr.task);
 			else if (strcmp(nr.kind, "job_paid") == 0)
 				log_info("paid", "job %s of task %s paid: %.200s", nr.job, nr.task, nr.payload);
+			else if (strcmp(nr.kind, "probe_assigned") == 0)
+				a->want_probes = true;	/* the assignment is read from my_probes() */
 			else
 				log_info("notification", "%s (task %s, bid %s, job %s): %.200s", nr.kind,
 						 nr.task, nr.bid, nr.job, nr.payload);
@@ -621,6 +638,8 @@ market_reconcile(Agent *a)
 	a->want_reconcile = false;
 	if (res == NULL)
 		return;
+	/* the leases first: a service's job is processing too, and is not a batch run */
+	lease_reconcile(a);
 	if (!market_ok(res))
 	{
 		char		msg[512];
@@ -677,7 +696,7 @@ market_reconcile(Agent *a)
 			log_warning("reconcile", "ignored a malformed my_jobs row (job %s): %s", id, why);
 			continue;
 		}
-		if (runner_find(a, jr.job_id) != NULL || a->stopping)
+		if (runner_find(a, jr.job_id) != NULL || a->stopping || lease_owns_job(a, jr.job_id))
 			continue;
 		if (!jr.workload_null)
 		{

@@ -394,3 +394,221 @@ push_payload_ids(const char *payload, size_t len, IdSet *out, int limit)
 	json_decref(v);
 	return (bad && n == 0) ? -1 : n;
 }
+
+/* ---- service leases and probes (lease.c, proxy.c) ---- */
+
+bool
+lease_name_ok(const char *s, size_t len)
+{
+	if (len != LEASE_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '2' && s[i] <= '7')))
+			return false;
+	return true;
+}
+
+bool
+probe_nonce_ok(const char *s, size_t len)
+{
+	if (len != 32)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int
+probe_message(const char *name, const char *nonce, int status, char *out, size_t cap)
+{
+	return snprintf(out, cap, "lagbid-probe-v1\nlease:%s\nnonce:%s\nstatus:%d\n", name, nonce, status);
+}
+
+
+
+static bool
+sha256_text_ok(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool
+int_in(const Rows *r, int row, int col, int lo, int hi, int *out)
+{
+	double		d;
+
+	if (!rows_num(r, row, col, &d) || d != (double) (long long) d || d < lo || d > hi)
+		return false;
+	*out = (int) d;
+	return true;
+}
+
+/*
+ * One row of my_leases(), every column checked: the name is what the
+ * front proxy routes by and what a host name is made of, the health path
+ * goes into a request line, the port into a connect().
+ */
+bool
+lease_from_row(const Rows *r, int row, LeaseRow *l, char *why, size_t whylen)
+{
+	static const char *const states[] = {
+		"starting", "ready", "degraded", "unstable", "expired", "failed", "torn_down", NULL
+	};
+	bool		known = false;
+
+	memset(l, 0, sizeof(*l));
+	if (r->ncols < LEASE_NCOLS)
+	{
+		snprintf(why, whylen, "%d columns, not %d", r->ncols, LEASE_NCOLS);
+		return false;
+	}
+	if (!rows_id(r, row, 0, &l->lease_id) || !rows_id(r, row, 1, &l->job_id) ||
+		!rows_id(r, row, 2, &l->task_id))
+	{
+		snprintf(why, whylen, "lease, job or task id is not an id");
+		return false;
+	}
+	if (!rows_text(r, row, 3, l->name, sizeof(l->name)) || !lease_name_ok(l->name, strlen(l->name)))
+	{
+		snprintf(why, whylen, "the lease name is not 16 characters of lower-case base32");
+		return false;
+	}
+	if (rows_text(r, row, 4, l->state, sizeof(l->state)))
+		for (int i = 0; states[i]; i++)
+			if (strcmp(l->state, states[i]) == 0)
+				known = true;
+	if (!known)
+	{
+		snprintf(why, whylen, "unknown lease state");
+		return false;
+	}
+	if (rows_raw(r, row, 5, NULL) != NULL && !rows_text(r, row, 5, l->endpoint, sizeof(l->endpoint)))
+	{
+		snprintf(why, whylen, "the endpoint is not printable text of at most %zu bytes", sizeof(l->endpoint) - 1);
+		return false;
+	}
+	if (!rows_num(r, row, 6, &l->reserved_until) || l->reserved_until < 0 || l->reserved_until > 1e11)
+	{
+		snprintf(why, whylen, "reserved_until is not a time");
+		return false;
+	}
+	if (!int_in(r, row, 7, 1, 65535, &l->port))
+	{
+		snprintf(why, whylen, "the port is not in 1..65535");
+		return false;
+	}
+	if (!rows_text(r, row, 8, l->health_path, sizeof(l->health_path)) || l->health_path[0] != '/')
+	{
+		snprintf(why, whylen, "the health path is not printable text starting with \"/\" of at most 256 bytes");
+		return false;
+	}
+	for (const char *p = l->health_path; *p; p++)
+		if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f)
+		{
+			snprintf(why, whylen, "the health path has a space or a byte outside printable ASCII");
+			return false;
+		}
+	if (!int_in(r, row, 9, 100, 599, &l->expected_status))
+	{
+		snprintf(why, whylen, "the expected status is not in 100..599");
+		return false;
+	}
+	if (!int_in(r, row, 10, 1, 86400, &l->startup_timeout_s))
+	{
+		snprintf(why, whylen, "the startup timeout is not in 1..86400");
+		return false;
+	}
+	if (!rows_text(r, row, 11, l->workload_sha256, sizeof(l->workload_sha256)) ||
+		!sha256_text_ok(l->workload_sha256))
+	{
+		snprintf(why, whylen, "the workload digest is not 64 lower-case hex characters");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A URL a probe may GET: http:// or https://, a host (no userinfo),
+ * printable ASCII without spaces, at most 2048 bytes.  libcurl parses it;
+ * this refuses what has no business in a probe before it gets there.
+ */
+bool
+probe_url_ok(const char *url, char *why, size_t whylen)
+{
+	const char *h;
+	size_t		alen;
+
+	if (strncmp(url, "http://", 7) == 0)
+		h = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		h = url + 8;
+	else
+	{
+		snprintf(why, whylen, "not an http:// or https:// URL");
+		return false;
+	}
+	if (strlen(url) > 2048)
+	{
+		snprintf(why, whylen, "longer than 2048 bytes");
+		return false;
+	}
+	for (const char *p = url; *p; p++)
+		if ((unsigned char) *p <= 0x20 || (unsigned char) *p >= 0x7f)
+		{
+			snprintf(why, whylen, "a space, control or non-ASCII byte");
+			return false;
+		}
+	alen = strcspn(h, "/?#");
+	if (alen == 0)
+	{
+		snprintf(why, whylen, "no host");
+		return false;
+	}
+	if (memchr(h, '@', alen) != NULL)
+	{
+		snprintf(why, whylen, "userinfo in the URL");
+		return false;
+	}
+	return true;
+}
+
+bool
+probe_from_row(const Rows *r, int row, ProbeRow *p, char *why, size_t whylen)
+{
+	memset(p, 0, sizeof(*p));
+	if (r->ncols < PROBE_NCOLS)
+	{
+		snprintf(why, whylen, "%d columns, not %d", r->ncols, PROBE_NCOLS);
+		return false;
+	}
+	if (!rows_id(r, row, 0, &p->probe_id))
+	{
+		snprintf(why, whylen, "the probe id is not an id");
+		return false;
+	}
+	if (!rows_text(r, row, 1, p->lease_name, sizeof(p->lease_name)) ||
+		!lease_name_ok(p->lease_name, strlen(p->lease_name)))
+	{
+		snprintf(why, whylen, "the lease name is not 16 characters of lower-case base32");
+		return false;
+	}
+	if (!rows_text(r, row, 2, p->endpoint, sizeof(p->endpoint)) ||
+		!probe_url_ok(p->endpoint, why, whylen))
+	{
+		if (p->endpoint[0] == '\0')
+			snprintf(why, whylen, "the endpoint is missing or too long");
+		return false;
+	}
+	if (!rows_text(r, row, 3, p->nonce, sizeof(p->nonce)) || !probe_nonce_ok(p->nonce, strlen(p->nonce)))
+	{
+		snprintf(why, whylen, "the nonce is not 32 lower-case hex characters");
+		return false;
+	}
+	return true;
+}

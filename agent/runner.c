@@ -255,6 +255,8 @@ runner_reap(Agent *a)
 
 		if (pid <= 0)
 			break;
+		if (lease_reaped(a, pid, status))
+			continue;
 		for (int i = 0; i < a->njobs; i++)
 		{
 			Job		   *j = a->jobs[i];

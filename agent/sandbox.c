@@ -431,6 +431,8 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 				errp[PATH_MAX],
 				limp[PATH_MAX];
 	char		lim[4][32];
+	char		portarg[16];
+	int			svc = spec->svc_port > 0 ? spec->svc_fd : -1;
 	pid_t		pid,
 				agent;
 
@@ -473,9 +475,15 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 	argv[n++] = "3";
 	argv[n++] = "--";
 	argv[n++] = SHIM_PATH;
-	argv[n++] = "__shim";
+	argv[n++] = spec->svc_port > 0 ? "__svcshim" : "__shim";
 	for (int i = 0; i < 4; i++)
 		argv[n++] = lim[i];
+	if (spec->svc_port > 0)
+	{
+		/* a service: the port the helper connects to, the socket on fd 4 */
+		snprintf(portarg, sizeof(portarg), "%d", spec->svc_port);
+		argv[n++] = portarg;
+	}
 	argv[n++] = "--";
 	for (int i = 0; i < wl->argc && i < WL_MAX_ARGS; i++)
 		argv[n++] = wl->argv[i];
@@ -511,24 +519,27 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 			_exit(126);
 		/* nothing of the agent's (its market connection, its self-pipe) */
 		for (int fd = 3; fd < 1024; fd++)
-			if (fd != in && fd != out && fd != er && fd != afd)
+			if (fd != in && fd != out && fd != er && fd != afd && fd != svc)
 				close(fd);
 		bw = fork();
 		if (bw < 0)
 			_exit(126);
 		if (bw == 0)
 		{
-			int			fds[4] = {in, out, er, afd};
+			int			fds[5] = {in, out, er, afd, svc};
+			int			nfds = svc >= 0 ? 5 : 4;
 
-			/* out of the way of 0..3 first: any of them may be one already */
-			for (int i = 0; i < 4; i++)
+			/* out of the way of 0..4 first: any of them may be one already */
+			for (int i = 0; i < nfds; i++)
 				if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 16)) < 0)
 					_exit(126);
-			for (int i = 0; i < 4; i++)
+			for (int i = 0; i < nfds; i++)
 				if (dup2(fds[i], i) < 0)
 					_exit(126);
-			for (int fd = 4; fd < 1024; fd++)
-				close(fd);
+			/* every other descriptor, however high (the proxy's sockets may pass 1024) */
+			if (close_range((unsigned) nfds, ~0U, 0) != 0)
+				for (int fd = nfds; fd < 65536; fd++)
+					close(fd);
 			/* bwrap starts with nothing of the agent's or the workload's environment */
 			execve(spec->bwrap, argv, envp);
 			dprintf(2, "could not execute \"%s\": %s\n", spec->bwrap, strerror(errno));
@@ -538,6 +549,8 @@ sandbox_start(const RunSpec *spec, RunState *rs, char *err, size_t errlen)
 		close(out);
 		close(er);
 		close(afd);
+		if (svc >= 0)
+			close(svc);
 		_exit(limits_watch(spec, bw));
 	}
 	free(argv);

@@ -277,3 +277,15 @@ workload_free(Workload *wl)
 	memset(wl, 0, sizeof(*wl));
 	wl->timeout_s = WL_DEFAULT_TIMEOUT;
 }
+
+/* the workload has a "service" object: a lease's app, not a batch job */
+bool
+workload_is_service(const char *json, size_t len)
+{
+	char		err[64];
+	json_t	   *v = json_read(json, len, LAGBID_WL_MAX_BYTES, err, sizeof(err));
+	bool		is = v && json_is_object(v) && json_is_object(json_object_get(v, "service"));
+
+	json_decref(v);
+	return is;
+}

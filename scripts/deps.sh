@@ -11,6 +11,8 @@ PKGS=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron libssl-dev
       pgbouncer)   # pgbouncer: test/t/021_agent_pgbouncer.pl
 # lagbid-agent parses JSON with jansson; its fuzzers need clang's libFuzzer
 PKGS+=(libjansson-dev clang)
+# its front proxy of services (evhttp) and its HTTP client to apps and for probes
+PKGS+=(libevent-dev libcurl4-openssl-dev)
 PKGS+=("$@")
 
 missing=()

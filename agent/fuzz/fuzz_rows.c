@@ -62,6 +62,22 @@ check_rows(const FuzzRows *f, int nrows)
 		}
 		if (job_from_row(&r, i, &j, why, sizeof(why)) && (j.job_id < 1 || j.task_id < 1))
 			abort();
+		/* service leases and probes: what is accepted is what the proxy and the prober may use */
+		{
+			LeaseRow	l;
+			ProbeRow	p;
+
+			if (lease_from_row(&r, i, &l, why, sizeof(why)) &&
+				(l.lease_id < 1 || !lease_name_ok(l.name, strlen(l.name)) || l.port < 1 || l.port > 65535 ||
+				 l.health_path[0] != '/' || strpbrk(l.health_path, " \r\n") != NULL ||
+				 l.expected_status < 100 || l.expected_status > 599))
+				abort();
+			if (probe_from_row(&r, i, &p, why, sizeof(why)) &&
+				(p.probe_id < 1 || !probe_nonce_ok(p.nonce, strlen(p.nonce)) ||
+				 (strncmp(p.endpoint, "http://", 7) != 0 && strncmp(p.endpoint, "https://", 8) != 0) ||
+				 strpbrk(p.endpoint, " \r\n") != NULL))
+				abort();
+		}
 		if (notice_from_row(&r, i, &n))
 		{
 			if (n.id < 1 || strchr(n.kind, '\n') || strchr(n.payload, '\n'))

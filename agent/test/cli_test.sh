@@ -29,7 +29,7 @@ ok $([ $? -ne 0 ]; echo $?) "no command is an error"
 "$agent" run > "$tmp/nodir" 2>&1
 ok $([ $? -ne 0 ] && grep -q 'run needs --dir' "$tmp/nodir"; echo $?) "run without --dir is an error"
 "$agent" frobnicate --dir "$tmp/x" > "$tmp/unknown" 2>&1
-ok $([ $? -ne 0 ] && grep -q 'unknown command "frobnicate" (the commands are init, run, status and try)' "$tmp/unknown" &&
+ok $([ $? -ne 0 ] && grep -q 'unknown command "frobnicate" (the commands are init, run, status, try, serve and probe)' "$tmp/unknown" &&
 	! grep -q 'needs --dir' "$tmp/unknown"; echo $?) "an unknown command is named as one"
 for c in init run status try; do
 	"$agent" $c --help > "$tmp/help.$c" 2>&1
@@ -140,7 +140,7 @@ ok $(grep -q "$dir/lagbid-agent.conf: line [0-9]*: invalid value \"lots\" for \"
 	"a bad number: the file, the line, the value and the accepted range"
 sed 's/^\[owners\]/[owner]/' "$tmp/good.conf" > "$dir/lagbid-agent.conf"
 "$agent" status --dir "$dir" > "$tmp/badsec" 2>&1
-ok $(grep -q 'unknown setting "owner.allow" (the sections are \[market\], \[resources\], \[price\], \[owners\], \[jobs\] and \[metrics\])' "$tmp/badsec"; echo $?) \
+ok $(grep -q 'unknown setting "owner.allow" (the sections are \[market\], \[resources\], \[price\], \[owners\], \[jobs\], \[metrics\] and \[service\])' "$tmp/badsec"; echo $?) \
 	"a misspelt section: the sections"
 
 # a conninfo libpq cannot parse is a permanent error: run stops at once

@@ -571,6 +571,36 @@ test_config(void)
 	config_defaults(&c, "/x");
 	ok(config_parse(&c, "[price]\ncpu_core_hour = 1\n", err, sizeof(err)) != 0, "config: conninfo and region are required");
 	config_free(&c);
+
+	/* [service] */
+	config_defaults(&c, "/x");
+	ok(strcmp(c.proxy_listen, "127.0.0.1:8480") == 0 && c.max_services == 4 && !c.probe_allow_private,
+	   "config: [service] defaults (proxy on 127.0.0.1:8480, 4 services, no private probes)");
+	ok(config_parse(&c, "[market]\nconninfo = x\nregion = eu\n[service]\nproxy_listen = 127.0.0.1:9000\n"
+					"proxy_domain = spaces.example.org\nproxy_public_url = https://*.spaces.example.org\n"
+					"probe_allow_private = on\nmax_services = 0\n", err, sizeof(err)) == 0 &&
+	   strcmp(c.proxy_listen, "127.0.0.1:9000") == 0 && c.probe_allow_private && c.max_services == 0 &&
+	   strcmp(c.proxy_public_url, "https://*.spaces.example.org") == 0, "config: [service] reads (%s)", err);
+	config_free(&c);
+	{
+		const char *bad[] = {
+			"proxy_listen = localhost:80", "proxy_listen = 127.0.0.1", "proxy_listen = 127.0.0.1:0",
+			"proxy_listen = 1.2.3.4:99999", "proxy_domain = a b", "proxy_domain = .example.org",
+			"proxy_domain = x/y", "proxy_public_url = ftp://x", "proxy_public_url = https://x/path",
+			"proxy_public_url = https://user@x", "proxy_public_url = https://x:0",
+			"probe_allow_private = maybe", "max_services = -1", "probe_timeout_ms = 5",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		{
+			char		conf[256];
+
+			config_defaults(&c, "/x");
+			snprintf(conf, sizeof(conf), "[market]\nconninfo = x\nregion = eu\n[service]\n%s\n", bad[i]);
+			ok(config_parse(&c, conf, err, sizeof(err)) != 0, "config: \"%s\" is refused (%s)", bad[i], err);
+			config_free(&c);
+		}
+	}
 }
 
 /* ---- rows: a result set made of C strings ("\N" = NULL) ---- */
@@ -868,11 +898,104 @@ test_resources(void)
 	config_free(&c);
 }
 
+/* ---- service leases and probes: my_leases() and my_probes() rows as hostile input ---- */
+static void
+test_lease_rows(void)
+{
+	const char *sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	const char *good[LEASE_NCOLS] = {"7", "11", "3", "abcdefgh234567ab", "ready",
+		"http://abcdefgh234567ab.example.org:8480/", "1893457501.5", "8000", "/healthz", "200", "1800", sha};
+	const char *cells[LEASE_NCOLS];
+	TestRows	tr = {LEASE_NCOLS, cells};
+	Rows		r;
+	LeaseRow	l;
+	char		why[256];
+	char		longpath[400];
+	const struct
+	{
+		int			col;
+		const char *v;
+	}			bad[] = {
+		{0, "\\N"}, {1, "-1"}, {2, "x"},
+		{3, "ABCDEFGH234567AB"}, {3, "abcdefgh234567a"}, {3, "abcdefgh234567ab1"}, {3, "abcdefgh23456781"},
+		{3, "../../etc/passwd"}, {3, "abcdefgh.34567ab"},
+		{4, "running"}, {4, "\\N"}, {5, "http://x/\n"},
+		{6, "\\N"}, {6, "-5"}, {6, "nan"},
+		{7, "0"}, {7, "65536"}, {7, "80.5"}, {7, "\\N"},
+		{8, "healthz"}, {8, "/a b"}, {8, "/a\r\nHost: evil"}, {8, "/\x80"}, {8, "\\N"},
+		{9, "99"}, {9, "600"}, {10, "0"}, {10, "86401"},
+		{11, "ABC"}, {11, "\\N"},
+	};
+
+	memcpy(cells, good, sizeof(good));
+	r = test_rows(&tr, 1);
+	ok(lease_from_row(&r, 0, &l, why, sizeof(why)) && l.lease_id == 7 && l.job_id == 11 && l.port == 8000 &&
+	   strcmp(l.health_path, "/healthz") == 0 && l.expected_status == 200 && strcmp(l.state, "ready") == 0,
+	   "leases: a clean my_leases row reads (%s)", why);
+	cells[5] = "\\N";
+	ok(lease_from_row(&r, 0, &l, why, sizeof(why)) && l.endpoint[0] == '\0', "leases: no endpoint yet reads as none");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		memcpy(cells, good, sizeof(good));
+		cells[bad[i].col] = bad[i].v;
+		ok(!lease_from_row(&r, 0, &l, why, sizeof(why)), "leases: hostile cell %zu (column %d) refuses the row (%s)",
+		   i, bad[i].col, why);
+	}
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	memcpy(cells, good, sizeof(good));
+	cells[8] = longpath;
+	ok(!lease_from_row(&r, 0, &l, why, sizeof(why)), "leases: a 400-byte health path is refused, not truncated");
+	tr.ncols = LEASE_NCOLS - 1;
+	r = test_rows(&tr, 1);
+	ok(!lease_from_row(&r, 0, &l, why, sizeof(why)), "leases: a result of the wrong width is refused (%s)", why);
+
+	/* probes */
+	{
+		const char *pgood[PROBE_NCOLS] = {"5", "abcdefgh234567ab", "http://abcdefgh234567ab.example.org:8480/",
+		"0123456789abcdef0123456789abcdef"};
+		const char *pc[PROBE_NCOLS];
+		TestRows	pt = {PROBE_NCOLS, pc};
+		ProbeRow	p;
+		const struct
+		{
+			int			col;
+			const char *v;
+		}			pbad[] = {
+			{0, "0"}, {1, "short"}, {2, "\\N"}, {2, "ftp://example.org/"}, {2, "file:///etc/passwd"},
+			{2, "gopher://x/"}, {2, "http://user:pw@example.org/"}, {2, "http://"}, {2, "http:// x/"},
+			{2, "javascript:alert(1)"}, {3, "0123456789ABCDEF0123456789ABCDEF"}, {3, "0123"},
+			{3, "0123456789abcdef0123456789abcdeg"}, {3, "\\N"},
+		};
+		Rows		pr;
+
+		memcpy(pc, pgood, sizeof(pgood));
+		pr = test_rows(&pt, 1);
+		ok(probe_from_row(&pr, 0, &p, why, sizeof(why)) && p.probe_id == 5, "probes: a clean my_probes row reads (%s)", why);
+		for (size_t i = 0; i < sizeof(pbad) / sizeof(pbad[0]); i++)
+		{
+			memcpy(pc, pgood, sizeof(pgood));
+			pc[pbad[i].col] = pbad[i].v;
+			ok(!probe_from_row(&pr, 0, &p, why, sizeof(why)), "probes: hostile cell %zu (column %d) refuses the row (%s)",
+			   i, pbad[i].col, why);
+		}
+	}
+	{
+		char		msg[256];
+
+		probe_message("abcdefgh234567ab", "0123456789abcdef0123456789abcdef", 200, msg, sizeof(msg));
+		ok(strcmp(msg, "lagbid-probe-v1\nlease:abcdefgh234567ab\nnonce:0123456789abcdef0123456789abcdef\nstatus:200\n") == 0,
+		   "probes: the signed message is the design's bytes");
+	}
+}
+
 int
 main(void)
 {
 	log_init(false, LOG_LEVEL_FATAL);
 	test_rows_and_pushes();
+	test_lease_rows();
 	test_corpus();
 	test_json();
 	test_workload();

@@ -4,6 +4,8 @@
 # real workload and 3 replicas, the agents bid from their own rates, run it
 # in their bubblewrap sandboxes and upload what it printed; the owner
 # finalizes, and we print the leader's real output and the payments.
+# Then the same agents run a service space (scripts/demo_space.sh): each
+# has its front proxy on its own address (127.0.0.N, a free port).
 #
 #   scripts/demo_agents.sh SOCKET_DIR PORT DBNAME
 #
@@ -43,6 +45,13 @@ for i in 1 2 3; do
 		>"$base/init$i.log" 2>&1 || { cat "$base/init$i.log"; exit 1; }
 	# each provider prices a core-hour its own way
 	sed -i "s/^cpu_core_hour = .*/cpu_core_hour = 0.$((3 + 2 * i))/" "$dir/lagbid-agent.conf"
+	# the front proxy for service leases on this node's own address, a free
+	# port; probes of loopback allowed (this demo is all on 127.0.0.0/8)
+	pport=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.$i', 0)); print(s.getsockname()[1])")
+	sed -i -e "s/^proxy_listen = .*/proxy_listen = 127.0.0.$i:$pport/" \
+		-e "s/^probe_allow_private = .*/probe_allow_private = on/" \
+		-e "s/^probe_timeout_ms = .*/probe_timeout_ms = 2000/" \
+		-e "s/^grace_s = .*/grace_s = 2/" -e "s/^scan_interval_s = .*/scan_interval_s = 2/" "$dir/lagbid-agent.conf"
 	sed -n 's/^/  cp'"$i"': /p' "$base/init$i.log" | grep -E 'node id|detected|registered'
 	"$agent" run --dir "$dir" >"$base/run$i.log" 2>&1 &
 	pids+=($!)
@@ -89,3 +98,5 @@ echo "ada's balance: $(val "SELECT lagbid.balance('ada')")"
 echo "broken invariants: $(val "SELECT count(*) FROM lagbid.check_invariants()")"
 echo
 "$agent" status --dir "$base/cp1" | sed 's/^/  /'
+
+bash "$here/scripts/demo_space.sh" "$host" "$port" "$db" "$base" "${pids[@]}"

@@ -26,5 +26,17 @@ check "the slashed provider reads the reason and evidence" "$(has 'bond of bid [
 check "the owner reads the leader's output computed by real agents" "$(has 'sum of squares 1\.\.10 = 385')"
 check "the agents' act ends with no broken invariant" "$(has '^broken invariants: 0$')"
 check "each agent was paid what it asked, no job differs" "$(has 'paid vs expected .* 0 job\(s\) differ')"
+# the service space act (scripts/demo_space.sh)
+check "the service space's app answers through the provider's front proxy at its endpoint" \
+	"$(grep -A1 -E '^  curl http://127\.0\.0\.[0-9]+:[0-9]+/l/[a-z2-7]{16}/$' "$log" | grep -qx '  <h1>Hello from a lagbid service space</h1>' && echo 1 || echo 0)"
+check "probed windows of the lease are up and paid" \
+	"$(awk -F'|' '$2 ~ /^ up +$/ && $4 + 0 >= 1 && $5 + 0 >= 1 && $6 + 0 > 0 {up++} END {print (up >= 2) ? 1 : 0}' "$log")"
+check "extend_space moves the lease's reserved_until, and the agent learns it" \
+	"$([ "$(has 'reserved_until .* -> .* \(36 s\)$')$(has 'extended: reserved until [0-9]+ \(was [0-9]+\)')" = 11 ] && echo 1 || echo 0)"
+check "at expiry the lease is torn down, no process of it left, the route gone" \
+	"$([ "$(has 'expired -> torn_down')$(has 'torn down after [0-9.]+ s: no process left')$(has 'is gone: yes; the endpoint now answers 404$')" = 111 ] && echo 1 || echo 0)"
+check "the lease's money closes: paid + refunded + returned = escrow taken" \
+	"$(awk -F'|' '/escrow_taken .* closes/ {for (i = 1; i <= NF; i++) if ($i ~ /^ closes +$/) c = i; getline; getline; ok = ($c ~ /^ t +$/)} END {print ok ? 1 : 0}' "$log")"
+check "the space act ends with no broken invariant" "$(has '^broken invariants after the space: 0$')"
 echo "1..$n"
 [ $rc -eq 0 ] || { echo "# last lines of $log:"; tail -20 "$log" | sed 's/^/# /'; }

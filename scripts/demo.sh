@@ -2,7 +2,8 @@
 # make demo: install what is missing, build and install lagbid, start a
 # throwaway cluster (port 55432, under /tmp, pg_cron preloaded), run a small
 # market end to end and print what happens (the last act with real
-# lagbid-agent daemons: scripts/demo_agents.sh), then stop the cluster.
+# lagbid-agent daemons: scripts/demo_agents.sh, and a service space on
+# them: scripts/demo_space.sh), then stop the cluster.
 # LAGBID_DEMO_KEEP=1 leaves the cluster running and prints how to connect.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo itself, on a staged tree with lagbid installed: start a throwaway
 # cluster in STAGE/.cluster on PORT, run the market's acts (demo.sql,
-# demo_work.sql, demo_trust.sql, then real agents: demo_agents.sh), stop
+# demo_work.sql, demo_trust.sql, then real agents: demo_agents.sh, whose
+# agents then run a service space: demo_space.sh), stop
 # the cluster (unless LAGBID_DEMO_KEEP is set).  Run as a non-root user;
 # scripts/demo.sh (make demo) and the "demo" suite of make test call it.
 # Usage: demo_run.sh STAGE PORT

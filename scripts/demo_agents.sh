@@ -50,7 +50,7 @@ for i in 1 2 3; do
 	pport=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.$i', 0)); print(s.getsockname()[1])")
 	sed -i -e "s/^proxy_listen = .*/proxy_listen = 127.0.0.$i:$pport/" \
 		-e "s/^probe_allow_private = .*/probe_allow_private = on/" \
-		-e "s/^probe_timeout_ms = .*/probe_timeout_ms = 2000/" \
+		-e "s/^probe_timeout_ms = .*/probe_timeout_ms = 5000/" \
 		-e "s/^grace_s = .*/grace_s = 2/" -e "s/^scan_interval_s = .*/scan_interval_s = 2/" "$dir/lagbid-agent.conf"
 	sed -n 's/^/  cp'"$i"': /p' "$base/init$i.log" | grep -E 'node id|detected|registered'
 	"$agent" run --dir "$dir" >"$base/run$i.log" 2>&1 &

@@ -66,19 +66,21 @@ trap restore EXIT
 # the app's process on this host: a python3 -m http.server 8080 whose
 # ancestors include one of the demo's agents (other checkouts may run apps)
 app_pid() {
-	local p cmd up i a
+	local p cmd up depth a
 	for p in /proc/[0-9]*; do
 		{ cmd=$(tr '\0' ' ' <"$p/cmdline"); } 2>/dev/null || continue
 		[[ $cmd == "python3 -m http.server 8080 "* ]] || continue
 		up=${p#/proc/}
-		for i in 1 2 3 4 5 6 7 8; do
+		for ((depth = 0; depth < 8; depth++)); do
 			up=$(awk '/^PPid:/ {print $2}' "/proc/$up/status" 2>/dev/null) || break
-			[ -n "$up" ] && [ "$up" != 0 ] || break
+			if [ -z "$up" ] || [ "$up" = 0 ]; then
+				break
+			fi
 			for a in "${agent_pids[@]}"; do
-				[ "$up" = "$a" ] && {
+				if [ "$up" = "$a" ]; then
 					echo "${p#/proc/}"
 					return 0
-				}
+				fi
 			done
 		done
 	done
@@ -193,7 +195,7 @@ echo
 echo "the money of the lease, to the unit (escrow taken = paid + refunded + returned); the windows"
 echo "the clock jumped over were not probed: paid as up (a gap on the market's side never counts"
 echo "against the provider), the owner's share above the ask refunded each window:"
-q -c "SELECT l.windows_up, l.windows_unprobed, l.windows_down, l.taken AS escrow_taken, l.paid, l.refunded, l.returned,
+q -c "SELECT l.state, l.windows_up, l.windows_unprobed, l.windows_down, l.taken AS escrow_taken, l.paid, l.refunded, l.returned,
              l.paid + l.refunded + l.returned = l.taken AS closes,
              (SELECT state FROM lagbid.job WHERE id = l.job_id) AS job
         FROM lagbid.lease l WHERE l.id = $lease"

@@ -701,7 +701,7 @@ config_render(const Config *c, const char *node_id, const char *detected_note)
 		"# when TLS sits in front: scheme://host[:port] (URLs BASE/l/NAME/) or\n"
 		"# scheme://*.domain[:port] (URLs scheme://NAME.domain[:port]/)\n"
 		"proxy_public_url = %s\n"
-		"# apps running here at most; 0: no proxy, no services\n"
+		"# apps running here at most; 0: no services (the proxy and the prober still run)\n"
 		"max_services = %d\n"
 		"# probes of loopback or private addresses (tests only)\n"
 		"probe_allow_private = %s\n"

@@ -100,8 +100,18 @@ log_line_prefix = '%m [%p] %q%u@%d '
 CONF
 fi
 if ! pg_ctl -D "$dir" status >/dev/null 2>&1; then
-	pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null ||
-		{ tail -20 "$dir/server.log" >&2; exit 1; }
+	# the port may be held for a moment by the previous server's last
+	# connections (or be some client's ephemeral port): try three times
+	for try in 1 2 3; do
+		pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null && break
+		if [ $try -lt 3 ] && tail -5 "$dir/server.log" | grep -q 'Address already in use'; then
+			echo "port $port is in use; trying again in 2 s" >&2
+			sleep 2
+			continue
+		fi
+		tail -20 "$dir/server.log" >&2
+		exit 1
+	done
 fi
 psql() { command psql -X -q -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U postgres "$@"; }
 psql -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||

@@ -88,7 +88,7 @@ const LagbidErrorInfo lagbid_error_table[LB__COUNT] = {
 	[LB_PROBE_UNSIGNED] = {"LB611", 403, "probe_unsigned", "a successful probe needs the provider's proxy signature (Ed25519 over the probe message) and this one is missing or wrong"},
 	[LB_NO_LIVE_LEASE] = {"LB612", 409, "no_live_lease", "the space has no ready or degraded lease to probe"},
 	[LB_WINDOW_NOT_CLOSED] = {"LB613", 409, "window_not_closed", "the probe window has not closed yet: it is settled after its end"},
-	[LB_NOT_A_SERVICE] = {"LB614", 409, "not_a_service", "the call is for the other kind of job (a lease call on a batch job, or a result of a service job)"},
+	[LB_NOT_A_SERVICE] = {"LB614", 409, "not_a_service", "a service job takes no result and its task no election (upload_result, submit_result, finalize); it ends with its lease"},
 };
 
 static int

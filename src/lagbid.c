@@ -294,7 +294,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("lagbid.probers_per_window",
 							"Probers the tick assigns to each live lease per window.",
-							"Registered providers other than the lease's own, at random, distinct logins where possible.",
+							"Registered providers other than the lease's own, at random, distinct hosts (the host of their first registered address) where possible.",
 							&lagbid_probers_per_window,
 							3, 1, 3,
 							PGC_SUSET,

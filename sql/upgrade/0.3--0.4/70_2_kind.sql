@@ -1,7 +1,7 @@
 -- issue 21 (docs/0.4/spaces.md): kind, the last argument of publish_task
 -- and create_space (and their lagbid_api forms); the C symbols are the same
 -- (they find kind by name).  The tables, types and functions of leases
--- are 70_leases.sql (the install part 88_leases.sql).
+-- are 70_3_leases.sql (the install part 88_leases.sql).
 DROP FUNCTION lagbid_api.publish_task(jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text);
 DROP FUNCTION lagbid_api.create_space(text, jsonb, numeric, numeric, numeric, text, integer, jsonb, numeric);
 DROP FUNCTION lagbid.publish_task(text, jsonb, numeric, numeric, numeric, text, integer, integer, interval, boolean, boolean, jsonb, numeric, numeric, text);

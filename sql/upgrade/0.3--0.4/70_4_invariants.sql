@@ -212,42 +212,48 @@ BEGIN ATOMIC
             AND NOT (t.state IN ('accepting_bids', 'bid_closed') AND t.allocated_at IS NOT NULL))
     UNION ALL
     -- collateral (issue 20): a bid's bond is collateral_ratio x ask x
-    -- duration_hours of its task, and locked only while the bid is open or
-    -- its task is processing
+    -- duration_hours of its task, has a state exactly when it is above 0, and
+    -- is locked only while the bid is open or its task is processing
     SELECT 'bid_bond', format('bid %s (%s) of task %s (%s) has bond %s (%s), expected %s', b.id, b.state, t.id,
                               t.state, b.bond, coalesce(b.bond_state, 'none'),
                               t.collateral_ratio * b.price * t.duration_hours)
       FROM lagbid.bid b JOIN lagbid.task t ON t.id = b.task_id
      WHERE (b.bond > 0 AND b.bond <> t.collateral_ratio * b.price * t.duration_hours)
+        OR b.bond < 0 OR (b.bond_state IS NULL) <> (b.bond = 0)
+        OR b.bond_state NOT IN ('locked', 'released', 'slashed')
         OR (b.bond_state = 'locked'
             AND NOT (b.state = 'open' OR (b.state = 'won' AND t.state = 'processing')
                      -- a won bid's job waits while its task gathers extra replicas
                      OR (b.state = 'won' AND t.state IN ('accepting_bids', 'bid_closed')
                          AND t.allocated_at IS NOT NULL)))
     UNION ALL
-    -- collateral: a bonded account holds its bid's bond while locked, nothing after
-    SELECT 'bonded_account', format('account %s (%s %s) holds %s for bid %s (%s, bond %s)', a.id, a.kind, a.name,
-                                    a.balance, b.id, coalesce(b.bond_state, 'none'), b.bond)
-      FROM lagbid.account a LEFT JOIN lagbid.bid b ON b.bond_account_id = a.id
-     WHERE (a.kind::text = 'bonded'
-            AND (b.id IS NULL OR a.name <> 'bid:' || b.id
-                 OR a.balance <> CASE WHEN b.bond_state = 'locked' THEN b.bond ELSE 0 END))
-        OR (b.id IS NOT NULL AND a.kind::text <> 'bonded')
+    -- collateral: a provider's account holds (bonded) exactly the locked bonds of
+    -- its bids, never more than its balance; no other account holds anything
+    SELECT 'account_bonded', format('account %s (%s %s) holds %s of its balance %s, its locked bonds are %s',
+                                    a.id, a.kind, a.name, a.bonded, a.balance, coalesce(l.total, 0))
+      FROM lagbid.account a
+      LEFT JOIN (SELECT p.node_id, sum(b.bond) AS total
+                   FROM lagbid.bid b JOIN lagbid.provider p ON p.id = b.provider_id
+                  WHERE b.bond_state = 'locked' GROUP BY p.node_id) l
+        ON a.kind = 'provider' AND l.node_id = a.name
+     WHERE a.bonded <> coalesce(l.total, 0) OR a.bonded < 0 OR (a.kind <> 'external' AND a.balance < a.bonded)
     UNION ALL
-    -- collateral: each bond is locked once, and leaves once (released or slashed) when no longer locked
-    SELECT 'bond_settled_once', format('bid %s (%s) has %s bond, %s release and %s slash transactions', b.id,
-                                       b.bond_state, count(x.id) FILTER (WHERE x.kind = 'bond'),
-                                       count(x.id) FILTER (WHERE x.kind = 'release'),
-                                       count(x.id) FILTER (WHERE x.kind = 'slash'))
+    -- collateral: no bond is locked in a provider's name that has no account to hold it
+    SELECT 'account_bonded', format('provider %s has %s locked in bonds and no account', p.node_id, sum(b.bond))
+      FROM lagbid.bid b JOIN lagbid.provider p ON p.id = b.provider_id
+     WHERE b.bond_state = 'locked'
+       AND NOT EXISTS (SELECT 1 FROM lagbid.account a WHERE a.kind = 'provider' AND a.name = p.node_id)
+     GROUP BY p.node_id
+    UNION ALL
+    -- collateral: a bond leaves its hold at most once, and money moves only for a
+    -- slash: one slash transaction, for the bid's job, when slashed, none otherwise
+    SELECT 'bond_settled_once', format('bid %s (%s) has %s slash transactions', b.id, b.bond_state, count(x.id))
       FROM lagbid.bid b
-      LEFT JOIN lagbid.ledger_entry e ON e.account_id = b.bond_account_id
-      LEFT JOIN lagbid.ledger_tx x ON x.id = e.tx_id
+      LEFT JOIN lagbid.job j ON j.bid_id = b.id
+      LEFT JOIN lagbid.ledger_tx x ON x.job_id = j.id AND x.kind = 'slash'
      WHERE b.bond > 0
      GROUP BY b.id, b.bond_state
-    HAVING count(x.id) FILTER (WHERE x.kind = 'bond') <> 1
-        OR count(x.id) FILTER (WHERE x.kind = 'release') <> (b.bond_state = 'released')::int
-        OR count(x.id) FILTER (WHERE x.kind = 'slash') <> (b.bond_state = 'slashed')::int
-        OR count(x.id) <> 1 + (b.bond_state <> 'locked')::int
+    HAVING count(x.id) <> (b.bond_state = 'slashed')::int
     UNION ALL
     -- collateral: a slash pays the task's owner (kind owner) for one job of that task, and its
     -- provider was told why (job_slashed with a reason and evidence)
@@ -267,6 +273,16 @@ BEGIN ATOMIC
                             AND coalesce(n.payload ->> 'evidence', '') <> '' LIMIT 1) n ON true
      WHERE x.kind = 'slash'
        AND (a.kind <> 'owner' OR a.name IS DISTINCT FROM t.owner OR j.id IS NULL OR n.id IS NULL)
+    UNION ALL
+    -- collateral: a slash takes the bond from the account of the job's provider
+    SELECT 'slash_from_provider', format('slash %s for job %s debits account %s (%s %s), not provider %s',
+                                         x.id, x.job_id, a.id, a.kind, a.name, p.node_id)
+      FROM lagbid.ledger_tx x
+      JOIN lagbid.ledger_entry e ON e.tx_id = x.id AND e.amount < 0
+      JOIN lagbid.account a ON a.id = e.account_id
+      LEFT JOIN lagbid.job j ON j.id = x.job_id
+      LEFT JOIN lagbid.provider p ON p.id = j.provider_id
+     WHERE x.kind = 'slash' AND (a.kind <> 'provider' OR a.name IS DISTINCT FROM p.node_id)
     UNION ALL
     -- reputation: each finished job counted once, in its provider's counts
     SELECT 'provider_counts', format('provider %s counts %s completed, %s agreed, %s disagreed, %s no-show, %s failed, '

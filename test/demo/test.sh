@@ -4,7 +4,7 @@
 # that each act ended as the README says.  Keeps make demo from rotting.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$here"
+cd "$here" || exit 1
 log=test/log/demo-output.log
 mkdir -p test/log
 # a port of its own per checkout, so parallel checkouts do not collide

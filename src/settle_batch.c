@@ -18,11 +18,13 @@
  *	     unprobed, writes their ledger transactions (one payment and one
  *	     refund per window, each two entries summing to zero, as
  *	     lagbid_transfer_job writes them), the accounts' balances, the
- *	     lease_window rows and the leases' counters; repeated while some
- *	     lease has another closed window up or unprobed;
- *	  3. the leases left with no closed window, not expiring and not to be
- *	     told of their near expiry get their next window's probers (one
- *	     insert) and their next visit at its end.
+ *	     lease_window rows and the leases' counters, and, for a lease left
+ *	     with no closed window that goes on (not expiring, no near-expiry
+ *	     notice due), its next visit at the current window's end (one
+ *	     update of each lease row); repeated while some lease has another
+ *	     closed window up or unprobed;
+ *	  3. the same for the due leases that had no window to settle; then
+ *	     the current windows' probers, for all of them, by one insert.
  *
  *	  Everything else stays due and gets the per-lease visit
  *	  (lagbid_lease_tick) in the same tick: a down window (slashing, a
@@ -78,6 +80,7 @@ static LagbidPlan batch_accounts_plan = {
 static LagbidPlan batch_settle_plan = {
 	"WITH l AS MATERIALIZED ( "
 	"  SELECT l.id, l.job_id, l.task_id, l.space_id, l.name, l.price, l.price_max, "
+	"         l.provider_id, l.probes_until, l.window_s, l.reserved_until, l.near_expiry_told, "
 	"         l.settled_until AS ws, "
 	"         least(l.settled_until + make_interval(secs => l.window_s), l.reserved_until) AS we, "
 	"         t.escrow_account_id AS escrow, t.funding_account_id AS funding, pa.id AS pacct "
@@ -90,8 +93,13 @@ static LagbidPlan batch_settle_plan = {
 	"  SELECT l.*, c.probers::int AS probers, c.reported::int AS reported, "
 	"         least(trunc(l.price * extract(epoch FROM l.we - l.ws) / 3600, 6), a.balance) AS pay, "
 	"         least(trunc(l.price_max * extract(epoch FROM l.we - l.ws) / 3600, 6), a.balance) AS full, "
-	"         CASE WHEN c.reported = 0 THEN 'unprobed' ELSE 'up' END AS outcome "
+	"         CASE WHEN c.reported = 0 THEN 'unprobed' ELSE 'up' END AS outcome, n.nwe, "
+	"         n.nwe > $2 AND l.reserved_until > $2 "
+	"         AND (l.near_expiry_told OR l.reserved_until - $2 > make_interval(secs => 2 * l.window_s)) "
+	"         AS goes_on "
 	"    FROM l JOIN lagbid.account a ON a.id = l.escrow "
+	"   CROSS JOIN LATERAL (SELECT least(l.we + make_interval(secs => l.window_s), l.reserved_until) "
+	"                       AS nwe) n "
 	"   CROSS JOIN LATERAL ( "
 	"         SELECT count(*) AS probers, count(*) FILTER (WHERE p.n > 0) AS reported, "
 	"                count(*) FILTER (WHERE p.n > 0 AND p.up * 5 >= p.n * 4) AS says_up "
@@ -134,28 +142,74 @@ static LagbidPlan batch_settle_plan = {
 	"             refunded = x.refunded + (v.full - v.pay), "
 	"             windows_up = x.windows_up + (v.outcome = 'up')::int, "
 	"             windows_unprobed = x.windows_unprobed + (v.outcome = 'unprobed')::int, "
-	"             down_streak = CASE WHEN v.outcome = 'up' THEN 0 ELSE x.down_streak END "
-	"        FROM v WHERE x.id = v.id) "
-	"SELECT count(*) FROM v",
+	"             down_streak = CASE WHEN v.outcome = 'up' THEN 0 ELSE x.down_streak END, "
+	"             probes_until = CASE WHEN v.goes_on THEN v.nwe ELSE x.probes_until END, "
+	"             due_at = CASE WHEN v.goes_on THEN v.nwe ELSE x.due_at END "
+	"        FROM v WHERE x.id = v.id "
+	"      RETURNING x.id, x.provider_id, x.settled_until, x.due_at, "
+	"                v.goes_on AND coalesce(v.probes_until < v.nwe, true)) "
+	"SELECT * FROM u",
 	2, {INT8ARRAYOID, TIMESTAMPTZOID}
 };
 
 /*
- * The leases left with no closed window that go on (ready, before
- * reserved_until, no near-expiry notice due): the next visit at the end
- * of the current window, its probers assigned up to there; returns those
- * whose window has no probers yet.
+ * The leases still due with no closed window that go on (ready, before
+ * reserved_until, no near-expiry notice due) — those that had no window
+ * to settle (the settlement above does this for the others): the next
+ * visit at the end of the current window, its probers assigned up to
+ * there; returns those whose window has no probers yet.
  */
 static LagbidPlan batch_next_plan = {
 	"UPDATE lagbid.lease l SET probes_until = x.we, due_at = x.we "
 	"  FROM (SELECT id, probes_until AS before, "
 	"               least(settled_until + make_interval(secs => window_s), reserved_until) AS we "
 	"          FROM lagbid.lease WHERE id = ANY ($1)) x "
-	" WHERE l.id = x.id AND l.state = 'ready' AND x.we > $2 AND l.reserved_until > $2 "
+	" WHERE l.id = x.id AND l.state = 'ready' AND l.due_at <= $2 AND x.we > $2 "
+	"   AND l.reserved_until > $2 "
 	"   AND (l.near_expiry_told OR l.reserved_until - $2 > make_interval(secs => 2 * l.window_s)) "
 	"RETURNING l.id, l.provider_id, l.settled_until, x.we, coalesce(x.before < x.we, true)",
 	2, {INT8ARRAYOID, TIMESTAMPTZOID}
 };
+
+/* the leases whose current window needs probers, gathered over the statements */
+typedef struct ProbeWants
+{
+	int			n;
+	int			cap;
+	int64	   *lease_ids;
+	int64	   *provider_ids;
+	TimestampTz *ws;
+	TimestampTz *we;
+} ProbeWants;
+
+/* rows (id, provider_id, window start, window end, wants probers) of SPI_tuptable */
+static void
+gather_wants(ProbeWants *w)
+{
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		want = lagbid_result_datum(i, 5, &isnull);
+
+		if (isnull || !DatumGetBool(want))
+			continue;
+		if (w->n == w->cap)
+		{
+			w->cap = Max(64, w->cap * 2);
+			w->lease_ids = repalloc_huge(w->lease_ids, sizeof(int64) * w->cap);
+			w->provider_ids = repalloc_huge(w->provider_ids, sizeof(int64) * w->cap);
+			w->ws = repalloc_huge(w->ws, sizeof(TimestampTz) * w->cap);
+			w->we = repalloc_huge(w->we, sizeof(TimestampTz) * w->cap);
+		}
+		w->lease_ids[w->n] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
+		w->provider_ids[w->n] = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
+		w->ws[w->n] = DatumGetTimestampTz(lagbid_result_datum(i, 3, &isnull));
+		w->we[w->n] = DatumGetTimestampTz(lagbid_result_datum(i, 4, &isnull));
+		w->n++;
+	}
+}
 
 int
 lagbid_lease_settle_batch(TimestampTz now, int limit, LeaseTickCounts *c)
@@ -163,14 +217,11 @@ lagbid_lease_settle_batch(TimestampTz now, int limit, LeaseTickCounts *c)
 	Datum		args[2];
 	Datum	   *ids;
 	int			n,
-				i,
-				k;
-	ArrayType  *idarr;
-	int64	   *lease_ids,
-			   *provider_ids;
-	TimestampTz *ws,
-			   *we;
+				i;
+	ProbeWants	w;
+	MemoryContext caller = CurrentMemoryContext;
 
+	memset(&w, 0, sizeof(w));
 	lagbid_connect();
 	args[0] = TimestampTzGetDatum(now);
 	args[1] = Int32GetDatum(limit);
@@ -188,43 +239,36 @@ lagbid_lease_settle_batch(TimestampTz now, int limit, LeaseTickCounts *c)
 
 		ids[i] = lagbid_result_datum(i, 1, &isnull);
 	}
-	idarr = construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	args[0] = PointerGetDatum(idarr);
+	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	lagbid_exec(&batch_accounts_plan, args, NULL, false, 0);
+
+	/* kept after SPI_finish */
+	{
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+
+		w.cap = 64;
+		w.lease_ids = palloc(sizeof(int64) * w.cap);
+		w.provider_ids = palloc(sizeof(int64) * w.cap);
+		w.ws = palloc(sizeof(TimestampTz) * w.cap);
+		w.we = palloc(sizeof(TimestampTz) * w.cap);
+		MemoryContextSwitchTo(spi);
+	}
 
 	/* one window per lease per statement, earlier windows first */
 	args[1] = TimestampTzGetDatum(now);
 	for (;;)
 	{
-		int64		settled = 0;
-
 		lagbid_exec(&batch_settle_plan, args, NULL, false, 0);
-		if (!lagbid_result_int64(1, &settled) || settled == 0)
+		if (SPI_processed == 0)
 			break;
-		c->windows_settled += (int) settled;
+		c->windows_settled += (int) SPI_processed;
+		gather_wants(&w);
 	}
-
 	lagbid_exec(&batch_next_plan, args, NULL, false, 0);
-	n = (int) SPI_processed;
-	/* kept after SPI_finish */
-	lease_ids = SPI_palloc(sizeof(int64) * (n + 1));
-	provider_ids = SPI_palloc(sizeof(int64) * (n + 1));
-	ws = SPI_palloc(sizeof(TimestampTz) * (n + 1));
-	we = SPI_palloc(sizeof(TimestampTz) * (n + 1));
-	for (i = 0, k = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		if (!DatumGetBool(lagbid_result_datum(i, 5, &isnull)))
-			continue;			/* probers assigned already */
-		lease_ids[k] = DatumGetInt64(lagbid_result_datum(i, 1, &isnull));
-		provider_ids[k] = DatumGetInt64(lagbid_result_datum(i, 2, &isnull));
-		ws[k] = DatumGetTimestampTz(lagbid_result_datum(i, 3, &isnull));
-		we[k] = DatumGetTimestampTz(lagbid_result_datum(i, 4, &isnull));
-		k++;
-	}
+	gather_wants(&w);
 	lagbid_finish();
-	if (k > 0)
-		c->probes_assigned += lagbid_assign_probers_batch(k, lease_ids, provider_ids, ws, we);
+	if (w.n > 0)
+		c->probes_assigned += lagbid_assign_probers_batch(w.n, w.lease_ids, w.provider_ids,
+														  w.ws, w.we);
 	return n;
 }

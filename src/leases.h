@@ -141,6 +141,14 @@ typedef struct LeaseTickCounts
 extern bool lagbid_lease_tick(int64 lease_id, TimestampTz now, LeaseTickCounts *c);
 
 /*
+ * The tick's set-based pass before the visits (settle_batch.c): the due
+ * ready leases' closed windows that are up or unprobed settled, and their
+ * next window's probers assigned, for up to limit leases at once; the
+ * rest stays due for lagbid_lease_tick.  Run it in a subtransaction.
+ */
+extern int	lagbid_lease_settle_batch(TimestampTz now, int limit, LeaseTickCounts *c);
+
+/*
  * cancel_task on a processing service task (task locked): the lease ends
  * now -- its windows settled up to now, the last pro rata -- and expires
  * (failed while it starts), reason cancelled; the teardown ends the task.
@@ -179,6 +187,11 @@ extern int	lagbid_assign_probers(LagbidLease *l, TimestampTz window_start,
  * them (one probe_assigned notification per prober, naming its probes).
  */
 extern void lagbid_probers_begin(void);
+
+/* probers for many leases' windows in one statement, inside the round */
+extern int	lagbid_assign_probers_batch(int n, const int64 *lease_ids,
+										const int64 *provider_ids,
+										const TimestampTz *ws, const TimestampTz *we);
 extern void lagbid_probers_end(void);
 
 /* ---- settlement.c ---- */

@@ -263,6 +263,72 @@ lagbid_assign_probers(LagbidLease *l, TimestampTz ws, TimestampTz we, bool nowai
 	return n;
 }
 
+static LagbidPlan assign_batch_plan = {
+	"INSERT INTO lagbid.probe (lease_id, window_start, window_end, prober_kind, prober, "
+	"    provider_id, nonce, assigned_at) "
+	"SELECT x.lease, x.ws, x.we, 'provider', x.node, x.id, x.nonce, $1 "
+	"FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::text[], "
+	"            $7::text[]) AS x(lease, ws, we, id, node, nonce)",
+	7, {TIMESTAMPTZOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID}
+};
+
+/*
+ * The tick's probers for many leases' windows at once (settle_batch.c):
+ * each lease chosen for as lagbid_assign_probers does, all of them
+ * inserted by one statement; inside the tick's round (its notifications
+ * name the probes).
+ */
+int
+lagbid_assign_probers_batch(int n, const int64 *lease_ids, const int64 *provider_ids,
+							const TimestampTz *ws, const TimestampTz *we)
+{
+	int			want = Min(lagbid_probers_per_window, 3);
+	int			cap = n * want + 1;
+	Datum	   *leases = palloc(sizeof(Datum) * cap);
+	Datum	   *starts = palloc(sizeof(Datum) * cap);
+	Datum	   *ends = palloc(sizeof(Datum) * cap);
+	Datum	   *ids = palloc(sizeof(Datum) * cap);
+	Datum	   *nodes = palloc(sizeof(Datum) * cap);
+	Datum	   *nonces = palloc(sizeof(Datum) * cap);
+	Datum		args[7];
+	int			k = 0,
+				i,
+				j;
+
+	if (!in_round)
+		elog(ERROR, "lagbid: a batch of probers is assigned inside the tick's round");
+	for (i = 0; i < n; i++)
+	{
+		int			chosen[3];
+		int			m = choose(provider_ids[i], want, chosen);
+
+		for (j = 0; j < m; j++)
+		{
+			leases[k] = Int64GetDatum(lease_ids[i]);
+			starts[k] = TimestampTzGetDatum(ws[i]);
+			ends[k] = TimestampTzGetDatum(we[i]);
+			ids[k] = Int64GetDatum(candidates[chosen[j]].id);
+			nodes[k] = CStringGetTextDatum(candidates[chosen[j]].node_id);
+			nonces[k] = CStringGetTextDatum(make_nonce());
+			k++;
+		}
+	}
+	if (k == 0)
+		return 0;				/* nobody to probe: the windows will be unprobed */
+	args[0] = TimestampTzGetDatum(lagbid_clock_now());
+	args[1] = PointerGetDatum(construct_array(leases, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(starts, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[3] = PointerGetDatum(construct_array(ends, k, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(ids, k, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[5] = PointerGetDatum(construct_array(nodes, k, TEXTOID, -1, false, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_array(nonces, k, TEXTOID, -1, false, TYPALIGN_INT));
+	lagbid_connect();
+	lagbid_exec(&assign_batch_plan, args, NULL, false, 0);
+	lagbid_finish();
+	return k;
+}
+
 /* the exact bytes the provider's proxy signs */
 static bytea *
 probe_message(const char *lease_name, const char *nonce, int32 status)

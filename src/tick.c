@@ -393,6 +393,57 @@ finalize_task(int64 id, TimestampTz now, TickCounts *c)
 	return true;
 }
 
+/*
+ * The set-based pass over the due leases (settle_batch.c), in a
+ * subtransaction: when it cannot finish (an account busy, any error) it
+ * is rolled back whole and the per-lease visits that follow do its work.
+ * Errors about the session or the server (aborts_tick) are raised again;
+ * any other but a busy lock is said in a WARNING.
+ */
+static void
+settle_leases_batch(TimestampTz now, TickCounts *total)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	LeaseTickCounts c;
+
+	memset(&c, 0, sizeof(c));
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		lagbid_lease_settle_batch(now, lagbid_tick_batch_size, &c);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (aborts_tick(edata->sqlerrcode))
+			ReThrowError(edata);
+		memset(&c, 0, sizeof(c));
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_TRANSACTION_ROLLBACK)
+			ereport(WARNING,
+					(errmsg("lagbid.tick could not settle the due leases together: %s",
+							edata->message ? edata->message : "(no message)"),
+					 errdetail("SQLSTATE %s; each lease is visited on its own instead.",
+							   unpack_sql_state(edata->sqlerrcode))));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	total->lease.windows_settled += c.windows_settled;
+	total->lease.probes_assigned += c.probes_assigned;
+}
+
 static bool
 visit_lease(int64 id, TimestampTz now, TickCounts *c)
 {
@@ -672,6 +723,7 @@ lagbid_tick(PG_FUNCTION_ARGS)
 		{
 			/* the candidate probers once, one notification per prober */
 			lagbid_probers_begin();
+			settle_leases_batch(now, &c);
 			run_list(&lease_due_plan, visit_lease, "lease", "lease", now, &c);
 			lagbid_probers_end();
 			/* the silent probers of the windows settled, once per provider */

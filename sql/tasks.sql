@@ -69,3 +69,26 @@ SELECT try('SELECT lagbid.cancel_task(99)');
 -- the task's life
 SELECT from_state, to_state, reason FROM lagbid.event WHERE entity = 'task' AND entity_id = 2 ORDER BY id;
 SELECT * FROM lagbid.check_invariants();
+-- the terms fixed at publish are validated in C, not by CHECKs (a CHECK of
+-- lagbid.task is compiled again by every bid); check_invariants() reports a
+-- task whose terms were changed behind the market's back (each undone)
+SELECT try($$SELECT lagbid.publish_task('alice', '{}', 5, 4, 1)$$) AS inverted_range;
+SELECT try($$SELECT lagbid.publish_task('alice', '{}', 1, 4, 0)$$) AS zero_hours;
+SELECT try($$SELECT lagbid.publish_task('alice', '{}', 1, 4, 1, bid_limit => 2, replicas => 3)$$) AS replicas_over_limit;
+BEGIN;
+UPDATE lagbid.task SET price_min = price_max + 1 WHERE id = 1;
+SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+BEGIN;
+UPDATE lagbid.task SET duration_hours = 0 WHERE id = 1;
+SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+BEGIN;
+UPDATE lagbid.task SET replicas = bid_limit + 1 WHERE id = 1;
+SELECT DISTINCT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+BEGIN;
+UPDATE lagbid.task SET bidding_window = '0 s' WHERE id = 1;
+SELECT invariant FROM lagbid.check_invariants() ORDER BY 1;
+ROLLBACK;
+SELECT * FROM lagbid.check_invariants();

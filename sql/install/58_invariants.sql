@@ -171,6 +171,15 @@ BEGIN ATOMIC
      GROUP BY b.id, b.state
     HAVING (b.state = 'won') <> (count(j.id) = 1) OR count(j.id) > 1
     UNION ALL
+    -- the terms fixed at publish (CHECKs up to 0.3: 10_schema.sql)
+    SELECT 'task_terms', format('task %s: price %s..%s, replicas %s of bid_limit %s, %s h, window %s',
+                                t.id, t.price_min, t.price_max, t.replicas, t.bid_limit,
+                                t.duration_hours, t.bidding_window)
+      FROM lagbid.task t
+     WHERE NOT (t.price_min >= 0 AND t.price_min <= t.price_max AND t.replicas >= 1
+                AND t.replicas <= t.bid_limit AND t.duration_hours > 0
+                AND t.bidding_window > interval '0')
+    UNION ALL
     SELECT 'task_replicas', format('task %s has %s jobs for %s replicas', t.id, count(j.id), t.replicas)
       FROM lagbid.task t JOIN lagbid.job j ON j.task_id = t.id
      GROUP BY t.id, t.replicas HAVING count(j.id) > t.replicas

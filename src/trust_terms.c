@@ -161,7 +161,13 @@ lagbid_space_collateral_ratio(int64 space_id)
 		return lagbid_num_int(0);
 	args[0] = Int64GetDatum(space_id);
 	lagbid_connect();
-	lagbid_exec(&space_ratio_plan, args, NULL, true, 1);
+	/*
+	 * Not read-only: a fresh snapshot.  The caller has the space locked, and
+	 * a space created by a transaction that committed after this
+	 * statement's snapshot was taken is locked but not in that snapshot
+	 * (the torture run found "space 7 does not exist" that way).
+	 */
+	lagbid_exec(&space_ratio_plan, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		elog(ERROR, "lagbid: space %lld does not exist", (long long) space_id);
 	r = SPI_datumTransfer(lagbid_result_datum(0, 1, &isnull), false, -1);

@@ -1,4 +1,5 @@
--- issue 21 (docs/0.4/spaces.md): check_invariants() gains the lease rules
+-- 0.4's check_invariants(), the only definition in this upgrade (exactly
+-- sql/install/58_invariants.sql's): issue 20's bond and reputation rules, issue 21's lease rules
 -- (lease_money, lease_windows), and the escrow and payment rules of batch
 -- tasks leave service tasks to them.  CREATE OR REPLACE resets SECURITY
 -- DEFINER: set again as 70_api.sql sets it.

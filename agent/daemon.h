@@ -38,6 +38,8 @@ typedef enum MarketSession
 extern PGconn *market_open(const char *conninfo, char *err, size_t errlen);
 extern bool market_connect(Market *m, const char *conninfo, MarketSession kind);
 extern void market_disconnect(Market *m, const char *why);
+/* a PGresult seen through rows.c's interface (the result must outlive the Rows) */
+extern Rows market_rows(const PGresult *res);
 extern PGresult *market_query(Market *m, const char *sql, int nparams,
 							  const char *const *values, const int *lengths,
 							  const int *formats);

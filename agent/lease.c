@@ -54,29 +54,6 @@ static const char *const leases_sql =
 static const char *const probes_sql =
 "SELECT probe_id, lease_name, endpoint, nonce FROM lagbid_api.my_probes() ORDER BY probe_id";
 
-static int
-pg_get(const void *ctx, int row, int col, const char **value)
-{
-	const PGresult *res = ctx;
-
-	if (PQgetisnull(res, row, col))
-		return -1;
-	*value = PQgetvalue(res, row, col);
-	return PQgetlength(res, row, col);
-}
-
-static Rows
-pg_rows(const PGresult *res)
-{
-	Rows		r;
-
-	r.nrows = PQntuples(res);
-	r.ncols = PQnfields(res);
-	r.get = pg_get;
-	r.ctx = res;
-	return r;
-}
-
 /* the host of a multiaddr /dns4|dns6|dns|ip4|ip6/<host>/... */
 int
 lease_default_domain(const Config *c, char *out, size_t cap, bool *is_ip)
@@ -323,7 +300,7 @@ lease_reconcile(Agent *a)
 		log_warning("lease", "the market lists %d leases: the first %d are read", n, LEASE_MAX_ROWS);
 		n = LEASE_MAX_ROWS;
 	}
-	r = pg_rows(res);
+	r = market_rows(res);
 	for (int i = 0; i < a->nsvcs; i++)
 		a->svcs[i]->listed = false;
 	/* every job of a lease, malformed rows too: none of them is a batch run */
@@ -568,7 +545,7 @@ lease_probes(Agent *a)
 	n = PQntuples(res);
 	if (n > PROBE_MAX_ROWS)
 		n = PROBE_MAX_ROWS;
-	r = pg_rows(res);
+	r = market_rows(res);
 	for (int i = 0; i < n; i++)
 	{
 		long long	id;

@@ -71,7 +71,7 @@ static const char *const jobs_sql_03 =
 "extract(epoch FROM deadline - now())::float8 "
 "FROM lagbid_api.my_jobs() WHERE state = 'processing' ORDER BY job_id";
 
-/* ---- a PGresult seen through rows.c's interface ---- */
+/* ---- a PGresult seen through rows.c's interface (daemon.h: market_rows) ---- */
 
 static int
 pg_get(const void *ctx, int row, int col, const char **value)
@@ -84,8 +84,8 @@ pg_get(const void *ctx, int row, int col, const char **value)
 	return PQgetlength(res, row, col);
 }
 
-static Rows
-pg_rows(const PGresult *res)
+Rows
+market_rows(const PGresult *res)
 {
 	Rows		r;
 
@@ -326,7 +326,7 @@ consider(Agent *a, TaskTerms *t, const char *source)
 								   "FROM lagbid_api.why_not($1::bigint)", 1, vals, NULL, NULL);
 				if (res && market_ok(res) && PQntuples(res) == 1 && PQnfields(res) == 1)
 				{
-					Rows		r = pg_rows(res);
+					Rows		r = market_rows(res);
 					char		text[800];
 
 					rows_printable(&r, 0, 0, text, sizeof(text));
@@ -340,7 +340,7 @@ consider(Agent *a, TaskTerms *t, const char *source)
 		a->slots_used++;
 		a->bids_placed++;
 		{
-			Rows		r = pg_rows(res);
+			Rows		r = market_rows(res);
 
 			rows_printable(&r, 0, 0, bid, sizeof(bid));
 		}
@@ -400,7 +400,7 @@ discover(Agent *a, const IdSet *ids, const char *source)
 	}
 	log_debug("scan", "%d open tasks (%s)", n, source);
 	{
-		Rows		r = pg_rows(res);
+		Rows		r = market_rows(res);
 
 		for (int i = 0; i < n && a->m.conn; i++)
 		{
@@ -538,7 +538,7 @@ market_on_notification(Agent *a)
 		n = NOTICE_MAX_ROWS;
 	}
 	{
-		Rows		r = pg_rows(res);
+		Rows		r = market_rows(res);
 
 		for (int i = 0; i < n; i++)
 		{
@@ -605,7 +605,7 @@ market_refresh_slots(Agent *a)
 
 	if (res && market_ok(res) && PQntuples(res) == 1 && PQnfields(res) == 1)
 	{
-		Rows		r = pg_rows(res);
+		Rows		r = market_rows(res);
 
 		if (rows_num(&r, 0, 0, &used) && used >= 0 && used <= 1e6)
 		{
@@ -655,7 +655,7 @@ market_reconcile(Agent *a)
 		log_warning("reconcile", "the market lists %d processing jobs: the first %d are read", n, MAX_JOBS * 4);
 		n = MAX_JOBS * 4;
 	}
-	r = pg_rows(res);
+	r = market_rows(res);
 	for (int i = 0; i < n; i++)
 	{
 		long long	id;

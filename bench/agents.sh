@@ -90,7 +90,7 @@ for i in $(seq "$nagents"); do
 	"$agent" init --dir "$dir/agent$i" --conninfo "host=$dir port=$port dbname=postgres user=cp$i" \
 		--region eu-west --multiaddr "/ip4/127.0.0.1/tcp/$((4000 + i))" --max-concurrent "$slots" >/dev/null
 	sed -i -e 's/^cpu_core_hour = .*/cpu_core_hour = 0/' -e 's/^memory_gb_hour = .*/memory_gb_hour = 0/' \
-		-e 's/^storage_gb_hour = .*/storage_gb_hour = 0/' -e 's/^scan_interval_s = .*/scan_interval_s = 5/' \
+		-e 's/^storage_gb_hour = .*/storage_gb_hour = 0/' -e "s/^proxy_listen = .*/proxy_listen = 127.0.0.1:$((30000 + i))/" -e 's/^scan_interval_s = .*/scan_interval_s = 5/' \
 		"$dir/agent$i/lagbid-agent.conf"
 	"$agent" run --dir "$dir/agent$i" --json 2> "$dir/agent$i.log" &
 	pids+=($!)

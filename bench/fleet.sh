@@ -129,7 +129,7 @@ init_agent() {
 	"$agent" init --dir "$dir/agent$i" --conninfo "host=$dir port=$port dbname=postgres user=cp$i" \
 		--region eu-west --multiaddr "/ip4/127.0.0.1/tcp/$((10000 + i))" --max-concurrent "$slots" >/dev/null
 	sed -i -e 's/^cpu_core_hour = .*/cpu_core_hour = 0/' -e 's/^memory_gb_hour = .*/memory_gb_hour = 0/' \
-		-e 's/^storage_gb_hour = .*/storage_gb_hour = 0/' -e "s/^scan_interval_s = .*/scan_interval_s = $scan/" \
+		-e 's/^storage_gb_hour = .*/storage_gb_hour = 0/' -e "s/^proxy_listen = .*/proxy_listen = 127.0.0.1:$((30000 + i))/" -e "s/^scan_interval_s = .*/scan_interval_s = $scan/" \
 		"$dir/agent$i/lagbid-agent.conf"
 }
 t0=$(date +%s)
@@ -149,6 +149,10 @@ for _ in $(seq 1200); do
 	a=$(psql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lagbid-agent'")
 	grep -q '^ready' "$dir/fleet_listen.err" 2>/dev/null && [ "$a" -ge "$nagents" ] && { ready=1; break; }
 	kill -0 "$lpid" 2>/dev/null || { cat "$dir/fleet_listen.err"; exit 1; }
+	for k in "${!pids[@]}"; do   # an agent that exits at start (a bad config) fails the run now
+		[ "${pids[$k]}" = "$lpid" ] || kill -0 "${pids[$k]}" 2>/dev/null ||
+			{ echo "fleet: agent $((k + 1)) exited:"; tail -3 "$dir/agent$((k + 1)).log"; exit 1; }
+	done
 	sleep 0.5
 done
 [ -n "$ready" ] || { echo "fleet: the fleet did not connect in 600 s ($a agents)"; exit 1; }
